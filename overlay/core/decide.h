@@ -1,0 +1,84 @@
+/* The policy decision: given who asks, for which account, with what evidence, may this
+ * password be set? Pure function of its inputs; the adapters gather them. */
+#ifndef RG_DECIDE_H
+#define RG_DECIDE_H
+
+#include "evidence.h"
+#include "policy.h"
+
+/* LDAP result codes, repeated here so the core needs no LDAP headers. */
+#define RG_LDAP_SUCCESS                  0
+#define RG_LDAP_CONSTRAINT_VIOLATION     19
+#define RG_LDAP_INSUFFICIENT_ACCESS      50
+#define RG_LDAP_UNWILLING_TO_PERFORM     53
+
+enum rg_rule {
+	RG_RULE_ALLOWED,
+	RG_RULE_NO_POLICY,
+	RG_RULE_KIND_NOT_ALLOWED,
+	RG_RULE_OLD_PASSWORD_REQUIRED,
+	RG_RULE_NOT_PROVISIONER,
+	RG_RULE_EVIDENCE_MISSING,
+	RG_RULE_EVIDENCE_MALFORMED,
+	RG_RULE_EVIDENCE_ALG,
+	RG_RULE_EVIDENCE_ISSUER,
+	RG_RULE_EVIDENCE_SIGNATURE,
+	RG_RULE_EVIDENCE_SUBJECT,
+	RG_RULE_EVIDENCE_EXPIRED,
+	RG_RULE_EVIDENCE_NOT_YET_VALID,
+	RG_RULE_EVIDENCE_TOO_OLD,
+	RG_RULE_EVIDENCE_REPLAYED,
+	RG_RULE_METHOD_FORBIDDEN,
+	RG_RULE_METHOD_INSUFFICIENT,
+	RG_RULE_LEVEL_INSUFFICIENT,
+	RG_RULE_STEP_UP_REQUIRED,
+	RG_RULE_APPROVER_MISSING,
+	RG_RULE_APPROVER_IS_REQUESTER,
+	RG_RULE_APPROVER_IS_TARGET,
+	RG_RULE_APPROVER_NOT_AUTHORIZED,
+	RG_RULE_REASON_MISSING,
+	RG_RULE_BREAK_GLASS,
+	RG_RULE_INTERNAL,
+	RG_RULE_COUNT
+};
+
+const char *rg_rule_name(enum rg_rule rule);
+
+struct rg_request {
+	enum rg_kind kind;
+	const char *target_ndn;
+	const char *target_uid;        /* may be NULL */
+	const char *requester_ndn;     /* "" for anonymous */
+	int old_password_given;
+	int privileged;                /* target is in one of the policy's privileged groups */
+	int approver_authorized;       /* approver is in one of the approver groups, if any */
+	/* Evidence: ev_present says a proofing control came; ev_status is the verification
+	 * result with ev_error its text; ev, ev_sub_ndn and ev_approver_ndn are set when OK. */
+	int ev_present;
+	enum rg_ev_status ev_status;
+	const char *ev_error;
+	const struct rg_evidence *ev;
+	const char *ev_sub_ndn;        /* sub normalized as a DN, or NULL if it is not one */
+	const char *ev_approver_ndn;
+	long long now;
+	long long clock_skew;
+};
+
+struct rg_decision {
+	int allowed;
+	enum rg_rule rule;
+	int ldap_result;
+	int review_required;
+	int force_change;
+	char text[512];
+};
+
+enum rg_kind rg_classify(const struct rg_policy *p, int is_add, const char *requester_ndn,
+	const char *target_ndn);
+void rg_decide(const struct rg_policy *p, const struct rg_request *req, struct rg_decision *d);
+/* Turns an allowed decision into a denial discovered after rg_decide (a replayed jti found
+ * when the nonce is reserved, a store failure). */
+void rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,68 @@
+/* Proofing evidence: a compact JWS (RFC 7515) issued by a trusted proofing service.
+ *
+ * Verification order matters for the denial texts: the token is split and decoded, the
+ * header's alg checked (ES256 or EdDSA only), the unverified payload read just far enough to
+ * find "iss", the issuer's key looked up, the signature checked, and only then are the claims
+ * parsed strictly. Time, subject and policy checks belong to the caller (decide.c), which has
+ * the clock, the target and the policy. */
+#ifndef RG_EVIDENCE_H
+#define RG_EVIDENCE_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+
+/* Larger control values are refused before any decoding. */
+#define RG_EVIDENCE_MAX_LEN 8192
+
+enum rg_ev_status {
+	RG_EV_OK = 0,
+	RG_EV_MALFORMED,        /* not a compact JWS, bad base64url or JSON, wrong claim types */
+	RG_EV_UNSUPPORTED_ALG,  /* alg other than ES256/EdDSA, or not matching the issuer key */
+	RG_EV_UNKNOWN_ISSUER,   /* iss names no configured issuer */
+	RG_EV_BAD_SIGNATURE,
+};
+
+struct rg_issuer {
+	char *name;       /* the "iss" value it signs with */
+	EVP_PKEY *key;    /* public key: EC P-256 (ES256) or Ed25519 (EdDSA) */
+};
+
+struct rg_issuers {
+	struct rg_issuer *v;
+	size_t n;
+};
+
+/* Adds an issuer whose public key is read from a PEM file (SubjectPublicKeyInfo, or a
+ * certificate). Refuses keys that are neither P-256 nor Ed25519, and duplicate names. */
+int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_path,
+	char *err, size_t errlen);
+const struct rg_issuer *rg_issuers_find(const struct rg_issuers *set, const char *name);
+void rg_issuers_free(struct rg_issuers *set);
+
+struct rg_evidence {
+	char *iss;
+	char *sub;        /* target DN or uid, as issued */
+	char *jti;
+	char *approver;   /* DN, or NULL */
+	char *reason;     /* reason or ticket, or NULL */
+	long long iat;
+	long long exp;
+	long long nbf;    /* 0 when absent */
+	int ial;          /* identity assurance level, 1..3 */
+	char **amr;       /* RFC 8176 method references */
+	size_t namr;
+};
+
+/* On RG_EV_OK fills *ev (free with rg_evidence_free); otherwise writes a one-line reason
+ * naming what is wrong into err (never any part of a secret) and leaves *ev zeroed. */
+enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const char *jws,
+	size_t len, struct rg_evidence *ev, char *err, size_t errlen);
+void rg_evidence_free(struct rg_evidence *ev);
+
+int rg_evidence_has_method(const struct rg_evidence *ev, const char *method);
+
+/* For resetguard-token and tests: signs payload_json with a P-256 (ES256) or Ed25519
+ * (EdDSA) private key. *out is malloc'd, NUL-terminated. Returns 0 on success. */
+int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, size_t errlen);
+
+#endif

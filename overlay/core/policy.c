@@ -1,0 +1,250 @@
+#include "policy.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const kind_names[RG_KIND_COUNT] = {
+	[RG_KIND_SELF_CHANGE] = "self-change",
+	[RG_KIND_SELF_SERVICE] = "self-service",
+	[RG_KIND_DELEGATED] = "delegated",
+	[RG_KIND_BREAK_GLASS] = "break-glass",
+	[RG_KIND_PROVISIONING] = "provisioning",
+};
+
+const char *
+rg_kind_name(enum rg_kind kind)
+{
+	return (unsigned)kind < RG_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+int
+rg_kind_parse(const char *name, enum rg_kind *kind)
+{
+	for (int k = 0; k < RG_KIND_COUNT; k++) {
+		if (strcasecmp(name, kind_names[k]) == 0) {
+			*kind = k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+rg_strlist_add(struct rg_strlist *l, const char *s)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	l->v = v;
+	if ((v[l->n] = strdup(s)) == NULL)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+int
+rg_strlist_has(const struct rg_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+void
+rg_strlist_free(struct rg_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+enum attr_type { T_BOOL, T_IAL, T_SECONDS, T_KIND, T_METHOD, T_DN };
+
+/* One row per policy attribute; `seen_bit` marks multi-valued attributes whose built-in
+ * default list is dropped when the entry stores its own values. */
+struct attr_def {
+	const char *name;
+	enum attr_type type;
+	size_t offset;
+	unsigned seen_bit;
+};
+
+#define F(field) offsetof(struct rg_policy, field)
+static const struct attr_def attr_defs[] = {
+	{ "rgAllowedKind", T_KIND, F(allowed_kinds), 1u << 0 },
+	{ "rgSelfChangeRequireOld", T_BOOL, F(selfchange_require_old), 0 },
+	{ "rgSelfServiceMinIAL", T_IAL, F(selfservice_min_ial), 0 },
+	{ "rgSelfServiceMethod", T_METHOD, F(selfservice_methods), 0 },
+	{ "rgDelegatedMinIAL", T_IAL, F(delegated_min_ial), 0 },
+	{ "rgDelegatedMethod", T_METHOD, F(delegated_methods), 0 },
+	{ "rgForbiddenMethod", T_METHOD, F(forbidden_methods), 1u << 1 },
+	{ "rgPrivilegedGroup", T_DN, F(privileged_groups), 0 },
+	{ "rgPrivilegedMinIAL", T_IAL, F(privileged_min_ial), 0 },
+	{ "rgPrivilegedMethod", T_METHOD, F(privileged_methods), 0 },
+	{ "rgPrivilegedForbiddenMethod", T_METHOD, F(privileged_forbidden), 1u << 2 },
+	{ "rgMaxEvidenceAge", T_SECONDS, F(max_evidence_age), 0 },
+	{ "rgDelegatedRequireApprover", T_BOOL, F(require_approver), 0 },
+	{ "rgApproverGroup", T_DN, F(approver_groups), 0 },
+	{ "rgDelegatedRequireReason", T_BOOL, F(require_reason), 0 },
+	{ "rgForceChangeAfterDelegated", T_BOOL, F(force_change), 0 },
+	{ "rgResetAgent", T_DN, F(reset_agents), 0 },
+	{ "rgBreakGlass", T_DN, F(break_glass), 0 },
+	{ "rgProvisioner", T_DN, F(provisioners), 0 },
+};
+#undef F
+
+static const struct attr_def *
+find_attr(const char *name)
+{
+	for (size_t i = 0; i < sizeof(attr_defs) / sizeof(attr_defs[0]); i++)
+		if (strcasecmp(attr_defs[i].name, name) == 0)
+			return &attr_defs[i];
+	return NULL;
+}
+
+int
+rg_policy_attr_is_dn(const char *attr)
+{
+	const struct attr_def *d = find_attr(attr);
+
+	return d != NULL && d->type == T_DN;
+}
+
+int
+rg_policy_init(struct rg_policy *p, const char *dn)
+{
+	memset(p, 0, sizeof(*p));
+	if ((p->dn = strdup(dn)) == NULL)
+		return -1;
+	p->allowed_kinds = (1u << RG_KIND_COUNT) - 1;
+	p->selfchange_require_old = 1;
+	p->selfservice_min_ial = 2;
+	p->delegated_min_ial = 1;
+	p->privileged_min_ial = 3;
+	p->max_evidence_age = 900;
+	p->require_approver = 1;
+	p->require_reason = 1;
+	p->force_change = 1;
+	/* NIST SP 800-63B: knowledge-based answers are never proof of identity, and SMS is a
+	 * restricted authenticator that a privileged account must not be recovered with. */
+	if (rg_strlist_add(&p->forbidden_methods, "kba") != 0 ||
+	    rg_strlist_add(&p->privileged_forbidden, "sms") != 0) {
+		rg_policy_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_number(const char *value, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
+	char *err, size_t errlen)
+{
+	const struct attr_def *d = find_attr(attr);
+	void *field;
+	long long n;
+	enum rg_kind kind;
+
+	if (d == NULL)
+		return RG_POLICY_SET_UNKNOWN;
+	field = (char *)p + d->offset;
+
+	if (d->seen_bit != 0 && !(p->seen & d->seen_bit)) {
+		p->seen |= d->seen_bit;
+		if (d->type == T_KIND)
+			*(unsigned *)field = 0;
+		else
+			rg_strlist_free(field);
+	}
+
+	switch (d->type) {
+	case T_BOOL:
+		if (strcmp(value, "TRUE") == 0)
+			*(int *)field = 1;
+		else if (strcmp(value, "FALSE") == 0)
+			*(int *)field = 0;
+		else
+			goto bad;
+		return RG_POLICY_SET_OK;
+	case T_IAL:
+		if (parse_number(value, 1, 3, &n) != 0)
+			goto bad;
+		*(int *)field = (int)n;
+		return RG_POLICY_SET_OK;
+	case T_SECONDS:
+		if (parse_number(value, 1, 366LL * 24 * 3600, &n) != 0)
+			goto bad;
+		*(long long *)field = n;
+		return RG_POLICY_SET_OK;
+	case T_KIND:
+		if (rg_kind_parse(value, &kind) != 0)
+			goto bad;
+		*(unsigned *)field |= 1u << kind;
+		return RG_POLICY_SET_OK;
+	case T_METHOD:
+	case T_DN:
+		if (*value == '\0')
+			goto bad;
+		if (rg_strlist_has(field, value))
+			return RG_POLICY_SET_OK;
+		return rg_strlist_add(field, value) == 0 ? RG_POLICY_SET_OK : RG_POLICY_SET_NOMEM;
+	}
+bad:
+	switch (d->type) {
+	case T_BOOL:
+		snprintf(err, errlen, "%s must be TRUE or FALSE", d->name);
+		break;
+	case T_IAL:
+		snprintf(err, errlen, "%s must be an assurance level from 1 to 3", d->name);
+		break;
+	case T_SECONDS:
+		snprintf(err, errlen, "%s must be a number of seconds from 1 to 31622400", d->name);
+		break;
+	case T_KIND:
+		snprintf(err, errlen, "%s must be one of self-change, self-service, "
+			"delegated, break-glass, provisioning", d->name);
+		break;
+	default:
+		snprintf(err, errlen, "%s must not be empty", d->name);
+		break;
+	}
+	return RG_POLICY_SET_BAD_VALUE;
+}
+
+void
+rg_policy_free(struct rg_policy *p)
+{
+	free(p->dn);
+	rg_strlist_free(&p->selfservice_methods);
+	rg_strlist_free(&p->delegated_methods);
+	rg_strlist_free(&p->forbidden_methods);
+	rg_strlist_free(&p->privileged_groups);
+	rg_strlist_free(&p->privileged_methods);
+	rg_strlist_free(&p->privileged_forbidden);
+	rg_strlist_free(&p->approver_groups);
+	rg_strlist_free(&p->reset_agents);
+	rg_strlist_free(&p->break_glass);
+	rg_strlist_free(&p->provisioners);
+	memset(p, 0, sizeof(*p));
+}

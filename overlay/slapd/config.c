@@ -1,0 +1,236 @@
+/* resetguard's directives, in slapd.conf and in cn=config (olcRgConfig). Every value is
+ * checked when it is set, so a bad line is refused with its file and line (c->log). */
+#include "resetguard.h"
+#include "slap-config.h"
+#include "ldap_rq.h"
+
+enum {
+	RG_CF_DEFAULT_POLICY = 1,
+	RG_CF_ISSUER,
+	RG_CF_NONCE_BASE,
+	RG_CF_ROOTDN,
+	RG_CF_CLOCK_SKEW,
+	RG_CF_NONCE_PURGE,
+};
+
+static ConfigDriver rg_cf_gen;
+
+static ConfigTable rg_cfats[] = {
+	{ "resetguard-default-policy", "dn", 2, 2, 0,
+	  ARG_DN | ARG_QUOTE | ARG_MAGIC | RG_CF_DEFAULT_POLICY, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.1 NAME 'olcRgDefaultPolicy' "
+	  "DESC 'DN of the rgPolicy entry governing entries without rgPolicySubentry' "
+	  "EQUALITY distinguishedNameMatch SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-issuer", "name> <pem-file", 3, 3, 0,
+	  ARG_MAGIC | RG_CF_ISSUER, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.2 NAME 'olcRgIssuer' "
+	  "DESC 'trusted proofing issuer: iss value and public key PEM file' "
+	  "EQUALITY caseExactMatch SYNTAX OMsDirectoryString )", NULL, NULL },
+	{ "resetguard-nonce-base", "dn", 2, 2, 0,
+	  ARG_DN | ARG_QUOTE | ARG_MAGIC | RG_CF_NONCE_BASE, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.3 NAME 'olcRgNonceBase' "
+	  "DESC 'container where consumed proofing token ids are recorded' "
+	  "EQUALITY distinguishedNameMatch SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-rootdn", "governed|exempt", 2, 2, 0,
+	  ARG_MAGIC | RG_CF_ROOTDN, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.4 NAME 'olcRgRootDN' "
+	  "DESC 'whether the rootdn is governed by the reset policy (default governed)' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-clock-skew", "seconds", 2, 2, 0,
+	  ARG_MAGIC | ARG_INT | RG_CF_CLOCK_SKEW, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.5 NAME 'olcRgClockSkew' "
+	  "DESC 'seconds of clock difference tolerated with proofing issuers (default 30)' "
+	  "EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-nonce-purge", "seconds", 2, 2, 0,
+	  ARG_MAGIC | ARG_INT | RG_CF_NONCE_PURGE, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.6 NAME 'olcRgNoncePurge' "
+	  "DESC 'how often expired token ids are removed, in seconds (default 3600)' "
+	  "EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
+	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
+};
+
+static ConfigOCs rg_cfocs[] = {
+	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
+	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
+	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgNonceBase $ olcRgRootDN $ "
+	  "olcRgClockSkew $ olcRgNoncePurge ) )", Cft_Overlay, rg_cfats },
+	{ NULL, 0, NULL }
+};
+
+static int
+bad(ConfigArgs *c, const char *fmt, const char *arg)
+{
+	snprintf(c->cr_msg, sizeof(c->cr_msg), fmt, arg);
+	Debug(LDAP_DEBUG_ANY, "%s: %s\n", c->log, c->cr_msg);
+	return 1;
+}
+
+static int
+parse_seconds(ConfigArgs *c, long lo, long hi, int *out)
+{
+	char *end;
+	long v = strtol(c->argv[1], &end, 10);
+
+	if (end == c->argv[1] || *end != '\0' || v < lo || v > hi) {
+		snprintf(c->cr_msg, sizeof(c->cr_msg), "%s: \"%s\" is not a number of seconds "
+			"from %ld to %ld", c->argv[0], c->argv[1], lo, hi);
+		Debug(LDAP_DEBUG_ANY, "%s: %s\n", c->log, c->cr_msg);
+		return 1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static void
+issuer_remove(rg_info *ri, int idx)
+{
+	struct rg_issuers *set = &ri->ri_issuers;
+
+	free(set->v[idx].name);
+	EVP_PKEY_free(set->v[idx].key);
+	memmove(&set->v[idx], &set->v[idx + 1], (set->n - idx - 1) * sizeof(set->v[0]));
+	set->n--;
+	ber_memfree(ri->ri_issuer_cfg[idx].bv_val);
+	for (; !BER_BVISNULL(&ri->ri_issuer_cfg[idx]); idx++)
+		ri->ri_issuer_cfg[idx] = ri->ri_issuer_cfg[idx + 1];
+	if (BER_BVISNULL(&ri->ri_issuer_cfg[0])) {
+		ber_memfree(ri->ri_issuer_cfg);
+		ri->ri_issuer_cfg = NULL;
+	}
+}
+
+static int
+rg_cf_emit(ConfigArgs *c, rg_info *ri)
+{
+	struct berval bv;
+
+	switch (c->type) {
+	case RG_CF_DEFAULT_POLICY:
+		if (BER_BVISEMPTY(&ri->ri_default_policy))
+			return 1;
+		value_add_one(&c->rvalue_vals, &ri->ri_default_policy);
+		value_add_one(&c->rvalue_nvals, &ri->ri_default_policy);
+		return 0;
+	case RG_CF_ISSUER:
+		if (ri->ri_issuer_cfg == NULL)
+			return 1;
+		return value_add(&c->rvalue_vals, ri->ri_issuer_cfg);
+	case RG_CF_NONCE_BASE:
+		if (BER_BVISEMPTY(&ri->ri_nonce_base))
+			return 1;
+		value_add_one(&c->rvalue_vals, &ri->ri_nonce_base);
+		value_add_one(&c->rvalue_nvals, &ri->ri_nonce_nbase);
+		return 0;
+	case RG_CF_ROOTDN:
+		ber_str2bv(ri->ri_rootdn_exempt ? "exempt" : "governed", 0, 0, &bv);
+		value_add_one(&c->rvalue_vals, &bv);
+		return 0;
+	case RG_CF_CLOCK_SKEW:
+		c->value_int = ri->ri_clock_skew;
+		return 0;
+	case RG_CF_NONCE_PURGE:
+		c->value_int = ri->ri_purge_interval;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+rg_cf_delete(ConfigArgs *c, rg_info *ri)
+{
+	switch (c->type) {
+	case RG_CF_DEFAULT_POLICY:
+		ch_free(ri->ri_default_policy.bv_val);
+		BER_BVZERO(&ri->ri_default_policy);
+		return 0;
+	case RG_CF_ISSUER:
+		if (c->valx < 0) {
+			while (ri->ri_issuers.n > 0)
+				issuer_remove(ri, 0);
+		} else if ((size_t)c->valx < ri->ri_issuers.n) {
+			issuer_remove(ri, c->valx);
+		}
+		return 0;
+	case RG_CF_NONCE_BASE:
+		ch_free(ri->ri_nonce_base.bv_val);
+		ch_free(ri->ri_nonce_nbase.bv_val);
+		BER_BVZERO(&ri->ri_nonce_base);
+		BER_BVZERO(&ri->ri_nonce_nbase);
+		return 0;
+	case RG_CF_ROOTDN:
+		ri->ri_rootdn_exempt = 0;
+		return 0;
+	case RG_CF_CLOCK_SKEW:
+		ri->ri_clock_skew = 30;
+		return 0;
+	case RG_CF_NONCE_PURGE:
+		ri->ri_purge_interval = 3600;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+rg_cf_gen(ConfigArgs *c)
+{
+	slap_overinst *on = (slap_overinst *)c->bi;
+	rg_info *ri = on->on_bi.bi_private;
+	char err[256];
+	struct berval bv;
+
+	if (c->op == SLAP_CONFIG_EMIT)
+		return rg_cf_emit(c, ri);
+	if (c->op == LDAP_MOD_DELETE)
+		return rg_cf_delete(c, ri);
+
+	switch (c->type) {
+	case RG_CF_DEFAULT_POLICY:
+		ch_free(ri->ri_default_policy.bv_val);
+		ri->ri_default_policy = c->value_ndn;
+		ch_free(c->value_dn.bv_val);
+		return 0;
+	case RG_CF_ISSUER:
+		if (rg_issuers_add(&ri->ri_issuers, c->argv[1], c->argv[2],
+		    err, sizeof(err)) != 0)
+			return bad(c, "resetguard-issuer: %s", err);
+		bv.bv_len = strlen(c->argv[1]) + 1 + strlen(c->argv[2]);
+		bv.bv_val = ch_malloc(bv.bv_len + 1);
+		snprintf(bv.bv_val, bv.bv_len + 1, "%s %s", c->argv[1], c->argv[2]);
+		ber_bvarray_add(&ri->ri_issuer_cfg, &bv);
+		return 0;
+	case RG_CF_NONCE_BASE:
+		ch_free(ri->ri_nonce_base.bv_val);
+		ch_free(ri->ri_nonce_nbase.bv_val);
+		ri->ri_nonce_base = c->value_dn;
+		ri->ri_nonce_nbase = c->value_ndn;
+		return 0;
+	case RG_CF_ROOTDN:
+		if (strcasecmp(c->argv[1], "governed") == 0)
+			ri->ri_rootdn_exempt = 0;
+		else if (strcasecmp(c->argv[1], "exempt") == 0)
+			ri->ri_rootdn_exempt = 1;
+		else
+			return bad(c, "resetguard-rootdn: \"%s\" is neither governed nor exempt",
+				c->argv[1]);
+		return 0;
+	case RG_CF_CLOCK_SKEW:
+		return parse_seconds(c, 0, 3600, &ri->ri_clock_skew);
+	case RG_CF_NONCE_PURGE:
+		if (parse_seconds(c, 60, 7 * 86400, &ri->ri_purge_interval) != 0)
+			return 1;
+		if (ri->ri_purge_task != NULL) {
+			ldap_pvt_thread_mutex_lock(&slapd_rq.rq_mutex);
+			ri->ri_purge_task->interval.tv_sec = ri->ri_purge_interval;
+			ldap_pvt_thread_mutex_unlock(&slapd_rq.rq_mutex);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+int
+rg_config_init(slap_overinst *on)
+{
+	on->on_bi.bi_cf_ocs = rg_cfocs;
+	return config_register_schema(rg_cfats, rg_cfocs);
+}

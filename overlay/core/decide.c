@@ -29,7 +29,10 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_APPROVER_IS_TARGET] = "approver-is-target",
 	[RG_RULE_APPROVER_NOT_AUTHORIZED] = "approver-not-authorized",
 	[RG_RULE_REASON_MISSING] = "reason-missing",
+	[RG_RULE_VELOCITY_EXCEEDED] = "velocity-exceeded",
 	[RG_RULE_BREAK_GLASS] = "break-glass",
+	[RG_RULE_ROOTDN_EXEMPT] = "rootdn-exempt",
+	[RG_RULE_LOG_FAILED] = "log-failed",
 	[RG_RULE_INTERNAL] = "internal-error",
 };
 
@@ -64,6 +67,7 @@ rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *f
 	d->ldap_result = ldap_result;
 	d->review_required = 0;
 	d->force_change = 0;
+	d->alert = 0;
 	va_start(ap, fmt);
 	vsnprintf(d->text, sizeof(d->text), fmt, ap);
 	va_end(ap);
@@ -281,4 +285,28 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 			"internal error: unknown change kind");
 		return;
 	}
+}
+
+void
+rg_decide_exempt(struct rg_decision *d)
+{
+	allow(d, RG_RULE_ROOTDN_EXEMPT);
+	d->review_required = 1;
+	snprintf(d->text, sizeof(d->text), "the rootdn is exempt from the reset policy "
+		"(resetguard-rootdn exempt)");
+}
+
+void
+rg_velocity_apply(const struct rg_policy *p, const struct rg_request *r,
+	const struct rg_velocity_limit *v, long long seen, struct rg_decision *d)
+{
+	if (!d->allowed || r->kind == RG_KIND_BREAK_GLASS || !(v->kinds & (1u << r->kind)) ||
+	    seen < v->count)
+		return;
+	rg_deny(d, RG_RULE_VELOCITY_EXCEEDED, RG_LDAP_CONSTRAINT_VIOLATION,
+		"velocity limit reached: %lld %s password changes %s %s within %lld seconds "
+		"(policy %s); try again later or ask an administrator",
+		seen, rg_kind_name(r->kind), v->per_requester ? "by" : "of",
+		v->per_requester ? r->requester_ndn : r->target_ndn, v->window, p->dn);
+	d->alert = 1;
 }

@@ -37,7 +37,10 @@ enum rg_rule {
 	RG_RULE_APPROVER_IS_TARGET,
 	RG_RULE_APPROVER_NOT_AUTHORIZED,
 	RG_RULE_REASON_MISSING,
+	RG_RULE_VELOCITY_EXCEEDED,
 	RG_RULE_BREAK_GLASS,
+	RG_RULE_ROOTDN_EXEMPT,
+	RG_RULE_LOG_FAILED,
 	RG_RULE_INTERNAL,
 	RG_RULE_COUNT
 };
@@ -70,12 +73,19 @@ struct rg_decision {
 	int ldap_result;
 	int review_required;
 	int force_change;
+	int alert;
 	char text[512];
 };
 
 enum rg_kind rg_classify(const struct rg_policy *p, int is_add, const char *requester_ndn,
 	const char *target_ndn);
 void rg_decide(const struct rg_policy *p, const struct rg_request *req, struct rg_decision *d);
+/* An exempt rootdn's change is allowed without judgement but always marked for review. */
+void rg_decide_exempt(struct rg_decision *d);
+/* Applies a velocity limit to an allowed decision, given how many allowed changes the log
+ * already holds for it within its window. Break-glass is never limited. */
+void rg_velocity_apply(const struct rg_policy *p, const struct rg_request *req,
+	const struct rg_velocity_limit *v, long long seen, struct rg_decision *d);
 /* Turns an allowed decision into a denial discovered after rg_decide (a replayed jti found
  * when the nonce is reserved, a store failure). */
 void rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *fmt, ...)

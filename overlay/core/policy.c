@@ -66,7 +66,7 @@ rg_strlist_free(struct rg_strlist *l)
 	l->n = 0;
 }
 
-enum attr_type { T_BOOL, T_IAL, T_SECONDS, T_KIND, T_METHOD, T_DN };
+enum attr_type { T_BOOL, T_IAL, T_SECONDS, T_KIND, T_METHOD, T_DN, T_VELOCITY };
 
 /* One row per policy attribute; `seen_bit` marks multi-valued attributes whose built-in
  * default list is dropped when the entry stores its own values. */
@@ -98,6 +98,7 @@ static const struct attr_def attr_defs[] = {
 	{ "rgResetAgent", T_DN, F(reset_agents), 0 },
 	{ "rgBreakGlass", T_DN, F(break_glass), 0 },
 	{ "rgProvisioner", T_DN, F(provisioners), 0 },
+	{ "rgVelocityLimit", T_VELOCITY, F(velocity), 0 },
 };
 #undef F
 
@@ -157,6 +158,38 @@ parse_number(const char *value, long long lo, long long hi, long long *out)
 	return 0;
 }
 
+/* "KIND|* target|requester COUNT SECONDS", e.g. "self-service target 3 86400". */
+static int
+parse_velocity(struct rg_policy *p, const char *value)
+{
+	char kind[32], who[16];
+	long long count, window;
+	struct rg_velocity_limit v = { 0 }, *nv;
+	enum rg_kind k;
+	int used = 0;
+
+	if (sscanf(value, "%31s %15s %lld %lld %n", kind, who, &count, &window, &used) != 4 ||
+	    value[used] != '\0' || count < 1 || window < 1 || window > 366LL * 86400)
+		return -1;
+	if (strcmp(kind, "*") == 0)
+		v.kinds = (1u << RG_KIND_COUNT) - 1;
+	else if (rg_kind_parse(kind, &k) == 0)
+		v.kinds = 1u << k;
+	else
+		return -1;
+	if (strcasecmp(who, "requester") == 0)
+		v.per_requester = 1;
+	else if (strcasecmp(who, "target") != 0)
+		return -1;
+	v.count = count;
+	v.window = window;
+	if ((nv = realloc(p->velocity, (p->nvelocity + 1) * sizeof(*nv))) == NULL)
+		return -2;
+	p->velocity = nv;
+	p->velocity[p->nvelocity++] = v;
+	return 0;
+}
+
 int
 rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
 	char *err, size_t errlen)
@@ -202,6 +235,15 @@ rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
 			goto bad;
 		*(unsigned *)field |= 1u << kind;
 		return RG_POLICY_SET_OK;
+	case T_VELOCITY:
+		switch (parse_velocity(p, value)) {
+		case 0:
+			return RG_POLICY_SET_OK;
+		case -2:
+			return RG_POLICY_SET_NOMEM;
+		default:
+			goto bad;
+		}
 	case T_METHOD:
 	case T_DN:
 		if (*value == '\0')
@@ -225,6 +267,10 @@ bad:
 		snprintf(err, errlen, "%s must be one of self-change, self-service, "
 			"delegated, break-glass, provisioning", d->name);
 		break;
+	case T_VELOCITY:
+		snprintf(err, errlen, "%s must be \"KIND|* target|requester COUNT SECONDS\", "
+			"e.g. \"self-service target 3 86400\"", d->name);
+		break;
 	default:
 		snprintf(err, errlen, "%s must not be empty", d->name);
 		break;
@@ -246,5 +292,6 @@ rg_policy_free(struct rg_policy *p)
 	rg_strlist_free(&p->reset_agents);
 	rg_strlist_free(&p->break_glass);
 	rg_strlist_free(&p->provisioners);
+	free(p->velocity);
 	memset(p, 0, sizeof(*p));
 }

@@ -27,6 +27,15 @@ int rg_strlist_add(struct rg_strlist *l, const char *s);
 int rg_strlist_has(const struct rg_strlist *l, const char *s);
 void rg_strlist_free(struct rg_strlist *l);
 
+/* rgVelocityLimit: at most `count` allowed changes of the given kinds within `window`
+ * seconds, per target account or per requester. */
+struct rg_velocity_limit {
+	unsigned kinds;                 /* bit (1u << kind) */
+	int per_requester;
+	long long count;
+	long long window;
+};
+
 struct rg_policy {
 	char *dn;
 	unsigned allowed_kinds;         /* bit (1u << kind); rgAllowedKind */
@@ -48,6 +57,8 @@ struct rg_policy {
 	struct rg_strlist reset_agents;         /* rgResetAgent (normalized DNs) */
 	struct rg_strlist break_glass;          /* rgBreakGlass (normalized DNs) */
 	struct rg_strlist provisioners;         /* rgProvisioner (normalized DNs); empty: any */
+	struct rg_velocity_limit *velocity;     /* rgVelocityLimit */
+	size_t nvelocity;
 	/* Multi-valued attributes whose defaults are replaced by the first stored value. */
 	unsigned seen;
 };

@@ -11,6 +11,8 @@ enum {
 	RG_CF_ROOTDN,
 	RG_CF_CLOCK_SKEW,
 	RG_CF_NONCE_PURGE,
+	RG_CF_LOG,
+	RG_CF_LOG_PURGE,
 };
 
 static ConfigDriver rg_cf_gen;
@@ -46,6 +48,16 @@ static ConfigTable rg_cfats[] = {
 	  "( " RG_OID_BASE ".4.6 NAME 'olcRgNoncePurge' "
 	  "DESC 'how often expired token ids are removed, in seconds (default 3600)' "
 	  "EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-log", "dn", 2, 2, 0,
+	  ARG_DN | ARG_QUOTE | ARG_MAGIC | RG_CF_LOG, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.7 NAME 'olcRgLog' "
+	  "DESC 'suffix of the reset log database (default cn=resetlog)' "
+	  "EQUALITY distinguishedNameMatch SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-log-purge", "age> <interval", 3, 3, 0,
+	  ARG_MAGIC | RG_CF_LOG_PURGE, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.8 NAME 'olcRgLogPurge' "
+	  "DESC 'remove reset log records older than age, every interval ([dd+]hh:mm[:ss])' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 
@@ -53,7 +65,8 @@ static ConfigOCs rg_cfocs[] = {
 	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
 	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
 	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgNonceBase $ olcRgRootDN $ "
-	  "olcRgClockSkew $ olcRgNoncePurge ) )", Cft_Overlay, rg_cfats },
+	  "olcRgClockSkew $ olcRgNoncePurge $ olcRgLog $ olcRgLogPurge ) )",
+	  Cft_Overlay, rg_cfats },
 	{ NULL, 0, NULL }
 };
 
@@ -79,6 +92,43 @@ parse_seconds(ConfigArgs *c, long lo, long hi, int *out)
 	}
 	*out = (int)v;
 	return 0;
+}
+
+/* accesslog's notation, [dd+]hh:mm[:ss], so administrators write retention the same way. */
+static int
+parse_duration(const char *s, int *out)
+{
+	unsigned dd = 0, hh, mm, ss = 0;
+	int n = 0;
+	const char *p = s;
+
+	if (strchr(s, '+') != NULL) {
+		if (sscanf(p, "%u+%n", &dd, &n) != 1 || n == 0)
+			return -1;
+		p += n;
+	}
+	n = 0;
+	if (sscanf(p, "%u:%u%n", &hh, &mm, &n) != 2)
+		return -1;
+	if (p[n] == ':' && sscanf(p + n, ":%u%n", &ss, &n) == 1)
+		p += n + (int)strcspn(p, "") * 0;
+	else if (p[n] != '\0')
+		return -1;
+	if (hh > 23 || mm > 59 || ss > 59 || dd > 3650)
+		return -1;
+	*out = (int)(((dd * 24 + hh) * 60 + mm) * 60 + ss);
+	return *out > 0 ? 0 : -1;
+}
+
+static void
+format_duration(int secs, char *buf, size_t len)
+{
+	int dd = secs / 86400, hh = secs / 3600 % 24, mm = secs / 60 % 60, ss = secs % 60;
+
+	if (dd > 0)
+		snprintf(buf, len, "%d+%02d:%02d:%02d", dd, hh, mm, ss);
+	else
+		snprintf(buf, len, "%02d:%02d:%02d", hh, mm, ss);
 }
 
 static void
@@ -131,6 +181,22 @@ rg_cf_emit(ConfigArgs *c, rg_info *ri)
 	case RG_CF_NONCE_PURGE:
 		c->value_int = ri->ri_purge_interval;
 		return 0;
+	case RG_CF_LOG:
+		value_add_one(&c->rvalue_vals, &ri->ri_log_base);
+		value_add_one(&c->rvalue_nvals, &ri->ri_log_nbase);
+		return 0;
+	case RG_CF_LOG_PURGE: {
+		char age[32], every[32], buf[80];
+
+		if (ri->ri_log_purge_age == 0)
+			return 1;
+		format_duration(ri->ri_log_purge_age, age, sizeof(age));
+		format_duration(ri->ri_log_purge_interval, every, sizeof(every));
+		snprintf(buf, sizeof(buf), "%s %s", age, every);
+		ber_str2bv(buf, 0, 0, &bv);
+		value_add_one(&c->rvalue_vals, &bv);
+		return 0;
+	}
 	}
 	return 1;
 }
@@ -165,6 +231,17 @@ rg_cf_delete(ConfigArgs *c, rg_info *ri)
 		return 0;
 	case RG_CF_NONCE_PURGE:
 		ri->ri_purge_interval = 3600;
+		return 0;
+	case RG_CF_LOG:
+		ch_free(ri->ri_log_base.bv_val);
+		ch_free(ri->ri_log_nbase.bv_val);
+		ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_base);
+		ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_nbase);
+		ri->ri_log_head_known = 0;
+		return 0;
+	case RG_CF_LOG_PURGE:
+		rg_log_purge_stop(ri);
+		ri->ri_log_purge_age = 0;
 		return 0;
 	}
 	return 1;
@@ -215,6 +292,34 @@ rg_cf_gen(ConfigArgs *c)
 		return 0;
 	case RG_CF_CLOCK_SKEW:
 		return parse_seconds(c, 0, 3600, &ri->ri_clock_skew);
+	case RG_CF_LOG:
+		ch_free(ri->ri_log_base.bv_val);
+		ch_free(ri->ri_log_nbase.bv_val);
+		ri->ri_log_base = c->value_dn;
+		ri->ri_log_nbase = c->value_ndn;
+		ri->ri_log_head_known = 0;
+		return 0;
+	case RG_CF_LOG_PURGE: {
+		int age, every;
+
+		if (parse_duration(c->argv[1], &age) != 0)
+			return bad(c, "resetguard-log-purge: age \"%s\" is not [dd+]hh:mm[:ss]",
+				c->argv[1]);
+		if (parse_duration(c->argv[2], &every) != 0)
+			return bad(c, "resetguard-log-purge: interval \"%s\" is not "
+				"[dd+]hh:mm[:ss]", c->argv[2]);
+		ri->ri_log_purge_age = age;
+		ri->ri_log_purge_interval = every;
+		if (ri->ri_log_purge_task != NULL) {
+			ldap_pvt_thread_mutex_lock(&slapd_rq.rq_mutex);
+			ri->ri_log_purge_task->interval.tv_sec = every;
+			ldap_pvt_thread_mutex_unlock(&slapd_rq.rq_mutex);
+		} else if (c->be != NULL && (slapMode & SLAP_SERVER_MODE) &&
+		    (SLAP_DBFLAGS(c->be) & SLAP_DBFLAG_OPEN)) {
+			rg_log_purge_start(c->be, ri);
+		}
+		return 0;
+	}
 	case RG_CF_NONCE_PURGE:
 		if (parse_seconds(c, 60, 7 * 86400, &ri->ri_purge_interval) != 0)
 			return 1;

@@ -32,21 +32,6 @@ nonce_rdn_value(const struct rg_evidence *ev, char hex[65])
 	return rc;
 }
 
-static void
-internal_op_init(Operation *op2, Operation *op, BackendDB *be, void **cids)
-{
-	static slap_callback nullsc = { NULL, slap_null_cb, NULL, NULL };
-
-	memset(op2, 0, sizeof(*op2));
-	op2->o_hdr = op->o_hdr;
-	op2->o_bd = be;
-	op2->o_dn = be->be_rootdn;
-	op2->o_ndn = be->be_rootndn;
-	op2->o_callback = &nullsc;
-	/* Other overlays look at o_controls; give them an empty set, not the client's. */
-	op2->o_controls = cids;
-}
-
 enum rg_nonce_result
 rg_nonce_reserve(Operation *op, rg_info *ri, const struct rg_evidence *ev,
 	struct berval *target_ndn, struct berval *nonce_ndn, char *err, size_t errlen)
@@ -57,7 +42,7 @@ rg_nonce_reserve(Operation *op, rg_info *ri, const struct rg_evidence *ev,
 	BackendDB *be;
 	Entry *e;
 	char hex[65], timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
-	struct berval bv, rdn;
+	struct berval bv;
 	time_t expires = (time_t)ev->exp + ri->ri_clock_skew;
 	const char *text = NULL;
 	char textbuf[SLAP_TEXT_BUFLEN];
@@ -80,15 +65,16 @@ rg_nonce_reserve(Operation *op, rg_info *ri, const struct rg_evidence *ev,
 	}
 
 	e = entry_alloc();
-	rdn.bv_len = BER_STRLENOF("rgNonceId=") + 64;
-	e->e_name.bv_len = rdn.bv_len + 1 + ri->ri_nonce_base.bv_len;
+	e->e_name.bv_len = BER_STRLENOF("rgNonceId=") + 64 + 1 + ri->ri_nonce_base.bv_len;
 	e->e_name.bv_val = ch_malloc(e->e_name.bv_len + 1);
 	snprintf(e->e_name.bv_val, e->e_name.bv_len + 1, "rgNonceId=%s,%s", hex,
 		ri->ri_nonce_base.bv_val);
-	e->e_nname.bv_len = rdn.bv_len + 1 + ri->ri_nonce_nbase.bv_len;
-	e->e_nname.bv_val = ch_malloc(e->e_nname.bv_len + 1);
-	snprintf(e->e_nname.bv_val, e->e_nname.bv_len + 1, "rgnonceid=%s,%s", hex,
-		ri->ri_nonce_nbase.bv_val);
+	if (dnNormalize(0, NULL, NULL, &e->e_name, &e->e_nname, NULL) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "cannot form a DN under resetguard-nonce-base %s",
+			ri->ri_nonce_base.bv_val);
+		entry_free(e);
+		return RG_NONCE_ERROR;
+	}
 
 	attr_merge_one(e, slap_schema.si_ad_objectClass, &rg_ad.oc_nonce->soc_cname, NULL);
 	attr_merge_one(e, slap_schema.si_ad_structuralObjectClass,
@@ -101,7 +87,7 @@ rg_nonce_reserve(Operation *op, rg_info *ri, const struct rg_evidence *ev,
 	attr_merge_one(e, rg_ad.nonce_expires, &bv, NULL);
 	attr_merge_one(e, rg_ad.nonce_target, target_ndn, target_ndn);
 
-	internal_op_init(&op2, op, be, cids);
+	rg_internal_op_init(&op2, op, be, cids);
 	op2.o_tag = LDAP_REQ_ADD;
 	op2.o_req_dn = e->e_name;
 	op2.o_req_ndn = e->e_nname;
@@ -145,7 +131,7 @@ rg_nonce_release(Operation *op, rg_info *ri, struct berval *nonce_ndn)
 
 	if (be == NULL)
 		return;
-	internal_op_init(&op2, op, be, cids);
+	rg_internal_op_init(&op2, op, be, cids);
 	op2.o_tag = LDAP_REQ_DELETE;
 	op2.o_req_dn = *nonce_ndn;
 	op2.o_req_ndn = *nonce_ndn;
@@ -217,7 +203,7 @@ purge_task(void *ctx, void *arg)
 	be->be_search(op, &rs);
 	op->o_tmpfree(op->ors_filterstr.bv_val, op->o_tmpmemctx);
 
-	op->o_callback = &(slap_callback){ NULL, slap_null_cb, NULL, NULL };
+	op->o_callback = &rg_internal_cb;
 	op->o_tag = LDAP_REQ_DELETE;
 	for (int i = 0; x.ndns != NULL && !BER_BVISNULL(&x.ndns[i]); i++) {
 		if (slapd_shutdown)

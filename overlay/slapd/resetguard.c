@@ -13,42 +13,31 @@
 
 static slap_overinst rg_overinst;
 
-/* Everything gathered about one change, freed in one place. */
-struct rg_change {
-	struct rg_policy policy;
-	int have_policy;
-	char policy_err[256];
-	struct rg_evidence ev;
-	char ev_err[256];
-	struct berval ev_sub_ndn;
-	struct berval ev_approver_ndn;
-	struct berval target_uid;
-	long long reset_count;
-	struct rg_request req;
-	struct rg_decision dec;
-	struct berval nonce_ndn;
-	int no_target;
-};
-
 /* State carried to the response: what to undo if the backend refuses the change. */
 struct rg_pending {
 	slap_callback cb;
 	rg_info *ri;
 	struct berval nonce_ndn;
+	struct berval record_ndn;
 };
 
 static int
 rg_response(Operation *op, SlapReply *rs)
 {
 	struct rg_pending *p = op->o_callback->sc_private;
+	int applied = rs->sr_err == LDAP_SUCCESS;
 
 	if (rs->sr_type != REP_RESULT)
 		return SLAP_CB_CONTINUE;
 	op->o_callback = p->cb.sc_next;
-	if (rs->sr_err != LDAP_SUCCESS && !BER_BVISNULL(&p->nonce_ndn))
+	if (!applied && !BER_BVISNULL(&p->nonce_ndn))
 		rg_nonce_release(op, p->ri, &p->nonce_ndn);
+	if (!BER_BVISNULL(&p->record_ndn))
+		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text);
 	if (!BER_BVISNULL(&p->nonce_ndn))
 		op->o_tmpfree(p->nonce_ndn.bv_val, op->o_tmpmemctx);
+	if (!BER_BVISNULL(&p->record_ndn))
+		op->o_tmpfree(p->record_ndn.bv_val, op->o_tmpmemctx);
 	op->o_tmpfree(p, op->o_tmpmemctx);
 	return SLAP_CB_CONTINUE;
 }
@@ -71,236 +60,99 @@ is_password_attr(AttributeDescription *ad)
 }
 
 static void
-copy_first_value(Operation *op, Entry *e, AttributeDescription *ad, int normalized,
-	struct berval *out)
+push_pending(Operation *op, rg_info *ri, struct rg_change *ch)
 {
-	Attribute *a = attr_find(e->e_attrs, ad);
+	struct rg_pending *p = op->o_tmpcalloc(1, sizeof(*p), op->o_tmpmemctx);
 
-	BER_BVZERO(out);
-	if (a != NULL && a->a_numvals > 0)
-		ber_dupbv_x(out, normalized ? &a->a_nvals[0] : &a->a_vals[0], op->o_tmpmemctx);
-}
-
-/* What the target entry says about itself: its policy, its uid (a proofing token may name
- * the account by uid) and its reset count. */
-static int
-read_target(Operation *op, slap_overinst *on, int is_add, struct berval *policy_ndn,
-	struct rg_change *ch)
-{
-	Entry *e = NULL;
-	BackendInfo *bi = op->o_bd->bd_info;
-	struct berval count;
-
-	if (is_add) {
-		e = op->ora_e;
-	} else {
-		op->o_bd->bd_info = (BackendInfo *)on->on_info;
-		if (be_entry_get_rw(op, &op->o_req_ndn, NULL, NULL, 0, &e) != LDAP_SUCCESS)
-			e = NULL;
-		op->o_bd->bd_info = bi;
-		if (e == NULL)
-			return -1;
-	}
-	copy_first_value(op, e, rg_ad.policy_subentry, 1, policy_ndn);
-	copy_first_value(op, e, rg_ad.uid, 0, &ch->target_uid);
-	copy_first_value(op, e, rg_ad.reset_count, 0, &count);
-	ch->reset_count = BER_BVISNULL(&count) ? 0 : strtoll(count.bv_val, NULL, 10);
-	if (!BER_BVISNULL(&count))
-		op->o_tmpfree(count.bv_val, op->o_tmpmemctx);
-	if (!is_add) {
-		op->o_bd->bd_info = (BackendInfo *)on->on_info;
-		be_entry_release_r(op, e);
-		op->o_bd->bd_info = bi;
-	}
-	return 0;
-}
-
-static int
-normalize_dn(Operation *op, const char *s, struct berval *ndn)
-{
-	struct berval dn;
-
-	ber_str2bv(s, 0, 0, &dn);
-	return dnNormalize(0, NULL, NULL, &dn, ndn, op->o_tmpmemctx) == LDAP_SUCCESS ? 0 : -1;
-}
-
-/* Verifies the proofing control, if any, into ch->req's evidence fields. */
-static void
-read_evidence(Operation *op, rg_info *ri, struct rg_change *ch)
-{
-	struct berval *token = op->o_controls[rg_proofing_cid];
-	struct rg_request *req = &ch->req;
-
-	req->ev_present = token != NULL;
-	if (token == NULL)
-		return;
-	req->ev_status = rg_evidence_verify(&ri->ri_issuers, token->bv_val, token->bv_len,
-		&ch->ev, ch->ev_err, sizeof(ch->ev_err));
-	req->ev_error = ch->ev_err;
-	if (req->ev_status != RG_EV_OK)
-		return;
-	if (normalize_dn(op, ch->ev.sub, &ch->ev_sub_ndn) == 0)
-		req->ev_sub_ndn = ch->ev_sub_ndn.bv_val;
-	if (ch->ev.approver != NULL) {
-		if (normalize_dn(op, ch->ev.approver, &ch->ev_approver_ndn) != 0) {
-			req->ev_status = RG_EV_MALFORMED;
-			snprintf(ch->ev_err, sizeof(ch->ev_err), "claim \"approver\" is not a DN");
-			return;
-		}
-		req->ev_approver_ndn = ch->ev_approver_ndn.bv_val;
-	}
-	req->ev = &ch->ev;
-}
-
-static int
-uses_evidence(enum rg_kind kind)
-{
-	return kind == RG_KIND_SELF_SERVICE || kind == RG_KIND_DELEGATED;
+	p->cb.sc_response = rg_response;
+	p->cb.sc_private = p;
+	p->cb.sc_next = op->o_callback;
+	p->ri = ri;
+	p->nonce_ndn = ch->nonce_ndn;
+	p->record_ndn = ch->record_ndn;
+	BER_BVZERO(&ch->nonce_ndn);
+	BER_BVZERO(&ch->record_ndn);
+	op->o_callback = &p->cb;
 }
 
 static void
-decide(Operation *op, slap_overinst *on, int is_add, int old_given, struct rg_change *ch)
+apply_effects(Operation *op, struct rg_change *ch)
 {
-	rg_info *ri = on->on_bi.bi_private;
-	struct rg_request *req = &ch->req;
-	struct berval policy_ndn = BER_BVNULL;
-	char err[256];
+	struct rg_effects fx;
 
-	req->target_ndn = op->o_req_ndn.bv_val;
-	req->requester_ndn = BER_BVISNULL(&op->o_ndn) ? "" : op->o_ndn.bv_val;
-	req->old_password_given = old_given;
-	req->now = slap_get_time();
-	req->clock_skew = ri->ri_clock_skew;
-
-	if (rg_ad.nonce_id == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
-		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
-		return;
-	}
-	if (read_target(op, on, is_add, &policy_ndn, ch) != 0) {
-		/* No such entry: the backend gives the client the right error. */
-		ch->no_target = 1;
-		ch->dec.allowed = 1;
-		ch->dec.rule = RG_RULE_ALLOWED;
-		return;
-	}
-	req->target_uid = BER_BVISNULL(&ch->target_uid) ? NULL : ch->target_uid.bv_val;
-	if (BER_BVISNULL(&policy_ndn) && !BER_BVISEMPTY(&ri->ri_default_policy))
-		ber_dupbv_x(&policy_ndn, &ri->ri_default_policy, op->o_tmpmemctx);
-	if (!BER_BVISNULL(&policy_ndn)) {
-		if (rg_policy_load(op, &policy_ndn, &ch->policy, ch->policy_err,
-		    sizeof(ch->policy_err)) != 0) {
-			op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);
-			req->kind = rg_classify(NULL, is_add, req->requester_ndn, req->target_ndn);
-			rg_deny(&ch->dec, RG_RULE_NO_POLICY, RG_LDAP_UNWILLING_TO_PERFORM,
-				"%s", ch->policy_err);
-			return;
-		}
-		ch->have_policy = 1;
-		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);
-	}
-
-	req->kind = rg_classify(ch->have_policy ? &ch->policy : NULL, is_add,
-		req->requester_ndn, req->target_ndn);
-	if (ch->have_policy && uses_evidence(req->kind)) {
-		read_evidence(op, ri, ch);
-		req->privileged = rg_is_member_of_any(op, &ch->policy.privileged_groups,
-			&op->o_req_ndn);
-		req->approver_authorized = req->ev_approver_ndn != NULL &&
-			rg_is_member_of_any(op, &ch->policy.approver_groups, &ch->ev_approver_ndn);
-	}
-	rg_decide(ch->have_policy ? &ch->policy : NULL, req, &ch->dec);
-
-	if (ch->dec.allowed && req->ev != NULL) {
-		switch (rg_nonce_reserve(op, ri, &ch->ev, &op->o_req_ndn, &ch->nonce_ndn,
-		    err, sizeof(err))) {
-		case RG_NONCE_RESERVED:
-			break;
-		case RG_NONCE_REPLAYED:
-			rg_deny(&ch->dec, RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS,
-				"proofing token %s from %s was already used: each token allows "
-				"one reset", ch->ev.jti, ch->ev.iss);
-			break;
-		case RG_NONCE_ERROR:
-			rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
-			break;
-		}
-	}
-}
-
-static void
-change_free(Operation *op, struct rg_change *ch)
-{
-	if (ch->have_policy)
-		rg_policy_free(&ch->policy);
-	rg_evidence_free(&ch->ev);
-	if (!BER_BVISNULL(&ch->ev_sub_ndn))
-		op->o_tmpfree(ch->ev_sub_ndn.bv_val, op->o_tmpmemctx);
-	if (!BER_BVISNULL(&ch->ev_approver_ndn))
-		op->o_tmpfree(ch->ev_approver_ndn.bv_val, op->o_tmpmemctx);
-	if (!BER_BVISNULL(&ch->target_uid))
-		op->o_tmpfree(ch->target_uid.bv_val, op->o_tmpmemctx);
+	memset(&fx, 0, sizeof(fx));
+	fx.kind = ch->req.kind;
+	fx.ev = ch->req.ev;
+	fx.approver_ndn = BER_BVISNULL(&ch->ev_approver_ndn) ? NULL : &ch->ev_approver_ndn;
+	fx.review_required = ch->dec.review_required;
+	fx.force_change = ch->dec.force_change;
+	fx.reset_count = ch->reset_count + 1;
+	if (ch->is_add)
+		rg_effects_to_entry(op, &fx, op->ora_e);
+	else
+		rg_effects_to_mods(op, &fx, &op->orm_modlist);
 }
 
 static int
-rg_judge(Operation *op, SlapReply *rs, int is_add, int old_given)
+send_denial(Operation *op, SlapReply *rs, struct rg_decision *d)
+{
+	const char *rule = rg_rule_name(d->rule);
+	size_t len = strlen(d->text) + strlen(rule) + sizeof(" (resetguard rule )");
+	char *text = op->o_tmpalloc(len, op->o_tmpmemctx);
+
+	/* The text must outlive this call: a Password Modify response is sent after
+	 * passwd_extop returns. */
+	snprintf(text, len, "%s (resetguard rule %s)", d->text, rule);
+	rs->sr_err = d->ldap_result;
+	rs->sr_text = text;
+	send_ldap_result(op, rs);
+	return rs->sr_err;
+}
+
+static int
+rg_judge(Operation *op, SlapReply *rs, int is_add, int old_given, BerVarray old_values,
+	const char *operation)
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
 	struct rg_change ch;
-	struct rg_effects fx;
-	struct rg_pending *p;
+	char err[256];
 	int rc = SLAP_CB_CONTINUE;
 
 	memset(&ch, 0, sizeof(ch));
-	decide(op, on, is_add, old_given, &ch);
-
+	ch.is_add = is_add;
+	ch.operation = operation;
+	ch.exempt = ri->ri_rootdn_exempt && be_isroot(op);
+	ch.old_given = old_given;
+	ch.old_values = old_values;
+	rg_change_decide(op, on, &ch);
 	if (ch.no_target)
 		goto out;
-	Debug(LDAP_DEBUG_STATS, "%s resetguard: %s change of \"%s\" by \"%s\": %s (%s)\n",
-		op->o_log_prefix, rg_kind_name(ch.req.kind), op->o_req_ndn.bv_val,
+
+	/* No unlogged reset: an allowed change whose record cannot be written is refused. */
+	if (rg_change_log(op, ri, &ch, err, sizeof(err)) != 0) {
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, err);
+		if (ch.dec.allowed) {
+			if (!BER_BVISNULL(&ch.nonce_ndn))
+				rg_nonce_release(op, ri, &ch.nonce_ndn);
+			rg_deny(&ch.dec, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
+				"the change was not made because its reset log record could not be "
+				"written: %s", err);
+		}
+	}
+	Debug(LDAP_DEBUG_STATS, "%s resetguard: %s %s of \"%s\" by \"%s\": %s (%s)\n",
+		op->o_log_prefix, rg_kind_name(ch.req.kind), operation, op->o_req_ndn.bv_val,
 		ch.req.requester_ndn, ch.dec.allowed ? "allowed" : "denied",
 		rg_rule_name(ch.dec.rule));
 
 	if (!ch.dec.allowed) {
-		struct berval text;
-
-		text.bv_len = strlen(ch.dec.text) + sizeof(" (resetguard rule )") +
-			strlen(rg_rule_name(ch.dec.rule));
-		text.bv_val = op->o_tmpalloc(text.bv_len, op->o_tmpmemctx);
-		snprintf(text.bv_val, text.bv_len, "%s (resetguard rule %s)", ch.dec.text,
-			rg_rule_name(ch.dec.rule));
-		rs->sr_err = ch.dec.ldap_result;
-		rs->sr_text = text.bv_val;
-		send_ldap_result(op, rs);
-		rc = rs->sr_err;
+		rc = send_denial(op, rs, &ch.dec);
 		goto out;
 	}
-	memset(&fx, 0, sizeof(fx));
-	fx.kind = ch.req.kind;
-	fx.ev = ch.req.ev;
-	fx.approver_ndn = BER_BVISNULL(&ch.ev_approver_ndn) ? NULL : &ch.ev_approver_ndn;
-	fx.review_required = ch.dec.review_required;
-	fx.force_change = ch.dec.force_change;
-	fx.reset_count = ch.reset_count + 1;
-	if (is_add)
-		rg_effects_to_entry(op, &fx, op->ora_e);
-	else
-		rg_effects_to_mods(op, &fx, &op->orm_modlist);
-
-	if (!BER_BVISNULL(&ch.nonce_ndn)) {
-		p = op->o_tmpcalloc(1, sizeof(*p), op->o_tmpmemctx);
-		p->cb.sc_response = rg_response;
-		p->cb.sc_private = p;
-		p->cb.sc_next = op->o_callback;
-		p->ri = ri;
-		p->nonce_ndn = ch.nonce_ndn;
-		BER_BVZERO(&ch.nonce_ndn);
-		op->o_callback = &p->cb;
-	}
+	apply_effects(op, &ch);
+	push_pending(op, ri, &ch);
 out:
-	if (!BER_BVISNULL(&ch.nonce_ndn))
-		op->o_tmpfree(ch.nonce_ndn.bv_val, op->o_tmpmemctx);
-	change_free(op, &ch);
+	rg_change_free(op, &ch);
 	return rc;
 }
 
@@ -326,10 +178,9 @@ refuse_maintained(Operation *op, SlapReply *rs, AttributeDescription *ad)
 static int
 rg_op_modify(Operation *op, SlapReply *rs)
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	rg_info *ri = on->on_bi.bi_private;
 	req_pwdexop_s *qpw;
-	int touches = 0, deletes_value = 0, adds_value = 0;
+	BerVarray deleted = NULL;
+	int touches = 0, adds_value = 0;
 
 	if (is_replication(op))
 		return SLAP_CB_CONTINUE;
@@ -341,26 +192,24 @@ rg_op_modify(Operation *op, SlapReply *rs)
 			continue;
 		touches = 1;
 		if (m->sml_op == LDAP_MOD_DELETE && m->sml_values != NULL)
-			deletes_value = 1;
+			deleted = m->sml_values;
 		if (m->sml_op == LDAP_MOD_ADD && m->sml_values != NULL)
 			adds_value = 1;
 	}
-	if (!touches || (ri->ri_rootdn_exempt && be_isroot(op)))
+	if (!touches)
 		return SLAP_CB_CONTINUE;
 
 	/* The frontend has already checked the old password of a Password Modify request;
-	 * in a Modify, the backend checks the deleted value when it applies it. */
+	 * a Modify's deleted value is checked against the entry when the change is judged. */
 	qpw = pwdexop_request(op);
 	if (qpw != NULL)
-		return rg_judge(op, rs, 0, !BER_BVISNULL(&qpw->rs_old));
-	return rg_judge(op, rs, 0, deletes_value && adds_value);
+		return rg_judge(op, rs, 0, !BER_BVISNULL(&qpw->rs_old), NULL, "passwordModify");
+	return rg_judge(op, rs, 0, 0, adds_value ? deleted : NULL, "modify");
 }
 
 static int
 rg_op_add(Operation *op, SlapReply *rs)
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	rg_info *ri = on->on_bi.bi_private;
 	int touches = 0;
 
 	if (is_replication(op))
@@ -371,9 +220,9 @@ rg_op_add(Operation *op, SlapReply *rs)
 		if (is_password_attr(a->a_desc))
 			touches = 1;
 	}
-	if (!touches || (ri->ri_rootdn_exempt && be_isroot(op)))
+	if (!touches)
 		return SLAP_CB_CONTINUE;
-	return rg_judge(op, rs, 1, 0);
+	return rg_judge(op, rs, 1, 0, NULL, "add");
 }
 
 static int
@@ -384,8 +233,14 @@ rg_db_init(BackendDB *be, ConfigReply *cr)
 
 	ri->ri_clock_skew = 30;
 	ri->ri_purge_interval = 3600;
+	ri->ri_log_purge_interval = 86400;
+	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_base);
+	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_nbase);
+	ldap_pvt_thread_mutex_init(&ri->ri_log_mutex);
 	on->on_bi.bi_private = ri;
-	return 0;
+	/* Without this a client marking the proofing control critical is refused with
+	 * unavailableCriticalExtension before the overlay sees the request. */
+	return overlay_register_control(be, RG_PROOFING_CONTROL_OID);
 }
 
 static int
@@ -393,6 +248,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 {
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
+	BackendDB *log_be;
 	char err[200];
 
 	if (rg_schema_resolve(err, sizeof(err)) != 0) {
@@ -407,8 +263,26 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
-	if (slapMode & SLAP_SERVER_MODE)
+	log_be = select_backend(&ri->ri_log_nbase, 0);
+	if (log_be == NULL || !overlay_is_inst(log_be, "rglog")) {
+		snprintf(cr->msg, sizeof(cr->msg), "resetguard: the reset log %s %s: configure a "
+			"database with that suffix and the rglog overlay on it, or name another one "
+			"with resetguard-log", ri->ri_log_base.bv_val, log_be == NULL ?
+			"is in no database" : "database lacks the rglog overlay that keeps its "
+			"records immutable");
+		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
+		return 1;
+	}
+	if (log_be == be) {
+		snprintf(cr->msg, sizeof(cr->msg), "resetguard: the reset log %s must be a "
+			"database of its own, not the one the overlay governs", ri->ri_log_base.bv_val);
+		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
+		return 1;
+	}
+	if (slapMode & SLAP_SERVER_MODE) {
 		rg_nonce_purge_start(be, ri);
+		rg_log_purge_start(be, ri);
+	}
 	return 0;
 }
 
@@ -418,6 +292,7 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 
 	rg_nonce_purge_stop(on->on_bi.bi_private);
+	rg_log_purge_stop(on->on_bi.bi_private);
 	return 0;
 }
 
@@ -432,6 +307,9 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	ch_free(ri->ri_default_policy.bv_val);
 	ch_free(ri->ri_nonce_base.bv_val);
 	ch_free(ri->ri_nonce_nbase.bv_val);
+	ch_free(ri->ri_log_base.bv_val);
+	ch_free(ri->ri_log_nbase.bv_val);
+	ldap_pvt_thread_mutex_destroy(&ri->ri_log_mutex);
 	rg_issuers_free(&ri->ri_issuers);
 	ber_bvarray_free(ri->ri_issuer_cfg);
 	ch_free(ri);
@@ -458,6 +336,8 @@ resetguard_initialize(void)
 	if ((rc = rg_control_register()) != LDAP_SUCCESS)
 		return rc;
 	if ((rc = rg_config_init(&rg_overinst)) != 0)
+		return rc;
+	if ((rc = rg_logguard_register()) != 0)
 		return rc;
 	return overlay_register(&rg_overinst);
 }

@@ -79,6 +79,35 @@ static const struct {
 	{ "rgNonceExpires", &rg_ad.nonce_expires },
 	{ "rgNonceTarget", &rg_ad.nonce_target },
 	{ "uid", &rg_ad.uid },
+	{ "rgLogChangeNumber", &rg_ad.log_number },
+	{ "rgLogTime", &rg_ad.log_time },
+	{ "rgLogTarget", &rg_ad.log_target },
+	{ "rgLogRequester", &rg_ad.log_requester },
+	{ "rgLogApprover", &rg_ad.log_approver },
+	{ "rgLogKind", &rg_ad.log_kind },
+	{ "rgLogDecision", &rg_ad.log_decision },
+	{ "rgLogRule", &rg_ad.log_rule },
+	{ "rgLogRuleText", &rg_ad.log_rule_text },
+	{ "rgLogPolicy", &rg_ad.log_policy },
+	{ "rgLogOperation", &rg_ad.log_operation },
+	{ "rgLogIssuer", &rg_ad.log_issuer },
+	{ "rgLogLevel", &rg_ad.log_level },
+	{ "rgLogMethod", &rg_ad.log_method },
+	{ "rgLogJti", &rg_ad.log_jti },
+	{ "rgLogReason", &rg_ad.log_reason },
+	{ "rgLogReviewRequired", &rg_ad.log_review_required },
+	{ "rgLogAlert", &rg_ad.log_alert },
+	{ "rgLogPrevHash", &rg_ad.log_prev_hash },
+	{ "rgLogHash", &rg_ad.log_hash },
+	{ "rgLogOutcome", &rg_ad.log_outcome },
+	{ "rgLogOutcomeText", &rg_ad.log_outcome_text },
+	{ "rgLogReviewer", &rg_ad.log_reviewer },
+	{ "rgLogReviewTime", &rg_ad.log_review_time },
+	{ "rgLogReviewVerdict", &rg_ad.log_review_verdict },
+	{ "rgLogTargetStatus", &rg_ad.log_target_status },
+	{ "rgLogHookStatus", &rg_ad.log_hook_status },
+	{ "rgLogAnchorNumber", &rg_ad.log_anchor_number },
+	{ "rgLogAnchorHash", &rg_ad.log_anchor_hash },
 };
 
 int
@@ -111,9 +140,12 @@ rg_schema_resolve(char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if ((rg_ad.oc_nonce = oc_find("rgNonce")) == NULL || oc_find("rgPolicy") == NULL) {
-		snprintf(err, errlen, "object classes rgPolicy and rgNonce are not defined: load "
-			"resetguard.schema (or resetguard.ldif) before configuring the overlay");
+	if ((rg_ad.oc_nonce = oc_find("rgNonce")) == NULL || oc_find("rgPolicy") == NULL ||
+	    (rg_ad.oc_log_record = oc_find("rgLogRecord")) == NULL ||
+	    (rg_ad.oc_log_root = oc_find("rgLogRoot")) == NULL) {
+		snprintf(err, errlen, "the rgPolicy, rgNonce and rgLog* object classes are not "
+			"defined: load resetguard.schema (or resetguard.ldif) before configuring "
+			"the overlay");
 		return -1;
 	}
 	/* Optional: only there when ppolicy is loaded; force-change needs it. */

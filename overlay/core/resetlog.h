@@ -1,0 +1,51 @@
+/* A reset log record and its place in the hash chain.
+ *
+ * Each record's hash is SHA-256 over a canonical text of its immutable fields, the previous
+ * record's hash among them, so removing, reordering or editing a record breaks the chain.
+ * The canonical form (documented in slapo-resetguard(5) for auditors' own tools):
+ *
+ *   "resetguard-log-v1\n" followed by one line "NAME=VALUE\n" per field, in the order of
+ *   rg_log_fields below, every field present (absent ones with an empty value). VALUE is the
+ *   LDAP value as stored, with '\\' written as "\\\\", ',' in methods as "\\x2c", and every
+ *   byte below 0x20 or equal to 0x7f as "\\xHH" (lower-case hex). methods is the amr values
+ *   in stored order joined by ','; booleans are TRUE or FALSE; level is decimal, empty for
+ *   none. hash = lower-case hex SHA-256 of that text; the first record's prev is 64 zeros. */
+#ifndef RG_RESETLOG_H
+#define RG_RESETLOG_H
+
+#include <stddef.h>
+
+#define RG_LOG_HASH_HEX 65
+#define RG_LOG_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct rg_log_record {
+	unsigned long long number;
+	const char *time;         /* generalizedTime, microseconds: YYYYmmddHHMMSS.ffffffZ */
+	const char *target;       /* normalized DNs as stored */
+	const char *requester;
+	const char *approver;     /* NULL when none */
+	const char *kind;
+	const char *decision;     /* "allowed" or "denied" */
+	const char *rule;
+	const char *rule_text;
+	const char *policy;       /* NULL when no policy governed */
+	const char *operation;    /* "passwordModify", "modify" or "add" */
+	const char *issuer;       /* proofing evidence, NULLs when none was verified */
+	int level;                /* 0 when none */
+	const char *const *methods;
+	size_t nmethods;
+	const char *jti;
+	const char *reason;
+	int review_required;
+	int alert;
+	char prev_hash[RG_LOG_HASH_HEX];
+};
+
+/* Canonical text of r (malloc'd, NUL-terminated); NULL on allocation failure. */
+char *rg_log_canonical(const struct rg_log_record *r, size_t *len);
+/* hash (RG_LOG_HASH_HEX bytes) = hex SHA-256 of the canonical text. 0 on success. */
+int rg_log_hash(const struct rg_log_record *r, char hash[RG_LOG_HASH_HEX]);
+/* YYYYmmddHHMMSS.ffffffZ in UTC. */
+void rg_log_format_time(char buf[32], long long sec, long usec);
+
+#endif

@@ -1,0 +1,174 @@
+/* rglog: the overlay that keeps a reset log append-only. It sits on the log database and
+ * lets through resetguard's own writes, replication, and exactly two kinds of client write:
+ * an auditor's verdict on a record that awaits review (the overlay itself records who and
+ * when), and syncd's propagation status. Everything else is refused, the log database's
+ * rootdn included; offline tools (slapadd, slapmodify) bypass every overlay, and the hash
+ * chain is what reveals their edits. */
+#include "resetguard.h"
+#include "slap-config.h"
+
+static slap_overinst rglog;
+
+static int
+guard_refuse(Operation *op, SlapReply *rs, int code, const char *text)
+{
+	Debug(LDAP_DEBUG_ANY, "%s rglog: refused a write of \"%s\" by \"%s\": %s\n",
+		op->o_log_prefix, op->o_req_ndn.bv_val, op->o_ndn.bv_val, text);
+	rs->sr_err = code;
+	rs->sr_text = text;
+	send_ldap_result(op, rs);
+	return rs->sr_err;
+}
+
+static int
+trusted(Operation *op)
+{
+	return rg_is_internal(op) || SLAPD_SYNC_IS_SYNCCONN(op->o_connid) ||
+		be_shadow_update(op);
+}
+
+static int
+rglog_op_add(Operation *op, SlapReply *rs)
+{
+	if (trusted(op))
+		return SLAP_CB_CONTINUE;
+	if (is_entry_objectclass(op->ora_e, rg_ad.oc_log_record, 0) ||
+	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_number) != NULL ||
+	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_hash) != NULL)
+		return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"only resetguard writes reset log records and anchors");
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+rglog_op_delete(Operation *op, SlapReply *rs)
+{
+	if (trusted(op))
+		return SLAP_CB_CONTINUE;
+	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
+		"the reset log is append-only: entries are removed only by resetguard's purge");
+}
+
+static int
+rglog_op_modrdn(Operation *op, SlapReply *rs)
+{
+	if (trusted(op))
+		return SLAP_CB_CONTINUE;
+	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM, "reset log entries cannot be renamed");
+}
+
+static void
+append_replace(Modifications ***tail, AttributeDescription *ad, struct berval *v)
+{
+	Modifications *m = ch_calloc(1, sizeof(*m));
+
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_op = LDAP_MOD_REPLACE;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_numvals = 1;
+	m->sml_values = ch_calloc(2, sizeof(struct berval));
+	ber_dupbv(&m->sml_values[0], v);
+	m->sml_nvalues = ch_calloc(2, sizeof(struct berval));
+	if (attr_normalize_one(ad, v, &m->sml_nvalues[0], NULL) != LDAP_SUCCESS)
+		ber_dupbv(&m->sml_nvalues[0], v);
+	**tail = m;
+	*tail = &m->sml_next;
+}
+
+/* The verdict is the auditor's; who reviewed and when are the overlay's to say. */
+static int
+review(Operation *op, SlapReply *rs, slap_overinst *on)
+{
+	BackendInfo *bi = op->o_bd->bd_info;
+	Entry *e = NULL;
+	Attribute *a;
+	const char *problem = NULL;
+	Modifications **tail;
+	char timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
+	struct berval now = { sizeof(timebuf), timebuf };
+	time_t t = slap_get_time();
+
+	if (BER_BVISEMPTY(&op->o_ndn))
+		return guard_refuse(op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"an anonymous client cannot review a reset log record: bind as an auditor");
+	op->o_bd->bd_info = (BackendInfo *)on->on_info;
+	if (be_entry_get_rw(op, &op->o_req_ndn, NULL, NULL, 0, &e) == LDAP_SUCCESS && e != NULL) {
+		if (!is_entry_objectclass(e, rg_ad.oc_log_record, 0))
+			problem = "only reset log records can be reviewed";
+		else if ((a = attr_find(e->e_attrs, rg_ad.log_review_required)) == NULL ||
+		    a->a_numvals == 0 || strcmp(a->a_vals[0].bv_val, "TRUE") != 0)
+			problem = "this reset log record does not require review";
+		else if (attr_find(e->e_attrs, rg_ad.log_review_verdict) != NULL)
+			problem = "this reset log record was already reviewed; a verdict is final";
+		be_entry_release_r(op, e);
+	}
+	op->o_bd->bd_info = bi;
+	if (e == NULL)
+		return SLAP_CB_CONTINUE;    /* the backend answers noSuchObject */
+	if (problem != NULL)
+		return guard_refuse(op, rs, LDAP_CONSTRAINT_VIOLATION, problem);
+
+	for (tail = &op->orm_modlist; *tail != NULL; tail = &(*tail)->sml_next)
+		;
+	append_replace(&tail, rg_ad.log_reviewer, &op->o_ndn);
+	slap_timestamp(&t, &now);
+	append_replace(&tail, rg_ad.log_review_time, &now);
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+rglog_op_modify(Operation *op, SlapReply *rs)
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	int verdicts = 0, status = 0, other = 0;
+
+	if (trusted(op))
+		return SLAP_CB_CONTINUE;
+	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
+		/* modifiersName and modifyTimestamp, added by the frontend */
+		if (m->sml_flags & SLAP_MOD_INTERNAL)
+			continue;
+		if (m->sml_desc == rg_ad.log_review_verdict && m->sml_op != LDAP_MOD_DELETE &&
+		    m->sml_numvals == 1)
+			verdicts++;
+		else if (m->sml_desc == rg_ad.log_target_status ||
+		    m->sml_desc == rg_ad.log_hook_status)
+			status++;
+		else
+			other++;
+	}
+	if (other == 0 && verdicts == 1 && status == 0)
+		return review(op, rs, on);
+	if (other == 0 && verdicts == 0 && status > 0)
+		return SLAP_CB_CONTINUE;    /* syncd's status: the ACLs say who */
+	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
+		"reset log records are immutable: a client may only add one rgLogReviewVerdict "
+		"to a record awaiting review, or write propagation status");
+}
+
+static int
+rglog_db_open(BackendDB *be, ConfigReply *cr)
+{
+	char err[200];
+
+	if (rg_schema_resolve(err, sizeof(err)) != 0) {
+		snprintf(cr->msg, sizeof(cr->msg), "rglog: %s", err);
+		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
+		return 1;
+	}
+	return 0;
+}
+
+int
+rg_logguard_register(void)
+{
+	rglog.on_bi.bi_type = "rglog";
+	rglog.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
+	rglog.on_bi.bi_db_open = rglog_db_open;
+	rglog.on_bi.bi_op_add = rglog_op_add;
+	rglog.on_bi.bi_op_delete = rglog_op_delete;
+	rglog.on_bi.bi_op_modrdn = rglog_op_modrdn;
+	rglog.on_bi.bi_op_modify = rglog_op_modify;
+	return overlay_register(&rglog);
+}

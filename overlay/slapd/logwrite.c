@@ -1,0 +1,352 @@
+/* Writing the reset log: one record per attempted password change, chained by hash.
+ *
+ * Records are appended under a mutex that covers numbering, the timestamp and the hash, so
+ * the chain order is the order of change numbers and of times. The head (last number and
+ * hash) is kept in memory; after a restart it is found again by probing record DNs, which
+ * costs O(log n) lookups and no extra write per record. */
+#include "resetguard.h"
+
+#include <sys/time.h>
+
+/* Built as a DN and normalized by slapd, never assembled in normalized form by hand: the
+ * normalizer (an integer RDN among others) has the last word on what the backend indexes. */
+static int
+record_dn(Operation *op, rg_info *ri, unsigned long long n, struct berval *dn,
+	struct berval *ndn, void *memctx)
+{
+	struct berval tmp;
+
+	tmp.bv_len = snprintf(NULL, 0, "rgLogChangeNumber=%llu,%s", n, ri->ri_log_nbase.bv_val);
+	tmp.bv_val = op->o_tmpalloc(tmp.bv_len + 1, op->o_tmpmemctx);
+	snprintf(tmp.bv_val, tmp.bv_len + 1, "rgLogChangeNumber=%llu,%s", n,
+		ri->ri_log_nbase.bv_val);
+	if (dn != NULL)
+		ber_dupbv_x(dn, &tmp, memctx);
+	if (dnNormalize(0, NULL, NULL, &tmp, ndn, memctx) != LDAP_SUCCESS) {
+		op->o_tmpfree(tmp.bv_val, op->o_tmpmemctx);
+		return -1;
+	}
+	op->o_tmpfree(tmp.bv_val, op->o_tmpmemctx);
+	return 0;
+}
+
+void
+rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn)
+{
+	if (record_dn(op, ri, n, NULL, ndn, op->o_tmpmemctx) != 0)
+		ber_str2bv_x("", 0, 1, ndn, op->o_tmpmemctx);
+}
+
+/* Reads one value of ad from the entry at ndn in the log database; 0 if the entry exists. */
+static int
+read_value(Operation *op, BackendDB *be, struct berval *ndn, AttributeDescription *ad,
+	char *out, size_t outlen)
+{
+	BackendDB *saved = op->o_bd;
+	Entry *e = NULL;
+	Attribute *a;
+	int rc;
+
+	op->o_bd = be;
+	rc = be_entry_get_rw(op, ndn, NULL, NULL, 0, &e);
+	if (rc == LDAP_SUCCESS && e != NULL) {
+		if (out != NULL && (a = attr_find(e->e_attrs, ad)) != NULL && a->a_numvals > 0)
+			snprintf(out, outlen, "%.*s", (int)a->a_vals[0].bv_len, a->a_vals[0].bv_val);
+		be_entry_release_r(op, e);
+		rc = 0;
+	} else {
+		rc = -1;
+	}
+	op->o_bd = saved;
+	return rc;
+}
+
+static int
+record_exists(Operation *op, BackendDB *be, rg_info *ri, unsigned long long n, char *hash)
+{
+	struct berval ndn;
+	int rc;
+
+	rg_log_record_ndn(op, ri, n, &ndn);
+	rc = read_value(op, be, &ndn, rg_ad.log_hash, hash, RG_LOG_HASH_HEX);
+	op->o_tmpfree(ndn.bv_val, op->o_tmpmemctx);
+	return rc == 0;
+}
+
+static void
+find_head(Operation *op, BackendDB *be, rg_info *ri)
+{
+	char anchor[32] = "", hash[RG_LOG_HASH_HEX] = "";
+	unsigned long long lo, hi, step;
+
+	strcpy(ri->ri_log_head_hash, RG_LOG_GENESIS);
+	ri->ri_log_head = 0;
+	if (read_value(op, be, &ri->ri_log_nbase, rg_ad.log_anchor_number, anchor,
+	    sizeof(anchor)) == 0 && anchor[0] != '\0') {
+		ri->ri_log_head = strtoull(anchor, NULL, 10);
+		read_value(op, be, &ri->ri_log_nbase, rg_ad.log_anchor_hash, ri->ri_log_head_hash,
+			sizeof(ri->ri_log_head_hash));
+	}
+	/* Records are contiguous above the anchor: gallop to a missing number, then bisect. */
+	lo = ri->ri_log_head;
+	if (!record_exists(op, be, ri, lo + 1, NULL))
+		goto done;
+	lo++;
+	for (step = 1; record_exists(op, be, ri, lo + step, NULL); step *= 2)
+		lo += step;
+	hi = lo + step;
+	while (hi - lo > 1) {
+		unsigned long long mid = lo + (hi - lo) / 2;
+
+		if (record_exists(op, be, ri, mid, NULL))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (record_exists(op, be, ri, lo, hash)) {
+		ri->ri_log_head = lo;
+		snprintf(ri->ri_log_head_hash, sizeof(ri->ri_log_head_hash), "%s", hash);
+	}
+done:
+	ri->ri_log_head_known = 1;
+	Debug(LDAP_DEBUG_ANY, "resetguard: reset log %s continues after change %llu\n",
+		ri->ri_log_base.bv_val, ri->ri_log_head);
+}
+
+static void
+put(Operation *op, Entry *e, AttributeDescription *ad, const char *value)
+{
+	struct berval bv;
+
+	if (value == NULL || *value == '\0')
+		return;
+	ber_str2bv(value, 0, 0, &bv);
+	attr_merge_normalize_one(e, ad, &bv, op->o_tmpmemctx);
+}
+
+static Entry *
+record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const char *hash,
+	int pending)
+{
+	Entry *e = entry_alloc();
+	char num[32];
+
+	if (record_dn(op, ri, r->number, &e->e_name, &e->e_nname, NULL) != 0) {
+		entry_free(e);
+		return NULL;
+	}
+	attr_merge_one(e, slap_schema.si_ad_objectClass, &rg_ad.oc_log_record->soc_cname, NULL);
+	attr_merge_one(e, slap_schema.si_ad_structuralObjectClass,
+		&rg_ad.oc_log_record->soc_cname, NULL);
+	snprintf(num, sizeof(num), "%llu", r->number);
+	put(op, e, rg_ad.log_number, num);
+	put(op, e, rg_ad.log_time, r->time);
+	put(op, e, rg_ad.log_target, r->target);
+	put(op, e, rg_ad.log_requester, r->requester);
+	put(op, e, rg_ad.log_approver, r->approver);
+	put(op, e, rg_ad.log_kind, r->kind);
+	put(op, e, rg_ad.log_decision, r->decision);
+	put(op, e, rg_ad.log_rule, r->rule);
+	put(op, e, rg_ad.log_rule_text, r->rule_text);
+	put(op, e, rg_ad.log_policy, r->policy);
+	put(op, e, rg_ad.log_operation, r->operation);
+	put(op, e, rg_ad.log_issuer, r->issuer);
+	if (r->level > 0) {
+		snprintf(num, sizeof(num), "%d", r->level);
+		put(op, e, rg_ad.log_level, num);
+	}
+	for (size_t i = 0; i < r->nmethods; i++)
+		put(op, e, rg_ad.log_method, r->methods[i]);
+	put(op, e, rg_ad.log_jti, r->jti);
+	put(op, e, rg_ad.log_reason, r->reason);
+	put(op, e, rg_ad.log_review_required, r->review_required ? "TRUE" : "FALSE");
+	put(op, e, rg_ad.log_alert, r->alert ? "TRUE" : "FALSE");
+	put(op, e, rg_ad.log_prev_hash, r->prev_hash);
+	put(op, e, rg_ad.log_hash, hash);
+	if (pending)
+		put(op, e, rg_ad.log_outcome, "pending");
+	return e;
+}
+
+int
+rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
+	struct berval *ndn, char *err, size_t errlen)
+{
+	void *cids[SLAP_MAX_CIDS] = { NULL };
+	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
+	Operation op2;
+	SlapReply rs2 = { REP_RESULT };
+	const char *text = NULL;
+	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
+	struct timeval tv;
+	Entry *e;
+	int rc = -1;
+
+	BER_BVZERO(ndn);
+	if (be == NULL || BER_BVISEMPTY(&be->be_rootndn)) {
+		snprintf(err, errlen, "the reset log %s is in no database with a rootdn",
+			ri->ri_log_base.bv_val);
+		return -1;
+	}
+	ldap_pvt_thread_mutex_lock(&ri->ri_log_mutex);
+	if (!ri->ri_log_head_known)
+		find_head(op, be, ri);
+	r->number = ri->ri_log_head + 1;
+	gettimeofday(&tv, NULL);
+	rg_log_format_time(timebuf, tv.tv_sec, tv.tv_usec);
+	r->time = timebuf;
+	snprintf(r->prev_hash, sizeof(r->prev_hash), "%s", ri->ri_log_head_hash);
+	if (rg_log_hash(r, hash) != 0) {
+		snprintf(err, errlen, "cannot hash the reset log record");
+		goto out;
+	}
+	if ((e = record_entry(op, ri, r, hash, pending)) == NULL) {
+		snprintf(err, errlen, "cannot form the DN of reset log record %llu under %s",
+			r->number, ri->ri_log_base.bv_val);
+		goto out;
+	}
+	rg_internal_op_init(&op2, op, be, cids);
+	op2.o_tag = LDAP_REQ_ADD;
+	op2.o_req_dn = e->e_name;
+	op2.o_req_ndn = e->e_nname;
+	op2.ora_e = e;
+	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 0) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "cannot write the reset log record: %s",
+			text ? text : "operational attributes");
+		entry_free(e);
+		goto out;
+	}
+	ber_dupbv_x(ndn, &e->e_nname, op->o_tmpmemctx);
+	be->be_add(&op2, &rs2);
+	if (e == op2.ora_e)
+		entry_free(e);
+	if (rs2.sr_err != LDAP_SUCCESS) {
+		/* Someone else wrote this number (a restored backup, a second writer): find the
+		 * head again before the next record. */
+		ri->ri_log_head_known = 0;
+		snprintf(err, errlen, "cannot write reset log record %llu under %s (LDAP error %d%s%s)",
+			r->number, ri->ri_log_base.bv_val, rs2.sr_err, rs2.sr_text ? ": " : "",
+			rs2.sr_text ? rs2.sr_text : "");
+		op->o_tmpfree(ndn->bv_val, op->o_tmpmemctx);
+		BER_BVZERO(ndn);
+		goto out;
+	}
+	ri->ri_log_head = r->number;
+	memcpy(ri->ri_log_head_hash, hash, sizeof(hash));
+	rc = 0;
+out:
+	ldap_pvt_thread_mutex_unlock(&ri->ri_log_mutex);
+	r->time = NULL;
+	return rc;
+}
+
+void
+rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text)
+{
+	void *cids[SLAP_MAX_CIDS] = { NULL };
+	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
+	Operation op2;
+	SlapReply rs2 = { REP_RESULT };
+	Modifications mod[2];
+	struct berval vals[2][2];
+
+	if (be == NULL)
+		return;
+	memset(mod, 0, sizeof(mod));
+	memset(vals, 0, sizeof(vals));
+	ber_str2bv(applied ? "applied" : "failed", 0, 0, &vals[0][0]);
+	mod[0].sml_desc = rg_ad.log_outcome;
+	mod[0].sml_type = rg_ad.log_outcome->ad_cname;
+	mod[0].sml_op = LDAP_MOD_REPLACE;
+	mod[0].sml_flags = SLAP_MOD_INTERNAL;
+	mod[0].sml_numvals = 1;
+	mod[0].sml_values = vals[0];
+	if (!applied && text != NULL && *text != '\0') {
+		ber_str2bv(text, 0, 0, &vals[1][0]);
+		mod[0].sml_next = &mod[1];
+		mod[1].sml_desc = rg_ad.log_outcome_text;
+		mod[1].sml_type = rg_ad.log_outcome_text->ad_cname;
+		mod[1].sml_op = LDAP_MOD_REPLACE;
+		mod[1].sml_flags = SLAP_MOD_INTERNAL;
+		mod[1].sml_numvals = 1;
+		mod[1].sml_values = vals[1];
+	}
+	rg_internal_op_init(&op2, op, be, cids);
+	op2.o_tag = LDAP_REQ_MODIFY;
+	op2.o_req_dn = *ndn;
+	op2.o_req_ndn = *ndn;
+	op2.orm_modlist = mod;
+	op2.orm_no_opattrs = 1;
+	be->be_modify(&op2, &rs2);
+	if (rs2.sr_err != LDAP_SUCCESS)
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
+			"record %s (LDAP error %d)\n", op->o_log_prefix,
+			applied ? "applied" : "failed", ndn->bv_val, rs2.sr_err);
+}
+
+struct count_state {
+	long long n;
+};
+
+static int
+count_entries(Operation *op, SlapReply *rs)
+{
+	if (rs->sr_type == REP_SEARCH)
+		((struct count_state *)op->o_callback->sc_private)->n++;
+	return 0;
+}
+
+long long
+rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
+	struct berval *who_ndn, long long since)
+{
+	void *cids[SLAP_MAX_CIDS] = { NULL };
+	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
+	struct count_state st = { 0 };
+	slap_callback cb = { NULL, count_entries, NULL, &st };
+	Operation op2;
+	SlapReply rs2 = { REP_RESULT };
+	struct berval esc = BER_BVNULL, fstr;
+	char timebuf[32], kinds[256] = "";
+	size_t klen = 0;
+
+	if (be == NULL)
+		return -1;
+	for (int k = 0; k < RG_KIND_COUNT; k++)
+		if (v->kinds & (1u << k))
+			klen += snprintf(kinds + klen, sizeof(kinds) - klen, "(rgLogKind=%s)",
+				rg_kind_name(k));
+	rg_log_format_time(timebuf, since, 0);
+	if (ldap_bv2escaped_filter_value_x(who_ndn, &esc, 0, op->o_tmpmemctx) != 0)
+		return -1;
+	/* Indexed on target, requester and time: the count reads only the matching records. */
+	fstr.bv_len = asprintf(&fstr.bv_val, "(&(rgLogDecision=allowed)(!(rgLogOutcome=failed))"
+		"(%s=%s)(rgLogTime>=%s)(|%s))", v->per_requester ? "rgLogRequester" : "rgLogTarget",
+		esc.bv_val, timebuf, kinds);
+	op->o_tmpfree(esc.bv_val, op->o_tmpmemctx);
+	if ((int)fstr.bv_len < 0)
+		return -1;
+
+	rg_internal_op_init(&op2, op, be, cids);
+	op2.o_callback = &cb;
+	op2.o_tag = LDAP_REQ_SEARCH;
+	op2.o_req_dn = ri->ri_log_nbase;
+	op2.o_req_ndn = ri->ri_log_nbase;
+	op2.ors_scope = LDAP_SCOPE_ONELEVEL;
+	op2.ors_deref = LDAP_DEREF_NEVER;
+	op2.ors_tlimit = SLAP_NO_LIMIT;
+	op2.ors_slimit = SLAP_NO_LIMIT;
+	op2.ors_limit = NULL;
+	op2.ors_attrs = slap_anlist_no_attrs;
+	op2.ors_attrsonly = 1;
+	op2.ors_filterstr = fstr;
+	op2.ors_filter = str2filter_x(&op2, fstr.bv_val);
+	if (op2.ors_filter == NULL) {
+		free(fstr.bv_val);
+		return -1;
+	}
+	be->be_search(&op2, &rs2);
+	filter_free_x(&op2, op2.ors_filter, 1);
+	free(fstr.bv_val);
+	return rs2.sr_err == LDAP_SUCCESS ? st.n : -1;
+}

@@ -13,6 +13,7 @@ enum {
 	RG_CF_NONCE_PURGE,
 	RG_CF_LOG,
 	RG_CF_LOG_PURGE,
+	RG_CF_SEAL_CERT,
 };
 
 static ConfigDriver rg_cf_gen;
@@ -58,6 +59,11 @@ static ConfigTable rg_cfats[] = {
 	  "( " RG_OID_BASE ".4.8 NAME 'olcRgLogPurge' "
 	  "DESC 'remove reset log records older than age, every interval ([dd+]hh:mm[:ss])' "
 	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-seal-cert", "pem-file", 2, 2, 0,
+	  ARG_MAGIC | RG_CF_SEAL_CERT, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.9 NAME 'olcRgSealCert' "
+	  "DESC 'certificate of resetguard-syncd: new passwords are sealed to it' "
+	  "EQUALITY caseExactMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 
@@ -65,7 +71,7 @@ static ConfigOCs rg_cfocs[] = {
 	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
 	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
 	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgNonceBase $ olcRgRootDN $ "
-	  "olcRgClockSkew $ olcRgNoncePurge $ olcRgLog $ olcRgLogPurge ) )",
+	  "olcRgClockSkew $ olcRgNoncePurge $ olcRgLog $ olcRgLogPurge $ olcRgSealCert ) )",
 	  Cft_Overlay, rg_cfats },
 	{ NULL, 0, NULL }
 };
@@ -185,6 +191,12 @@ rg_cf_emit(ConfigArgs *c, rg_info *ri)
 		value_add_one(&c->rvalue_vals, &ri->ri_log_base);
 		value_add_one(&c->rvalue_nvals, &ri->ri_log_nbase);
 		return 0;
+	case RG_CF_SEAL_CERT:
+		if (ri->ri_seal_cert_file == NULL)
+			return 1;
+		ber_str2bv(ri->ri_seal_cert_file, 0, 0, &bv);
+		value_add_one(&c->rvalue_vals, &bv);
+		return 0;
 	case RG_CF_LOG_PURGE: {
 		char age[32], every[32], buf[80];
 
@@ -243,6 +255,12 @@ rg_cf_delete(ConfigArgs *c, rg_info *ri)
 		rg_log_purge_stop(ri);
 		ri->ri_log_purge_age = 0;
 		return 0;
+	case RG_CF_SEAL_CERT:
+		X509_free(ri->ri_seal_cert);
+		ri->ri_seal_cert = NULL;
+		ch_free(ri->ri_seal_cert_file);
+		ri->ri_seal_cert_file = NULL;
+		return 0;
 	}
 	return 1;
 }
@@ -292,6 +310,17 @@ rg_cf_gen(ConfigArgs *c)
 		return 0;
 	case RG_CF_CLOCK_SKEW:
 		return parse_seconds(c, 0, 3600, &ri->ri_clock_skew);
+	case RG_CF_SEAL_CERT: {
+		X509 *cert = rg_seal_load_cert(c->argv[1], err, sizeof(err));
+
+		if (cert == NULL)
+			return bad(c, "resetguard-seal-cert: %s", err);
+		X509_free(ri->ri_seal_cert);
+		ri->ri_seal_cert = cert;
+		ch_free(ri->ri_seal_cert_file);
+		ri->ri_seal_cert_file = ch_strdup(c->argv[1]);
+		return 0;
+	}
 	case RG_CF_LOG:
 		ch_free(ri->ri_log_base.bv_val);
 		ch_free(ri->ri_log_nbase.bv_val);

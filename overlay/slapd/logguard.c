@@ -133,7 +133,8 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 		    m->sml_numvals == 1)
 			verdicts++;
 		else if (m->sml_desc == rg_ad.log_target_status ||
-		    m->sml_desc == rg_ad.log_hook_status)
+		    m->sml_desc == rg_ad.log_hook_status ||
+		    (m->sml_desc == rg_ad.log_sealed && m->sml_op == LDAP_MOD_DELETE))
 			status++;
 		else
 			other++;
@@ -144,7 +145,8 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 		return SLAP_CB_CONTINUE;    /* syncd's status: the ACLs say who */
 	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
 		"reset log records are immutable: a client may only add one rgLogReviewVerdict "
-		"to a record awaiting review, or write propagation status");
+		"to a record awaiting review, or write propagation status and remove the sealed "
+		"password");
 }
 
 static int

@@ -241,7 +241,8 @@ out:
 }
 
 void
-rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text)
+rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text,
+	struct berval *sealed)
 {
 	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
@@ -252,6 +253,7 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 
 	if (be == NULL)
 		return;
+	/* One write: the outcome and, for syncd, the sealed password or the failure's text. */
 	memset(mod, 0, sizeof(mod));
 	memset(vals, 0, sizeof(vals));
 	ber_str2bv(applied ? "applied" : "failed", 0, 0, &vals[0][0]);
@@ -261,11 +263,14 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 	mod[0].sml_flags = SLAP_MOD_INTERNAL;
 	mod[0].sml_numvals = 1;
 	mod[0].sml_values = vals[0];
-	if (!applied && text != NULL && *text != '\0') {
-		ber_str2bv(text, 0, 0, &vals[1][0]);
+	if ((applied && sealed != NULL) || (!applied && text != NULL && *text != '\0')) {
+		if (applied)
+			vals[1][0] = *sealed;
+		else
+			ber_str2bv(text, 0, 0, &vals[1][0]);
 		mod[0].sml_next = &mod[1];
-		mod[1].sml_desc = rg_ad.log_outcome_text;
-		mod[1].sml_type = rg_ad.log_outcome_text->ad_cname;
+		mod[1].sml_desc = applied ? rg_ad.log_sealed : rg_ad.log_outcome_text;
+		mod[1].sml_type = mod[1].sml_desc->ad_cname;
 		mod[1].sml_op = LDAP_MOD_REPLACE;
 		mod[1].sml_flags = SLAP_MOD_INTERNAL;
 		mod[1].sml_numvals = 1;

@@ -8,6 +8,9 @@
 #include "resetguard.h"
 
 #include <ac/time.h>
+#include <openssl/crypto.h>
+
+#include "lutil.h"
 
 #include "slap-config.h"
 
@@ -19,6 +22,7 @@ struct rg_pending {
 	rg_info *ri;
 	struct berval nonce_ndn;
 	struct berval record_ndn;
+	struct berval sealed;               /* OPENSSL_malloc'd DER, or empty */
 };
 
 static int
@@ -33,7 +37,9 @@ rg_response(Operation *op, SlapReply *rs)
 	if (!applied && !BER_BVISNULL(&p->nonce_ndn))
 		rg_nonce_release(op, p->ri, &p->nonce_ndn);
 	if (!BER_BVISNULL(&p->record_ndn))
-		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text);
+		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text,
+			BER_BVISNULL(&p->sealed) ? NULL : &p->sealed);
+	OPENSSL_free(p->sealed.bv_val);
 	if (!BER_BVISNULL(&p->nonce_ndn))
 		op->o_tmpfree(p->nonce_ndn.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&p->record_ndn))
@@ -59,8 +65,41 @@ is_password_attr(AttributeDescription *ad)
 	return is_ad_subtype(ad, slap_schema.si_ad_userPassword);
 }
 
+/* A value with a known {SCHEME} prefix is already hashed: there is no cleartext to send on
+ * to the legacy stores. */
+static struct berval *
+cleartext(BerVarray vals)
+{
+	if (vals == NULL || BER_BVISNULL(&vals[0]) || lutil_passwd_scheme(vals[0].bv_val))
+		return NULL;
+	return &vals[0];
+}
+
+/* The new password is sealed to syncd before the backend runs, so no copy of the
+ * cleartext outlives this operation's own buffers; the sealed form reaches the log only if
+ * the backend applies the change. */
 static void
-push_pending(Operation *op, rg_info *ri, struct rg_change *ch)
+seal_for_syncd(Operation *op, rg_info *ri, struct berval *secret, struct berval *sealed)
+{
+	unsigned char *der;
+	size_t len;
+	char err[256] = "";
+
+	BER_BVZERO(sealed);
+	if (ri->ri_seal_cert == NULL || secret == NULL || BER_BVISEMPTY(secret))
+		return;
+	if (rg_seal(ri->ri_seal_cert, (unsigned char *)secret->bv_val, secret->bv_len, &der,
+	    &len, err, sizeof(err)) != 0) {
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s; the legacy stores will not receive "
+			"this password\n", op->o_log_prefix, err);
+		return;
+	}
+	sealed->bv_val = (char *)der;
+	sealed->bv_len = len;
+}
+
+static void
+push_pending(Operation *op, rg_info *ri, struct rg_change *ch, struct berval *secret)
 {
 	struct rg_pending *p = op->o_tmpcalloc(1, sizeof(*p), op->o_tmpmemctx);
 
@@ -72,6 +111,7 @@ push_pending(Operation *op, rg_info *ri, struct rg_change *ch)
 	p->record_ndn = ch->record_ndn;
 	BER_BVZERO(&ch->nonce_ndn);
 	BER_BVZERO(&ch->record_ndn);
+	seal_for_syncd(op, ri, secret, &p->sealed);
 	op->o_callback = &p->cb;
 }
 
@@ -111,7 +151,7 @@ send_denial(Operation *op, SlapReply *rs, struct rg_decision *d)
 
 static int
 rg_judge(Operation *op, SlapReply *rs, int is_add, int old_given, BerVarray old_values,
-	const char *operation)
+	struct berval *secret, const char *operation)
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
@@ -150,7 +190,7 @@ rg_judge(Operation *op, SlapReply *rs, int is_add, int old_given, BerVarray old_
 		goto out;
 	}
 	apply_effects(op, &ch);
-	push_pending(op, ri, &ch);
+	push_pending(op, ri, &ch, secret);
 out:
 	rg_change_free(op, &ch);
 	return rc;
@@ -180,6 +220,7 @@ rg_op_modify(Operation *op, SlapReply *rs)
 {
 	req_pwdexop_s *qpw;
 	BerVarray deleted = NULL;
+	struct berval *secret = NULL;
 	int touches = 0, adds_value = 0;
 
 	if (is_replication(op))
@@ -195,6 +236,9 @@ rg_op_modify(Operation *op, SlapReply *rs)
 			deleted = m->sml_values;
 		if (m->sml_op == LDAP_MOD_ADD && m->sml_values != NULL)
 			adds_value = 1;
+		if ((m->sml_op == LDAP_MOD_ADD || m->sml_op == LDAP_MOD_REPLACE) &&
+		    m->sml_values != NULL)
+			secret = cleartext(m->sml_values);
 	}
 	if (!touches)
 		return SLAP_CB_CONTINUE;
@@ -203,13 +247,15 @@ rg_op_modify(Operation *op, SlapReply *rs)
 	 * a Modify's deleted value is checked against the entry when the change is judged. */
 	qpw = pwdexop_request(op);
 	if (qpw != NULL)
-		return rg_judge(op, rs, 0, !BER_BVISNULL(&qpw->rs_old), NULL, "passwordModify");
-	return rg_judge(op, rs, 0, 0, adds_value ? deleted : NULL, "modify");
+		return rg_judge(op, rs, 0, !BER_BVISNULL(&qpw->rs_old), NULL, &qpw->rs_new,
+			"passwordModify");
+	return rg_judge(op, rs, 0, 0, adds_value ? deleted : NULL, secret, "modify");
 }
 
 static int
 rg_op_add(Operation *op, SlapReply *rs)
 {
+	struct berval *secret = NULL;
 	int touches = 0;
 
 	if (is_replication(op))
@@ -217,12 +263,14 @@ rg_op_add(Operation *op, SlapReply *rs)
 	for (Attribute *a = op->ora_e->e_attrs; a != NULL; a = a->a_next) {
 		if (rg_is_maintained_attr(a->a_desc))
 			return refuse_maintained(op, rs, a->a_desc);
-		if (is_password_attr(a->a_desc))
+		if (is_password_attr(a->a_desc)) {
 			touches = 1;
+			secret = cleartext(a->a_vals);
+		}
 	}
 	if (!touches)
 		return SLAP_CB_CONTINUE;
-	return rg_judge(op, rs, 1, 0, NULL, "add");
+	return rg_judge(op, rs, 1, 0, NULL, secret, "add");
 }
 
 static int
@@ -311,6 +359,8 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	ch_free(ri->ri_log_nbase.bv_val);
 	ldap_pvt_thread_mutex_destroy(&ri->ri_log_mutex);
 	rg_issuers_free(&ri->ri_issuers);
+	X509_free(ri->ri_seal_cert);
+	ch_free(ri->ri_seal_cert_file);
 	ber_bvarray_free(ri->ri_issuer_cfg);
 	ch_free(ri);
 	on->on_bi.bi_private = NULL;

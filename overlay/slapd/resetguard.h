@@ -9,6 +9,7 @@
 #include "evidence.h"
 #include "policy.h"
 #include "resetlog.h"
+#include "seal.h"
 
 #define RG_OID_BASE "2.25.30299494411348485370983023088693649332"
 #define RG_PROOFING_CONTROL_OID RG_OID_BASE ".3.1"
@@ -18,6 +19,8 @@ typedef struct rg_info {
 	struct berval ri_nonce_base;        /* DN as configured */
 	struct berval ri_nonce_nbase;       /* normalized */
 	struct rg_issuers ri_issuers;
+	X509 *ri_seal_cert;                 /* syncd's certificate; NULL: nothing is sealed */
+	char *ri_seal_cert_file;
 	BerVarray ri_issuer_cfg;            /* "NAME FILE" values, for cn=config */
 	struct berval ri_log_base;          /* the reset log suffix, as configured */
 	struct berval ri_log_nbase;
@@ -46,7 +49,8 @@ struct rg_ads {
 		*log_operation, *log_issuer, *log_level, *log_method, *log_jti, *log_reason,
 		*log_review_required, *log_alert, *log_prev_hash, *log_hash, *log_outcome,
 		*log_outcome_text, *log_reviewer, *log_review_time, *log_review_verdict,
-		*log_target_status, *log_hook_status, *log_anchor_number, *log_anchor_hash;
+		*log_target_status, *log_hook_status, *log_anchor_number, *log_anchor_hash,
+		*log_sealed;
 	ObjectClass *oc_log_record, *oc_log_root;
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
 	ObjectClass *oc_nonce;
@@ -115,7 +119,7 @@ void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct 
 int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	struct berval *ndn, char *err, size_t errlen);
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
-	const char *text);
+	const char *text, struct berval *sealed);
 long long rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
 	struct berval *who_ndn, long long since);
 

@@ -108,6 +108,7 @@ static const struct {
 	{ "rgLogHookStatus", &rg_ad.log_hook_status },
 	{ "rgLogAnchorNumber", &rg_ad.log_anchor_number },
 	{ "rgLogAnchorHash", &rg_ad.log_anchor_hash },
+	{ "rgLogSealedPassword", &rg_ad.log_sealed },
 };
 
 int

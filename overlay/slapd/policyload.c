@@ -58,27 +58,36 @@ out:
 	return rc;
 }
 
+/* backend_group() caches its answers in op->o_groups by group DN alone, assuming the member
+ * asked about is always the requester. These checks ask about other identities (the target,
+ * the approver), so they run with a cache of their own: otherwise their answers would leak
+ * into slapd's ACL decisions for this operation, and one another's. */
 int
 rg_is_member_of_any(Operation *op, const struct rg_strlist *groups, struct berval *ndn)
 {
 	ObjectClass *oc = oc_find(SLAPD_GROUP_CLASS);
 	AttributeDescription *member = NULL;
+	GroupAssertion *saved = op->o_groups, *g;
+	BackendDB *saved_bd = op->o_bd;
 	const char *text;
+	int is_member = 0;
 
 	if (oc == NULL || slap_str2ad(SLAPD_GROUP_ATTR, &member, &text) != LDAP_SUCCESS)
 		return 0;
-
-	for (size_t i = 0; i < groups->n; i++) {
+	for (size_t i = 0; i < groups->n && !is_member; i++) {
 		struct berval gndn;
-		BackendDB *saved_bd = op->o_bd;
-		int rc;
 
 		ber_str2bv(groups->v[i], 0, 0, &gndn);
+		op->o_groups = NULL;
 		op->o_bd = select_backend(&gndn, 0);
-		rc = op->o_bd != NULL ? backend_group(op, NULL, &gndn, ndn, oc, member) : -1;
-		op->o_bd = saved_bd;
-		if (rc == 0)
-			return 1;
+		if (op->o_bd != NULL && backend_group(op, NULL, &gndn, ndn, oc, member) == 0)
+			is_member = 1;
+		while ((g = op->o_groups) != NULL) {
+			op->o_groups = g->ga_next;
+			op->o_tmpfree(g, op->o_tmpmemctx);
+		}
 	}
-	return 0;
+	op->o_groups = saved;
+	op->o_bd = saved_bd;
+	return is_member;
 }

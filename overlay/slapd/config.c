@@ -104,23 +104,22 @@ parse_seconds(ConfigArgs *c, long lo, long hi, int *out)
 static int
 parse_duration(const char *s, int *out)
 {
-	unsigned dd = 0, hh, mm, ss = 0;
+	unsigned dd = 0, hh = 0, mm = 0, ss = 0;
 	int n = 0;
-	const char *p = s;
 
 	if (strchr(s, '+') != NULL) {
-		if (sscanf(p, "%u+%n", &dd, &n) != 1 || n == 0)
+		if (sscanf(s, "%u+%u:%u%n", &dd, &hh, &mm, &n) != 3)
 			return -1;
-		p += n;
+	} else if (sscanf(s, "%u:%u%n", &hh, &mm, &n) != 2) {
+		return -1;
 	}
-	n = 0;
-	if (sscanf(p, "%u:%u%n", &hh, &mm, &n) != 2)
-		return -1;
-	if (p[n] == ':' && sscanf(p + n, ":%u%n", &ss, &n) == 1)
-		p += n + (int)strcspn(p, "") * 0;
-	else if (p[n] != '\0')
-		return -1;
-	if (hh > 23 || mm > 59 || ss > 59 || dd > 3650)
+	s += n;
+	if (*s == ':') {
+		if (sscanf(s, ":%u%n", &ss, &n) != 1)
+			return -1;
+		s += n;
+	}
+	if (*s != '\0' || hh > 23 || mm > 59 || ss > 59 || dd > 3650)
 		return -1;
 	*out = (int)(((dd * 24 + hh) * 60 + mm) * 60 + ss);
 	return *out > 0 ? 0 : -1;

@@ -7,6 +7,7 @@
 #include "ldap_rq.h"
 
 struct purge_scan {
+	unsigned long long first;    /* lowest number old enough to go */
 	unsigned long long last;     /* highest number old enough to go */
 	char hash[RG_LOG_HASH_HEX];
 };
@@ -25,6 +26,8 @@ scan_old(Operation *op, SlapReply *rs)
 	if (num == NULL || hash == NULL)
 		return 0;
 	n = strtoull(num->a_vals[0].bv_val, NULL, 10);
+	if (ps->first == 0 || n < ps->first)
+		ps->first = n;
 	if (n > ps->last) {
 		ps->last = n;
 		snprintf(ps->hash, sizeof(ps->hash), "%.*s", (int)hash->a_vals[0].bv_len,
@@ -77,9 +80,8 @@ purge_task(void *ctx, void *arg)
 	struct purge_scan ps = { 0 };
 	slap_callback cb = { NULL, scan_old, NULL, &ps };
 	AttributeName attrs[3];
-	char timebuf[32], anchor[32] = "", fbuf[64];
+	char timebuf[32], fbuf[64];
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
-	unsigned long long first;
 	int rc;
 
 	if (be == NULL || rg_ad.log_number == NULL)
@@ -116,27 +118,15 @@ purge_task(void *ctx, void *arg)
 
 	op->o_callback = &rg_internal_cb;
 	rs_reinit(&rs, REP_RESULT);
-	first = 1;
-	{
-		Entry *root = NULL;
-		Attribute *a;
-
-		if (be_entry_get_rw(op, &ri->ri_log_nbase, NULL, NULL, 0, &root) == LDAP_SUCCESS &&
-		    root != NULL) {
-			if ((a = attr_find(root->e_attrs, rg_ad.log_anchor_number)) != NULL)
-				snprintf(anchor, sizeof(anchor), "%s", a->a_vals[0].bv_val);
-			be_entry_release_r(op, root);
-		}
-		if (anchor[0] != '\0')
-			first = strtoull(anchor, NULL, 10) + 1;
-	}
 	if ((rc = move_anchor(op, ri, &ps)) != LDAP_SUCCESS) {
 		Debug(LDAP_DEBUG_ANY, "resetguard: cannot move the anchor of reset log %s "
 			"(LDAP error %d); nothing purged\n", ri->ri_log_base.bv_val, rc);
 		goto out;
 	}
 	op->o_tag = LDAP_REQ_DELETE;
-	for (unsigned long long n = first; n <= ps.last && !slapd_shutdown; n++) {
+	/* From the oldest record found, not from the anchor: a purge cut short earlier left
+	 * records at or below the anchor, and this one takes them too. */
+	for (unsigned long long n = ps.first; n <= ps.last && !slapd_shutdown; n++) {
 		struct berval ndn;
 
 		rg_log_record_ndn(op, ri, n, &ndn);

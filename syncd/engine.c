@@ -1,0 +1,899 @@
+/* The delivery engine. A record moves through two phases: delivery to every target (each
+ * target's worker thread takes jobs in arrival order, so per target and account the order
+ * of change numbers holds), then the hooks. Results come back to the event loop, which owns
+ * all record state, schedules retries, and writes the status onto the log record. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "engine.h"
+#include "seal.h"
+
+#define RECENT 4096
+
+static const double bucket_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+#define NBUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
+
+enum phase { PH_DELIVER, PH_HOOKS, PH_DONE };
+
+struct tstate {
+	enum tstatus st;
+	int attempts;
+	int queued;                 /* a job sits in the worker's queue or runs */
+	char time[32];
+	char *error;
+	struct event *timer;
+	struct rec *rec;
+	size_t index;
+};
+
+struct rec {
+	struct log_record r;
+	char *rdn_value;
+	double epoch;
+	enum phase phase;
+	int sealed_removed;
+	struct tstate *ts;
+	struct tstate *hs;
+	struct rec *next;
+};
+
+struct job {
+	struct tstate *state;       /* owned by the event loop: workers never touch it */
+	int is_hook;
+	unsigned long long number;
+	char *account, *rdn_value, *kind, *requester, *time;
+	long long epoch;
+	unsigned char *sealed;
+	size_t sealed_len;
+	int result;
+	char err[SYNCD_ERR];
+	struct job *next;
+};
+
+struct worker {
+	struct engine *e;
+	struct target *target;      /* NULL: the hooks' worker */
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, **tail;
+	int stop;
+	long long attempts, failures, delivered;
+	long long buckets[NBUCKETS];
+	double latency_sum;
+	long long latency_count;
+};
+
+struct engine {
+	struct event_base *base;
+	struct syncd_config *cfg;
+	EVP_PKEY *key;
+	X509 *cert;
+	LDAP *ld;
+	struct worker *workers;     /* one per target, then one for the hooks */
+	size_t nworkers;
+	struct rec *recs;
+	unsigned long long recent[RECENT];
+	size_t recent_next;
+	pthread_mutex_t done_mu;
+	struct job *done;
+	struct event *done_ev;
+	int draining;
+	void (*drain_cb)(void *);
+	void *drain_arg;
+	long long records_total;
+};
+
+static void
+now_gentime(char buf[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y%m%d%H%M%SZ", &tm);
+}
+
+/* rgLogTime carries microseconds: delivery latency is measured from them. */
+static double
+gentime_epoch(const char *s)
+{
+	struct tm tm;
+	double frac = 0;
+	const char *dot;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || sscanf(s, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	if ((dot = strchr(s, '.')) != NULL)
+		frac = strtod(dot, NULL);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) + frac;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->account);
+	free(j->rdn_value);
+	free(j->kind);
+	free(j->requester);
+	free(j->time);
+	free(j->sealed);
+	free(j);
+}
+
+static struct worker *
+worker_of(struct engine *e, struct tstate *s, int is_hook)
+{
+	return is_hook ? &e->workers[e->nworkers - 1] : &e->workers[s->index];
+}
+
+/* Runs in the worker thread: the password exists in clear only inside this call. */
+static void
+run_job(struct worker *w, struct job *j)
+{
+	struct engine *e = w->e;
+	unsigned char *pw = NULL;
+	size_t pwlen = 0;
+
+	if (j->is_hook) {
+		struct hook *h = e->cfg->hooks[j->state->index];
+		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
+			j->requester, j->time, j->epoch };
+
+		j->result = h->ops->fire(h, &ev, j->err, sizeof(j->err));
+		return;
+	}
+	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
+	    sizeof(j->err)) != 0) {
+		j->result = DELIVERY_FAIL;
+		return;
+	}
+	{
+		struct delivery d = { j->number, j->account, j->rdn_value, pw, pwlen };
+
+		j->result = w->target->ops->deliver(w->target, &d, j->err, sizeof(j->err));
+	}
+	rg_unseal_free(pw, pwlen);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->head == NULL) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		j = w->head;
+		w->head = j->next;
+		if (w->head == NULL)
+			w->tail = &w->head;
+		pthread_mutex_unlock(&w->mu);
+
+		run_job(w, j);
+
+		pthread_mutex_lock(&w->e->done_mu);
+		j->next = w->e->done;
+		w->e->done = j;
+		pthread_mutex_unlock(&w->e->done_mu);
+		event_active(w->e->done_ev, EV_READ, 0);
+	}
+	if (w->target != NULL)
+		w->target->ops->disconnect(w->target);
+	return NULL;
+}
+
+static void
+enqueue(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct rec *rc = s->rec;
+	struct worker *w = worker_of(e, s, is_hook);
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return;
+	j->state = s;
+	j->is_hook = is_hook;
+	j->number = rc->r.number;
+	j->account = strdup(rc->r.account);
+	j->rdn_value = strdup(rc->rdn_value);
+	j->kind = strdup(rc->r.kind ? rc->r.kind : "");
+	j->requester = strdup(rc->r.requester ? rc->r.requester : "");
+	j->time = strdup(rc->r.time ? rc->r.time : "");
+	j->epoch = (long long)rc->epoch;
+	if (!is_hook && (j->sealed = malloc(rc->r.sealed_len)) != NULL) {
+		memcpy(j->sealed, rc->r.sealed, rc->r.sealed_len);
+		j->sealed_len = rc->r.sealed_len;
+	}
+	s->queued = 1;
+	pthread_mutex_lock(&w->mu);
+	*w->tail = j;
+	w->tail = &j->next;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Takes s's job back out of its worker's queue; 0 if it is already running. */
+static int
+dequeue(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct worker *w = worker_of(e, s, is_hook);
+	struct job **jp, *j;
+	int found = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (jp = &w->head; *jp != NULL; jp = &(*jp)->next) {
+		if ((*jp)->state == s) {
+			j = *jp;
+			*jp = j->next;
+			if (*jp == NULL)
+				w->tail = jp;
+			job_free(j);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (found)
+		s->queued = 0;
+	return found;
+}
+
+static void
+write_status(struct engine *e, struct rec *rc)
+{
+	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
+	char **tv = calloc(nt + 1, sizeof(char *)), **hv = calloc(nh + 1, sizeof(char *));
+	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, *mods[4];
+	int n = 0, rc_ldap;
+
+	if (tv == NULL || hv == NULL || e->ld == NULL)
+		goto out;
+	for (size_t i = 0; i < nt; i++)
+		tv[i] = status_format(e->cfg->targets[i]->name, rc->ts[i].st, rc->ts[i].attempts,
+			rc->ts[i].time, rc->ts[i].error);
+	if (nt > 0) {
+		mt.mod_op = LDAP_MOD_REPLACE;
+		mt.mod_type = "rgLogTargetStatus";
+		mt.mod_values = tv;
+		mods[n++] = &mt;
+	}
+	if (rc->phase != PH_DELIVER && nh > 0) {
+		for (size_t i = 0; i < nh; i++)
+			hv[i] = status_format(e->cfg->hooks[i]->name, rc->hs[i].st,
+				rc->hs[i].attempts, rc->hs[i].time, rc->hs[i].error);
+		mh.mod_op = LDAP_MOD_REPLACE;
+		mh.mod_type = "rgLogHookStatus";
+		mh.mod_values = hv;
+		mods[n++] = &mh;
+	}
+	/* Every target is final: the sealed password has no further use. */
+	if (rc->phase != PH_DELIVER && !rc->sealed_removed) {
+		ms.mod_op = LDAP_MOD_DELETE;
+		ms.mod_type = "rgLogSealedPassword";
+		mods[n++] = &ms;
+	}
+	mods[n] = NULL;
+	if (n == 0)
+		goto out;
+	rc_ldap = ldap_modify_ext_s(e->ld, rc->r.dn, mods, NULL, NULL);
+	if (rc_ldap == LDAP_SUCCESS || rc_ldap == LDAP_NO_SUCH_ATTRIBUTE) {
+		if (ms.mod_type != NULL)
+			rc->sealed_removed = 1;
+	} else {
+		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
+			"%s; it is written again with the next change of state", rc->r.number,
+			rc->r.dn, ldap_err2string(rc_ldap));
+	}
+out:
+	for (size_t i = 0; tv != NULL && i < nt; i++)
+		free(tv[i]);
+	for (size_t i = 0; hv != NULL && i < nh; i++)
+		free(hv[i]);
+	free(tv);
+	free(hv);
+}
+
+static int
+all_final(struct tstate *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!tstatus_final(v[i].st))
+			return 0;
+	return 1;
+}
+
+static void
+rec_free(struct rec *rc, size_t nt, size_t nh)
+{
+	for (size_t i = 0; i < nt; i++) {
+		free(rc->ts[i].error);
+		if (rc->ts[i].timer != NULL)
+			event_free(rc->ts[i].timer);
+	}
+	for (size_t i = 0; i < nh; i++) {
+		free(rc->hs[i].error);
+		if (rc->hs[i].timer != NULL)
+			event_free(rc->hs[i].timer);
+	}
+	free(rc->ts);
+	free(rc->hs);
+	free(rc->rdn_value);
+	log_record_free(&rc->r);
+	free(rc);
+}
+
+static int
+inflight(struct engine *e)
+{
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
+		for (size_t i = 0; i < e->cfg->ntargets; i++)
+			if (rc->ts[i].queued)
+				return 1;
+		for (size_t i = 0; i < e->cfg->nhooks; i++)
+			if (rc->hs[i].queued)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+check_drained(struct engine *e)
+{
+	if (e->draining && e->drain_cb != NULL && !inflight(e)) {
+		void (*cb)(void *) = e->drain_cb;
+
+		e->drain_cb = NULL;
+		cb(e->drain_arg);
+	}
+}
+
+/* Moves a record on once its current phase is final; writes its status either way. */
+static void
+advance(struct engine *e, struct rec *rc)
+{
+	struct rec **rp;
+
+	if (rc->phase == PH_DELIVER && all_final(rc->ts, e->cfg->ntargets)) {
+		int superseded = e->cfg->ntargets > 0;
+
+		for (size_t i = 0; i < e->cfg->ntargets; i++)
+			superseded &= rc->ts[i].st == TS_SUPERSEDED;
+		/* A superseded change's hooks fire with the change that replaced it. */
+		rc->phase = superseded || e->cfg->nhooks == 0 ? PH_DONE : PH_HOOKS;
+		if (rc->phase == PH_HOOKS && !e->draining)
+			for (size_t i = 0; i < e->cfg->nhooks; i++)
+				enqueue(e, &rc->hs[i], 1);
+	}
+	if (rc->phase == PH_HOOKS && all_final(rc->hs, e->cfg->nhooks))
+		rc->phase = PH_DONE;
+	write_status(e, rc);
+	if (rc->phase != PH_DONE)
+		return;
+	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
+		rc->r.account);
+	e->recent[e->recent_next++ % RECENT] = rc->r.number;
+	for (rp = &e->recs; *rp != NULL; rp = &(*rp)->next) {
+		if (*rp == rc) {
+			*rp = rc->next;
+			break;
+		}
+	}
+	rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+}
+
+static double
+backoff(struct engine *e, int attempts)
+{
+	double base = e->cfg->retry_base * pow(2, attempts > 20 ? 20 : attempts - 1);
+	unsigned char r;
+
+	if (base > e->cfg->retry_max)
+		base = e->cfg->retry_max;
+	if (RAND_bytes(&r, 1) != 1)
+		r = 128;
+	/* Jitter between half and all of the delay: retries of many records spread out. */
+	return base / 2 + base / 2 * (r / 255.0);
+}
+
+struct timer_arg {
+	struct engine *e;
+	struct tstate *s;
+	int is_hook;
+};
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timer_arg *ta = arg;
+	struct engine *e = ta->e;
+	struct tstate *s = ta->s;
+	int is_hook = ta->is_hook;
+
+	(void)fd;
+	(void)what;
+	free(ta);
+	event_free(s->timer);
+	s->timer = NULL;
+	if (s->st == TS_RETRYING && !e->draining)
+		enqueue(e, s, is_hook);
+}
+
+static void
+schedule_retry(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct timer_arg *ta = malloc(sizeof(*ta));
+	double d = backoff(e, s->attempts);
+	struct timeval tv = { (time_t)d, (suseconds_t)((d - (time_t)d) * 1e6) };
+
+	if (ta == NULL)
+		return;
+	ta->e = e;
+	ta->s = s;
+	ta->is_hook = is_hook;
+	s->timer = evtimer_new(e->base, timer_cb, ta);
+	if (s->timer == NULL) {
+		free(ta);
+		return;
+	}
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+record_result(struct engine *e, struct job *j)
+{
+	struct tstate *s = j->state;
+	struct rec *rc = s->rec;
+	struct worker *w = worker_of(e, s, j->is_hook);
+	const char *name = j->is_hook ? e->cfg->hooks[s->index]->name :
+		e->cfg->targets[s->index]->name;
+	int result = j->result;
+
+	s->queued = 0;
+	if (s->st == TS_SUPERSEDED)
+		goto out;   /* a newer change overtook it while it ran; its result is moot */
+	s->attempts++;
+	w->attempts++;
+	now_gentime(s->time);
+	free(s->error);
+	s->error = j->err[0] != '\0' ? strdup(j->err) : NULL;
+	if (result == DELIVERY_DONE) {
+		double secs = now_seconds() - rc->epoch;
+
+		s->st = TS_DELIVERED;
+		free(s->error);
+		s->error = NULL;
+		w->delivered++;
+		w->latency_sum += secs;
+		w->latency_count++;
+		for (size_t i = 0; i < NBUCKETS; i++)
+			if (secs <= bucket_bounds[i])
+				w->buckets[i]++;
+		log_msg(LOG_INFO, "delivered", "change %llu for %s: %s %s after %d attempt(s)",
+			rc->r.number, rc->r.account, j->is_hook ? "hook" : "target", name,
+			s->attempts);
+	} else if (result == DELIVERY_RETRY && s->attempts < e->cfg->max_attempts) {
+		s->st = TS_RETRYING;
+		log_msg(LOG_WARNING, "retry", "change %llu for %s: %s %s attempt %d failed (%s); "
+			"retrying", rc->r.number, rc->r.account, j->is_hook ? "hook" : "target",
+			name, s->attempts, j->err);
+		if (!e->draining)
+			schedule_retry(e, s, j->is_hook);
+	} else {
+		s->st = TS_FAILED;
+		w->failures++;
+		log_msg(LOG_ERR, "alert", "ALERT change %llu for %s: %s %s failed after %d "
+			"attempt(s): %s", rc->r.number, rc->r.account, j->is_hook ? "hook" : "target",
+			name, s->attempts, j->err);
+	}
+out:
+	advance(e, rc);
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	struct job *list, *j, *rev = NULL;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&e->done_mu);
+	list = e->done;
+	e->done = NULL;
+	pthread_mutex_unlock(&e->done_mu);
+	/* The list was built newest first; results are applied in completion order. */
+	while (list != NULL) {
+		j = list;
+		list = j->next;
+		j->next = rev;
+		rev = j;
+	}
+	while (rev != NULL) {
+		j = rev;
+		rev = j->next;
+		record_result(e, j);
+		OPENSSL_cleanse(j->err, sizeof(j->err));
+		job_free(j);
+	}
+	check_drained(e);
+}
+
+/* Is there an applied change for the same account newer than this one? Then this one must
+ * never reach a store, even if syncd crashed after delivering the newer one. */
+static int
+newer_change_exists(struct engine *e, const struct log_record *r)
+{
+	char *filter = NULL, *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct berval acct, esc = { 0, NULL };
+	struct timeval tv = { e->cfg->op_timeout, 0 };
+	LDAPMessage *res = NULL;
+	int found = 0, rc;
+
+	if (e->ld == NULL)
+		return 0;
+	ber_str2bv(r->account, 0, 0, &acct);
+	if (ldap_bv2escaped_filter_value(&acct, &esc) != 0)
+		return 0;
+	if (asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)(rgLogOutcome=applied)"
+	    "(rgLogChangeNumber>=%llu))", esc.bv_val, r->number + 1) < 0) {
+		filter = NULL;
+		goto out;
+	}
+	rc = ldap_search_ext_s(e->ld, e->cfg->log_base, LDAP_SCOPE_ONELEVEL, filter, attrs, 1,
+		NULL, NULL, &tv, 1, &res);
+	found = (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) &&
+		ldap_count_entries(e->ld, res) > 0;
+out:
+	ldap_msgfree(res);
+	ber_memfree(esc.bv_val);
+	free(filter);
+	return found;
+}
+
+static void
+supersede(struct engine *e, struct rec *rc, unsigned long long by)
+{
+	char why[64];
+
+	if (by > 0)
+		snprintf(why, sizeof(why), "superseded by change %llu", by);
+	else
+		snprintf(why, sizeof(why), "superseded by a newer change");
+	for (size_t i = 0; i < e->cfg->ntargets; i++) {
+		struct tstate *s = &rc->ts[i];
+
+		if (tstatus_final(s->st))
+			continue;
+		/* A job already running finishes; the newer one is queued behind it. */
+		if (s->queued && !dequeue(e, s, 0))
+			continue;
+		if (s->timer != NULL) {
+			void *ta = event_get_callback_arg(s->timer);
+
+			event_free(s->timer);
+			free(ta);
+			s->timer = NULL;
+		}
+		s->st = TS_SUPERSEDED;
+		now_gentime(s->time);
+		free(s->error);
+		s->error = strdup(why);
+	}
+	advance(e, rc);
+}
+
+static int
+recently_done(struct engine *e, unsigned long long n)
+{
+	for (size_t i = 0; i < RECENT; i++)
+		if (e->recent[i] == n)
+			return 1;
+	return 0;
+}
+
+static int
+copy_record(struct log_record *dst, const struct log_record *src)
+{
+	size_t n;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->number = src->number;
+	if ((dst->dn = strdup(src->dn)) == NULL || (dst->account = strdup(src->account)) == NULL)
+		return -1;
+	dst->kind = src->kind ? strdup(src->kind) : NULL;
+	dst->requester = src->requester ? strdup(src->requester) : NULL;
+	dst->time = src->time ? strdup(src->time) : NULL;
+	if ((dst->sealed = malloc(src->sealed_len)) == NULL)
+		return -1;
+	memcpy(dst->sealed, src->sealed, src->sealed_len);
+	dst->sealed_len = src->sealed_len;
+	for (n = 0; src->target_status != NULL && src->target_status[n] != NULL; n++)
+		;
+	if (n > 0 && (dst->target_status = calloc(n + 1, sizeof(char *))) != NULL)
+		for (size_t i = 0; i < n; i++)
+			dst->target_status[i] = strdup(src->target_status[i]);
+	for (n = 0; src->hook_status != NULL && src->hook_status[n] != NULL; n++)
+		;
+	if (n > 0 && (dst->hook_status = calloc(n + 1, sizeof(char *))) != NULL)
+		for (size_t i = 0; i < n; i++)
+			dst->hook_status[i] = strdup(src->hook_status[i]);
+	return 0;
+}
+
+/* The value of the account DN's first RDN, unescaped: what mappings call %r. */
+static char *
+first_rdn_value(const char *dn)
+{
+	LDAPDN parsed = NULL;
+	char *out = NULL;
+
+	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || parsed == NULL ||
+	    parsed[0] == NULL || parsed[0][0] == NULL)
+		goto out;
+	out = strndup(parsed[0][0]->la_value.bv_val, parsed[0][0]->la_value.bv_len);
+out:
+	ldap_dnfree(parsed);
+	return out;
+}
+
+void
+engine_submit(struct engine *e, const struct log_record *r)
+{
+	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
+	struct rec *rc, *other;
+
+	if (e->draining || r->sealed == NULL || r->account == NULL || recently_done(e, r->number))
+		return;
+	for (rc = e->recs; rc != NULL; rc = rc->next)
+		if (rc->r.number == r->number)
+			return;
+	if ((rc = calloc(1, sizeof(*rc))) == NULL || copy_record(&rc->r, r) != 0 ||
+	    (rc->ts = calloc(nt ? nt : 1, sizeof(*rc->ts))) == NULL ||
+	    (rc->hs = calloc(nh ? nh : 1, sizeof(*rc->hs))) == NULL ||
+	    (rc->rdn_value = first_rdn_value(r->account)) == NULL) {
+		log_msg(LOG_ERR, "record", "cannot take change %llu: out of memory or a bad "
+			"account DN", r->number);
+		if (rc != NULL)
+			rec_free(rc, 0, 0);
+		return;
+	}
+	e->records_total++;
+	rc->epoch = gentime_epoch(r->time);
+	now_gentime(rc->ts[0].time);
+	for (size_t i = 0; i < nt; i++) {
+		struct tstate *s = &rc->ts[i];
+
+		s->rec = rc;
+		s->index = i;
+		strcpy(s->time, rc->ts[0].time);
+		if (status_parse(r->target_status, e->cfg->targets[i]->name, &s->st,
+		    &s->attempts) != 0)
+			s->st = TS_PENDING;
+	}
+	for (size_t i = 0; i < nh; i++) {
+		struct tstate *s = &rc->hs[i];
+
+		s->rec = rc;
+		s->index = i;
+		strcpy(s->time, rc->ts[0].time);
+		if (status_parse(r->hook_status, e->cfg->hooks[i]->name, &s->st, &s->attempts) != 0)
+			s->st = TS_PENDING;
+	}
+	rc->next = e->recs;
+	e->recs = rc;
+	log_msg(LOG_INFO, "record", "change %llu for %s taken", r->number, r->account);
+
+	if (newer_change_exists(e, r)) {
+		supersede(e, rc, 0);
+		return;
+	}
+	for (other = e->recs; other != NULL; other = other->next) {
+		if (other == rc || strcasecmp(other->r.account, rc->r.account) != 0)
+			continue;
+		if (other->r.number < rc->r.number && other->phase == PH_DELIVER)
+			supersede(e, other, rc->r.number);
+		else if (other->r.number > rc->r.number) {
+			supersede(e, rc, other->r.number);
+			return;
+		}
+		break;   /* supersede() may have freed other: the list changed under us */
+	}
+	for (size_t i = 0; i < nt; i++)
+		if (!tstatus_final(rc->ts[i].st))
+			enqueue(e, &rc->ts[i], 0);
+	advance(e, rc);
+}
+
+struct engine *
+engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X509 *cert,
+	char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		goto nomem;
+	e->base = base;
+	e->cfg = cfg;
+	e->key = key;
+	e->cert = cert;
+	e->nworkers = cfg->ntargets + 1;
+	pthread_mutex_init(&e->done_mu, NULL);
+	if ((e->workers = calloc(e->nworkers, sizeof(*e->workers))) == NULL ||
+	    (e->done_ev = event_new(base, -1, EV_PERSIST, done_cb, e)) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+
+		w->e = e;
+		w->target = i < cfg->ntargets ? cfg->targets[i] : NULL;
+		w->tail = &w->head;
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			snprintf(err, errlen, "cannot start a worker thread: %s", strerror(errno));
+			engine_free(e);
+			return NULL;
+		}
+		w->started = 1;
+	}
+	return e;
+nomem:
+	snprintf(err, errlen, "out of memory starting the delivery engine");
+	engine_free(e);
+	return NULL;
+}
+
+void
+engine_set_directory(struct engine *e, LDAP *ld)
+{
+	e->ld = ld;
+}
+
+int
+engine_directory_ok(struct engine *e)
+{
+	return e->ld != NULL;
+}
+
+void
+engine_drain(struct engine *e, void (*done)(void *), void *arg)
+{
+	e->draining = 1;
+	e->drain_cb = done;
+	e->drain_arg = arg;
+	/* Retries not yet due stay pending on their records: the next start resumes them. */
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
+		for (size_t i = 0; i < e->cfg->ntargets; i++)
+			if (rc->ts[i].queued)
+				dequeue(e, &rc->ts[i], 0);
+		for (size_t i = 0; i < e->cfg->nhooks; i++)
+			if (rc->hs[i].queued)
+				dequeue(e, &rc->hs[i], 1);
+	}
+	check_drained(e);
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct rec *rc;
+	struct job *j;
+
+	if (e == NULL)
+		return;
+	for (size_t i = 0; e->workers != NULL && i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		while ((j = w->head) != NULL) {
+			w->head = j->next;
+			job_free(j);
+		}
+		w->tail = &w->head;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+	}
+	while ((j = e->done) != NULL) {
+		e->done = j->next;
+		job_free(j);
+	}
+	while ((rc = e->recs) != NULL) {
+		e->recs = rc->next;
+		for (size_t i = 0; i < e->cfg->ntargets; i++)
+			if (rc->ts[i].timer != NULL)
+				free(event_get_callback_arg(rc->ts[i].timer));
+		for (size_t i = 0; i < e->cfg->nhooks; i++)
+			if (rc->hs[i].timer != NULL)
+				free(event_get_callback_arg(rc->hs[i].timer));
+		rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+	}
+	if (e->done_ev != NULL)
+		event_free(e->done_ev);
+	pthread_mutex_destroy(&e->done_mu);
+	free(e->workers);
+	free(e);
+}
+
+void
+log_record_free(struct log_record *r)
+{
+	free(r->dn);
+	free(r->account);
+	free(r->kind);
+	free(r->requester);
+	free(r->time);
+	free(r->sealed);
+	for (size_t i = 0; r->target_status != NULL && r->target_status[i] != NULL; i++)
+		free(r->target_status[i]);
+	free(r->target_status);
+	for (size_t i = 0; r->hook_status != NULL && r->hook_status[i] != NULL; i++)
+		free(r->hook_status[i]);
+	free(r->hook_status);
+	memset(r, 0, sizeof(*r));
+}
+
+size_t
+engine_stats(struct engine *e, struct engine_stats *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->cfg->ntargets && n < max; i++, n++) {
+		struct worker *w = &e->workers[i];
+		long long backlog = 0;
+
+		for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+			backlog += !tstatus_final(rc->ts[i].st);
+		out[n].target = e->cfg->targets[i]->name;
+		out[n].backlog = backlog;
+		out[n].attempts = w->attempts;
+		out[n].failures = w->failures;
+		out[n].delivered = w->delivered;
+		out[n].bucket_bounds = bucket_bounds;
+		out[n].bucket_counts = w->buckets;
+		out[n].nbuckets = NBUCKETS;
+		out[n].latency_sum = w->latency_sum;
+		out[n].latency_count = w->latency_count;
+	}
+	return n;
+}
+
+long long
+engine_records_total(struct engine *e)
+{
+	return e->records_total;
+}

@@ -1,0 +1,83 @@
+/* The delivery engine: records in flight, one worker thread per target (and one for the
+ * hooks), retries, supersession, and the status written back onto each record. Everything
+ * but deliver()/fire() runs in the libevent thread. */
+#ifndef RG_ENGINE_H
+#define RG_ENGINE_H
+
+#include <event2/event.h>
+#include <ldap.h>
+
+#include "hook.h"
+#include "target.h"
+
+struct engine;
+
+/* A record as read from the log: what the engine needs to act on it. */
+struct log_record {
+	unsigned long long number;
+	char *dn;
+	char *account;
+	char *kind;
+	char *requester;
+	char *time;
+	unsigned char *sealed;
+	size_t sealed_len;
+	char **target_status;   /* rgLogTargetStatus values, NULL-terminated, or NULL */
+	char **hook_status;
+};
+
+struct engine *engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key,
+	X509 *cert, char *err, size_t errlen);
+/* The directory connection used for status writes and supersession checks. */
+void engine_set_directory(struct engine *e, LDAP *ld);
+/* Takes a record seen in the log. Records already known are ignored. */
+void engine_submit(struct engine *e, const struct log_record *r);
+/* Stops taking work; calls done(arg) once in-flight deliveries have finished. */
+void engine_drain(struct engine *e, void (*done)(void *), void *arg);
+void engine_free(struct engine *e);
+void log_record_free(struct log_record *r);
+
+/* For metrics.c */
+struct engine_stats {
+	const char *target;
+	long long backlog;
+	long long attempts;
+	long long failures;
+	long long delivered;
+	const double *bucket_bounds;     /* seconds, ascending */
+	const long long *bucket_counts;  /* cumulative per bound */
+	size_t nbuckets;
+	double latency_sum;
+	long long latency_count;
+};
+size_t engine_stats(struct engine *e, struct engine_stats *out, size_t max);
+long long engine_records_total(struct engine *e);
+int engine_directory_ok(struct engine *e);
+
+/* status.c: rgLogTargetStatus / rgLogHookStatus values */
+enum tstatus { TS_PENDING, TS_RETRYING, TS_DELIVERED, TS_SUPERSEDED, TS_FAILED };
+const char *tstatus_name(enum tstatus s);
+int tstatus_final(enum tstatus s);
+/* "NAME STATUS attempts=N time=T[ error=TEXT]"; *out malloc'd. */
+char *status_format(const char *name, enum tstatus s, int attempts, const char *time,
+	const char *error);
+/* Finds NAME's value among vals; 0 and fills s/attempts when present. */
+int status_parse(char *const *vals, const char *name, enum tstatus *s, int *attempts);
+
+/* follow.c */
+struct follower;
+struct follower *follow_start(struct event_base *base, struct syncd_config *cfg,
+	struct engine *e, const char *password, char *err, size_t errlen);
+void follow_stop(struct follower *f);
+
+/* metrics.c */
+struct metrics;
+struct metrics *metrics_start(struct event_base *base, const char *listen, struct engine *e,
+	char *err, size_t errlen);
+void metrics_stop(struct metrics *m);
+
+/* Connects and binds with the config's settings (follow.c). */
+LDAP *directory_connect(struct syncd_config *cfg, const char *password, char *err,
+	size_t errlen);
+
+#endif

@@ -1,0 +1,460 @@
+/* Following the reset log: an RFC 4533 refreshAndPersist search for the records that still
+ * carry a sealed password, driven from the event loop (the connection's descriptor wakes
+ * it; nothing polls). A second connection writes statuses. On every (re)connect the pending
+ * records are read once in full, so a record taken just before a crash is never lost even
+ * though the persisted cookie has moved past it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <lber.h>
+
+#include "engine.h"
+
+#define PENDING_FILTER \
+	"(&(objectClass=rgLogRecord)(rgLogOutcome=applied)(rgLogSealedPassword=*))"
+
+struct follower {
+	struct event_base *base;
+	struct syncd_config *cfg;
+	struct engine *e;
+	char *password;
+	LDAP *ld_sync;
+	LDAP *ld_dir;
+	int msgid;
+	struct event *read_ev;
+	struct event *retry_ev;
+	int backoff;
+	char *cookie;
+};
+
+static char *record_attrs[] = {
+	"rgLogChangeNumber", "rgLogTarget", "rgLogKind", "rgLogRequester", "rgLogTime",
+	"rgLogSealedPassword", "rgLogTargetStatus", "rgLogHookStatus", NULL
+};
+
+LDAP *
+directory_connect(struct syncd_config *cfg, const char *password, char *err, size_t errlen)
+{
+	LDAP *ld = NULL;
+	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
+	struct timeval tv = { cfg->op_timeout, 0 };
+	struct berval cred = { 0, NULL };
+
+	if ((rc = ldap_initialize(&ld, cfg->log_uri)) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "log-uri %s: %s", cfg->log_uri, ldap_err2string(rc));
+		return NULL;
+	}
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	/* Certificates are verified whatever ldap.conf says. */
+	ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+	if (cfg->tls_ca_file != NULL)
+		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg->tls_ca_file);
+	ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
+	if (cfg->starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "StartTLS with %s failed: %s", cfg->log_uri,
+			ldap_err2string(rc));
+		goto fail;
+	}
+	if (cfg->sasl_external) {
+		rc = ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
+	} else {
+		cred.bv_val = (char *)password;
+		cred.bv_len = password != NULL ? strlen(password) : 0;
+		rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	}
+	if (rc != LDAP_SUCCESS) {
+		snprintf(err, errlen, "cannot bind to %s as %s: %s", cfg->log_uri,
+			cfg->sasl_external ? "SASL EXTERNAL" : cfg->bind_dn, ldap_err2string(rc));
+		goto fail;
+	}
+	return ld;
+fail:
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return NULL;
+}
+
+static char **
+values(LDAP *ld, LDAPMessage *entry, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, entry, attr);
+	char **out;
+	int n = ldap_count_values_len(v);
+
+	if (v == NULL)
+		return NULL;
+	if ((out = calloc(n + 1, sizeof(char *))) != NULL)
+		for (int i = 0; i < n; i++)
+			out[i] = strndup(v[i]->bv_val, v[i]->bv_len);
+	ldap_value_free_len(v);
+	return out;
+}
+
+static char *
+first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
+{
+	char **v = values(ld, entry, attr), *out = NULL;
+
+	if (v != NULL && v[0] != NULL) {
+		out = v[0];
+		v[0] = NULL;
+	}
+	for (size_t i = 1; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+	return out;
+}
+
+static void
+submit_entry(struct follower *f, LDAP *ld, LDAPMessage *entry)
+{
+	struct log_record r;
+	struct berval **sealed = ldap_get_values_len(ld, entry, "rgLogSealedPassword");
+	char *dn = ldap_get_dn(ld, entry), *num = first_value(ld, entry, "rgLogChangeNumber");
+
+	memset(&r, 0, sizeof(r));
+	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
+		goto out;
+	r.number = strtoull(num, NULL, 10);
+	r.dn = strdup(dn);
+	r.account = first_value(ld, entry, "rgLogTarget");
+	r.kind = first_value(ld, entry, "rgLogKind");
+	r.requester = first_value(ld, entry, "rgLogRequester");
+	r.time = first_value(ld, entry, "rgLogTime");
+	r.target_status = values(ld, entry, "rgLogTargetStatus");
+	r.hook_status = values(ld, entry, "rgLogHookStatus");
+	if ((r.sealed = malloc(sealed[0]->bv_len)) != NULL) {
+		memcpy(r.sealed, sealed[0]->bv_val, sealed[0]->bv_len);
+		r.sealed_len = sealed[0]->bv_len;
+	}
+	if (r.dn != NULL && r.account != NULL && r.sealed != NULL)
+		engine_submit(f->e, &r);
+out:
+	log_record_free(&r);
+	ldap_value_free_len(sealed);
+	ldap_memfree(dn);
+	free(num);
+}
+
+/* The cookie file is replaced atomically: a crash leaves the old cookie or the new one. */
+static void
+save_cookie(struct follower *f, const struct berval *cookie)
+{
+	char tmp[4096];
+	int fd;
+
+	if (cookie == NULL || cookie->bv_len == 0 ||
+	    (f->cookie != NULL && strlen(f->cookie) == cookie->bv_len &&
+	    memcmp(f->cookie, cookie->bv_val, cookie->bv_len) == 0))
+		return;
+	free(f->cookie);
+	f->cookie = strndup(cookie->bv_val, cookie->bv_len);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->cfg->state_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, cookie->bv_val, cookie->bv_len) != (ssize_t)cookie->bv_len ||
+	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, f->cfg->state_file) != 0) {
+		log_msg(LOG_ERR, "state", "cannot write the sync cookie to %s: %s",
+			f->cfg->state_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void
+load_cookie(struct follower *f)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(f->cfg->state_file, O_RDONLY | O_NOFOLLOW);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		f->cookie = strdup(buf);
+	}
+}
+
+static void
+entry_state(struct follower *f, LDAPMessage *msg)
+{
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	ber_int_t state = -1;
+	struct berval uuid, cookie = { 0, NULL };
+	ber_len_t len;
+
+	if (ldap_get_entry_controls(f->ld_sync, msg, &ctrls) != LDAP_SUCCESS)
+		return;
+	c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL);
+	if (c != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
+	    ber_scanf(ber, "{em", &state, &uuid) != LBER_ERROR) {
+		if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
+			ber_scanf(ber, "m", &cookie);
+		/* A record leaving the filter (its sealed password removed) needs nothing. */
+		if (state == LDAP_SYNC_ADD || state == LDAP_SYNC_MODIFY)
+			submit_entry(f, f->ld_sync, msg);
+		save_cookie(f, &cookie);
+	}
+	ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+}
+
+static void
+sync_info(struct follower *f, LDAPMessage *msg)
+{
+	char *oid = NULL;
+	struct berval *data = NULL, cookie = { 0, NULL };
+	BerElement *ber = NULL;
+	ber_len_t len;
+	ber_tag_t tag;
+
+	if (ldap_parse_intermediate(f->ld_sync, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS ||
+	    oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL ||
+	    (ber = ber_init(data)) == NULL)
+		goto out;
+	tag = ber_peek_tag(ber, &len);
+	if (tag == LDAP_TAG_SYNC_NEW_COOKIE) {
+		ber_scanf(ber, "m", &cookie);
+	} else if (tag == LDAP_TAG_SYNC_REFRESH_DELETE || tag == LDAP_TAG_SYNC_REFRESH_PRESENT ||
+	    tag == LDAP_TAG_SYNC_ID_SET) {
+		if (ber_scanf(ber, "{") != LBER_ERROR &&
+		    ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
+			ber_scanf(ber, "m", &cookie);
+	}
+	save_cookie(f, &cookie);
+out:
+	ber_free(ber, 1);
+	ber_bvfree(data);
+	ldap_memfree(oid);
+}
+
+static void schedule_reconnect(struct follower *f);
+
+static void
+disconnect(struct follower *f)
+{
+	if (f->read_ev != NULL) {
+		event_free(f->read_ev);
+		f->read_ev = NULL;
+	}
+	engine_set_directory(f->e, NULL);
+	if (f->ld_sync != NULL)
+		ldap_unbind_ext_s(f->ld_sync, NULL, NULL);
+	if (f->ld_dir != NULL)
+		ldap_unbind_ext_s(f->ld_dir, NULL, NULL);
+	f->ld_sync = f->ld_dir = NULL;
+}
+
+static void
+search_done(struct follower *f, LDAPMessage *msg)
+{
+	int err = LDAP_OTHER;
+	char *text = NULL;
+
+	ldap_parse_result(f->ld_sync, msg, &err, NULL, &text, NULL, NULL, 0);
+	if (err == LDAP_SYNC_REFRESH_REQUIRED) {
+		/* The provider cannot resume from our cookie: start over with a full refresh. */
+		free(f->cookie);
+		f->cookie = NULL;
+		unlink(f->cfg->state_file);
+	}
+	log_msg(LOG_WARNING, "follow", "the reset log search ended: %s%s%s; reconnecting",
+		ldap_err2string(err), text ? ": " : "", text ? text : "");
+	ldap_memfree(text);
+	disconnect(f);
+	schedule_reconnect(f);
+}
+
+static void
+readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct follower *f = arg;
+	struct timeval zero = { 0, 0 };
+	LDAPMessage *msg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	/* libldap may read several messages at once: take all it holds before sleeping. */
+	while (f->ld_sync != NULL &&
+	    (rc = ldap_result(f->ld_sync, f->msgid, LDAP_MSG_ONE, &zero, &msg)) != 0) {
+		if (rc < 0) {
+			log_msg(LOG_WARNING, "follow", "lost the connection to %s; reconnecting",
+				f->cfg->log_uri);
+			disconnect(f);
+			schedule_reconnect(f);
+			return;
+		}
+		switch (rc) {
+		case LDAP_RES_SEARCH_ENTRY:
+			entry_state(f, msg);
+			break;
+		case LDAP_RES_INTERMEDIATE:
+			sync_info(f, msg);
+			break;
+		case LDAP_RES_SEARCH_RESULT:
+			search_done(f, msg);
+			ldap_msgfree(msg);
+			return;
+		default:
+			break;
+		}
+		ldap_msgfree(msg);
+	}
+}
+
+/* Records left pending by a crash or an outage, whatever the cookie says. */
+static int
+recover_pending(struct follower *f, char *err, size_t errlen)
+{
+	struct timeval tv = { f->cfg->op_timeout, 0 };
+	LDAPMessage *res = NULL, *entry;
+	int rc = ldap_search_ext_s(f->ld_dir, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
+		PENDING_FILTER, record_attrs, 0, NULL, NULL, &tv, 0, &res);
+
+	if (rc != LDAP_SUCCESS) {
+		snprintf(err, errlen, "cannot read pending records under %s: %s",
+			f->cfg->log_base, ldap_err2string(rc));
+		ldap_msgfree(res);
+		return -1;
+	}
+	for (entry = ldap_first_entry(f->ld_dir, res); entry != NULL;
+	    entry = ldap_next_entry(f->ld_dir, entry))
+		submit_entry(f, f->ld_dir, entry);
+	ldap_msgfree(res);
+	return 0;
+}
+
+static int
+start_sync(struct follower *f, char *err, size_t errlen)
+{
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
+	struct berval cookie;
+	evutil_socket_t fd;
+	int rc = -1;
+
+	if (ber == NULL)
+		goto out;
+	if (f->cookie != NULL) {
+		ber_str2bv(f->cookie, 0, 0, &cookie);
+		ber_printf(ber, "{eOb}", LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, 0);
+	} else {
+		ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
+	}
+	if (ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
+		goto out;
+	ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
+	ctrl.ldctl_iscritical = 1;
+	if ((rc = ldap_search_ext(f->ld_sync, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
+	    PENDING_FILTER, record_attrs, 0, ctrls, NULL, NULL, 0, &f->msgid)) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "cannot start following %s: %s", f->cfg->log_base,
+			ldap_err2string(rc));
+		rc = -1;
+		goto out;
+	}
+	if (ldap_get_option(f->ld_sync, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
+	    (f->read_ev = event_new(f->base, fd, EV_READ | EV_PERSIST, readable, f)) == NULL ||
+	    event_add(f->read_ev, NULL) != 0) {
+		snprintf(err, errlen, "cannot watch the directory connection");
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	ber_free(ber, 1);
+	return rc;
+}
+
+static int
+connect_all(struct follower *f)
+{
+	char err[SYNCD_ERR];
+
+	if ((f->ld_dir = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL ||
+	    (f->ld_sync = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL)
+		goto fail;
+	engine_set_directory(f->e, f->ld_dir);
+	if (recover_pending(f, err, sizeof(err)) != 0 || start_sync(f, err, sizeof(err)) != 0)
+		goto fail;
+	log_msg(LOG_INFO, "follow", "following %s on %s", f->cfg->log_base, f->cfg->log_uri);
+	f->backoff = 0;
+	/* Entries may already wait in libldap's buffers. */
+	event_active(f->read_ev, EV_READ, 0);
+	return 0;
+fail:
+	log_msg(LOG_WARNING, "follow", "%s", err);
+	disconnect(f);
+	return -1;
+}
+
+static void
+reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct follower *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (connect_all(f) != 0)
+		schedule_reconnect(f);
+}
+
+static void
+schedule_reconnect(struct follower *f)
+{
+	struct timeval tv;
+
+	f->backoff = f->backoff == 0 ? 1 : (f->backoff * 2 > 60 ? 60 : f->backoff * 2);
+	tv.tv_sec = f->backoff;
+	tv.tv_usec = 0;
+	evtimer_add(f->retry_ev, &tv);
+}
+
+struct follower *
+follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e,
+	const char *password, char *err, size_t errlen)
+{
+	struct follower *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (password != NULL && (f->password = strdup(password)) == NULL) ||
+	    (f->retry_ev = evtimer_new(base, reconnect_cb, f)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		follow_stop(f);
+		return NULL;
+	}
+	f->base = base;
+	f->cfg = cfg;
+	f->e = e;
+	load_cookie(f);
+	/* The directory may come up after syncd: keep trying rather than give up. */
+	if (connect_all(f) != 0)
+		schedule_reconnect(f);
+	return f;
+}
+
+void
+follow_stop(struct follower *f)
+{
+	if (f == NULL)
+		return;
+	disconnect(f);
+	if (f->retry_ev != NULL)
+		event_free(f->retry_ev);
+	if (f->password != NULL) {
+		explicit_bzero(f->password, strlen(f->password));
+		free(f->password);
+	}
+	free(f->cookie);
+	free(f);
+}

@@ -1,0 +1,126 @@
+/* Health and Prometheus metrics on a loopback HTTP port (libevent's evhttp). The figures
+ * are read in the event loop that owns them, so no locking is needed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "engine.h"
+
+#define MAX_TARGETS 256
+
+struct metrics {
+	struct evhttp *http;
+	struct engine *e;
+};
+
+static void
+health(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *out = evbuffer_new();
+	int ok = engine_directory_ok(m->e);
+
+	if (out == NULL)
+		return;
+	evbuffer_add_printf(out, ok ? "ok\n" : "directory unreachable\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+	evhttp_send_reply(req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", out);
+	evbuffer_free(out);
+}
+
+static void
+metrics(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct engine_stats st[MAX_TARGETS];
+	size_t n = engine_stats(m->e, st, MAX_TARGETS);
+	struct evbuffer *out = evbuffer_new();
+
+	if (out == NULL)
+		return;
+	evbuffer_add_printf(out,
+		"# HELP resetguard_syncd_records_total Log records taken for delivery.\n"
+		"# TYPE resetguard_syncd_records_total counter\n"
+		"resetguard_syncd_records_total %lld\n"
+		"# HELP resetguard_syncd_backlog Records not yet final for a target.\n"
+		"# TYPE resetguard_syncd_backlog gauge\n", engine_records_total(m->e));
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(out, "resetguard_syncd_backlog{target=\"%s\"} %lld\n",
+			st[i].target, st[i].backlog);
+	evbuffer_add_printf(out, "# HELP resetguard_syncd_attempts_total Delivery attempts.\n"
+		"# TYPE resetguard_syncd_attempts_total counter\n");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(out, "resetguard_syncd_attempts_total{target=\"%s\"} %lld\n",
+			st[i].target, st[i].attempts);
+	evbuffer_add_printf(out, "# HELP resetguard_syncd_failures_total Records that failed "
+		"for good.\n# TYPE resetguard_syncd_failures_total counter\n");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(out, "resetguard_syncd_failures_total{target=\"%s\"} %lld\n",
+			st[i].target, st[i].failures);
+	evbuffer_add_printf(out, "# HELP resetguard_syncd_delivery_seconds From the reset to "
+		"its delivery.\n# TYPE resetguard_syncd_delivery_seconds histogram\n");
+	for (size_t i = 0; i < n; i++) {
+		for (size_t b = 0; b < st[i].nbuckets; b++)
+			evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_bucket"
+				"{target=\"%s\",le=\"%g\"} %lld\n", st[i].target,
+				st[i].bucket_bounds[b], st[i].bucket_counts[b]);
+		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_bucket{target=\"%s\","
+			"le=\"+Inf\"} %lld\n", st[i].target, st[i].latency_count);
+		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_sum{target=\"%s\"} %g\n",
+			st[i].target, st[i].latency_sum);
+		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_count{target=\"%s\"} "
+			"%lld\n", st[i].target, st[i].latency_count);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", out);
+	evbuffer_free(out);
+}
+
+struct metrics *
+metrics_start(struct event_base *base, const char *listen, struct engine *e, char *err,
+	size_t errlen)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	char host[128];
+	const char *colon = strrchr(listen, ':');
+	size_t hlen;
+
+	if (m == NULL || colon == NULL || (hlen = (size_t)(colon - listen)) >= sizeof(host)) {
+		snprintf(err, errlen, "metrics-listen %s is not host:port", listen);
+		free(m);
+		return NULL;
+	}
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	/* [::1]:9464 */
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	m->e = e;
+	if ((m->http = evhttp_new(base)) == NULL ||
+	    evhttp_bind_socket(m->http, host, (ev_uint16_t)atoi(colon + 1)) != 0) {
+		snprintf(err, errlen, "cannot listen for metrics on %s: address in use or not "
+			"local", listen);
+		metrics_stop(m);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_cb(m->http, "/health", health, m);
+	evhttp_set_cb(m->http, "/metrics", metrics, m);
+	return m;
+}
+
+void
+metrics_stop(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}

@@ -109,8 +109,12 @@ review(Operation *op, SlapReply *rs, slap_overinst *on)
 	if (problem != NULL)
 		return guard_refuse(op, rs, LDAP_CONSTRAINT_VIOLATION, problem);
 
+	/* An add, never a replace: the backend's single-value check then makes "no verdict
+	 * yet" and "this verdict" one atomic step, so concurrent reviewers cannot overwrite
+	 * each other. */
 	for (tail = &op->orm_modlist; *tail != NULL; tail = &(*tail)->sml_next)
-		;
+		if ((*tail)->sml_desc == rg_ad.log_review_verdict)
+			(*tail)->sml_op = LDAP_MOD_ADD;
 	append_replace(&tail, rg_ad.log_reviewer, &op->o_ndn);
 	slap_timestamp(&t, &now);
 	append_replace(&tail, rg_ad.log_review_time, &now);

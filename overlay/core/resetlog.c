@@ -36,23 +36,35 @@ put(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+static int
+needs_escape(unsigned char c, int escape_comma)
+{
+	return c == '\\' || c < 0x20 || c == 0x7f || (escape_comma && c == ',');
+}
+
 /* Escaping makes the encoding injective: no value can end its line early or, in methods,
- * split into two values. */
+ * split into two values. Runs of plain bytes are copied whole: verify hashes millions. */
 static void
 put_escaped(struct buf *b, const char *v, int escape_comma)
 {
-	char hex[5];
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)(v ? v : ""), *run = s;
+	char esc[4] = { '\\', 'x', 0, 0 };
 
-	for (const unsigned char *s = (const unsigned char *)(v ? v : ""); *s; s++) {
+	for (; *s != '\0'; s++) {
+		if (!needs_escape(*s, escape_comma))
+			continue;
+		put(b, (const char *)run, (size_t)(s - run));
 		if (*s == '\\') {
 			put(b, "\\\\", 2);
-		} else if (*s < 0x20 || *s == 0x7f || (escape_comma && *s == ',')) {
-			snprintf(hex, sizeof(hex), "\\x%02x", *s);
-			put(b, hex, 4);
 		} else {
-			put(b, (const char *)s, 1);
+			esc[2] = hex[*s >> 4];
+			esc[3] = hex[*s & 15];
+			put(b, esc, 4);
 		}
+		run = s + 1;
 	}
+	put(b, (const char *)run, (size_t)(s - run));
 }
 
 static void
@@ -125,8 +137,11 @@ rg_log_hash(const struct rg_log_record *r, char hash[RG_LOG_HASH_HEX])
 		return -1;
 	}
 	free(text);
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	for (unsigned i = 0; i < mdlen; i++) {
+		hash[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hash[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	hash[2 * mdlen] = '\0';
 	return 0;
 }
 

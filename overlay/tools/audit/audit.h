@@ -1,0 +1,110 @@
+/* resetguard-audit: the auditors' view of a resetguard reset log, read over LDAP.
+ *
+ *   main.c    argument parsing, dispatch
+ *   conn.c    connect and bind, paged searches with a per-entry callback, and the decoding
+ *             of a log entry into a struct rg_log_record
+ *   verify.c  the hash chain check
+ *   report.c  filters and the table, CSV and JSON outputs */
+#ifndef RG_AUDIT_H
+#define RG_AUDIT_H
+
+#include <stddef.h>
+
+#include <ldap.h>
+
+#include "resetlog.h"
+
+#define PROG "resetguard-audit"
+
+enum {
+	AUDIT_OK = 0,          /* verified, or the report was printed */
+	AUDIT_BROKEN = 1,      /* the chain is broken */
+	AUDIT_USAGE = 2,       /* bad arguments */
+	AUDIT_ERROR = 3        /* LDAP or other error */
+};
+
+#define AUDIT_PAGE_SIZE 1000
+#define AUDIT_PW_MAX 4096
+
+struct audit_conn_opts {
+	const char *uri;        /* NULL: libldap's default (ldap.conf) */
+	const char *binddn;     /* simple bind DN; NULL with no password: anonymous */
+	char *password;         /* AUDIT_PW_MAX bytes, cleansed after the bind; NULL if none */
+	int sasl_external;      /* -Y EXTERNAL */
+	int starttls;           /* -Z */
+};
+
+/* Connects and binds; on failure prints why and what to do, returns AUDIT_ERROR. Always
+ * cleanses o->password. */
+int audit_connect(struct audit_conn_opts *o, LDAP **ldp);
+
+/* Prints "PROG: WHAT: <LDAP error text> (code)[: diagnostic]" and a hint for rc. */
+void audit_ldap_error(LDAP *ld, int rc, const char *what);
+
+/* Called for each entry; a non-zero return stops the search and is returned by
+ * audit_search (use AUDIT_* codes). */
+typedef int (*audit_entry_cb)(LDAP *ld, LDAPMessage *entry, void *arg);
+
+/* Returned by an unpaged audit_search that a size limit cut short; nothing is printed. */
+#define AUDIT_LIMITED 4
+
+/* A search, with paged set, with the Simple Paged Results control (AUDIT_PAGE_SIZE a page);
+ * entries are handed to cb one at a time as they arrive. Returns AUDIT_OK, the callback's
+ * code, AUDIT_LIMITED (unpaged only), or AUDIT_ERROR after printing the LDAP error (a size
+ * limit on a paged search included: never a partial result taken for a whole one). */
+int audit_search(LDAP *ld, const char *base, int scope, const char *filter, char **attrs,
+	int paged, audit_entry_cb cb, void *arg);
+
+/* A log record as read from an entry: the hashed fields in r (as rg_log_hash wants them),
+ * the stored hash and the mutable status fields. All strings point into the decoder's
+ * storage and live until the next audit_decode or audit_entry_free. */
+struct audit_entry {
+	struct rg_log_record r;
+	const char *hash;               /* rgLogHash as stored, NULL if absent */
+	const char *prev;               /* rgLogPrevHash as stored (r.prev_hash is a copy) */
+	const char *outcome, *outcome_text, *reviewer, *review_time, *review_verdict;
+	int has_number;                 /* rgLogChangeNumber present and well-formed */
+	int malformed;                  /* a value that cannot be put in canonical form as
+	                                   stored: an embedded NUL, a prev hash too long, a
+	                                   level that is not a plain decimal */
+	/* decoder storage */
+	char *buf;
+	size_t len, cap;
+	size_t *off;                    /* value offsets, per field then methods */
+	size_t noff, offcap;
+	const char **mptr;
+	size_t mcap;
+};
+
+/* The attributes a record is read with: every rgLog* attribute of rgLogRecord, never "*";
+ * and those verify needs. */
+extern char *audit_record_attrs[];
+extern char *audit_hash_attrs[];
+
+/* 0 on success, -1 when out of memory. */
+int audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a);
+void audit_entry_free(struct audit_entry *a);
+
+/* Commands. The options have been parsed and checked by main.c. */
+int audit_verify(LDAP *ld, const char *base, int verbose);
+
+enum audit_format { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+struct report_opts {
+	const char *since, *until;      /* generalizedTime, already converted */
+	const char *target, *requester, *approver;
+	const char *kind, *decision;
+	int review_required, alert;
+	int pending;                    /* pending-review: review required, no verdict */
+	enum audit_format format;
+	int verbose;
+};
+
+/* T as YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or a generalizedTime, into a generalizedTime in
+ * out (32 bytes); end_of_day makes a bare date mean its last microsecond. 0 if valid. */
+int audit_parse_time(const char *t, int end_of_day, char out[32]);
+/* The LDAP filter for o (malloc'd), NULL when out of memory. */
+char *audit_report_filter(const struct report_opts *o);
+int audit_report(LDAP *ld, const char *base, const struct report_opts *o);
+
+#endif

@@ -1,0 +1,298 @@
+/* verify: reads every record, recomputes its hash while streaming, keeps ~80 bytes a record,
+ * then walks the chain in change number order and reports its first break. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+
+#define V_HASH_OK  1    /* the stored hash is the hash of the record as read */
+#define V_PREV_HEX 2    /* prev is 64 lower-case hex digits, held in prev[] */
+
+struct vrec {
+	unsigned long long number;
+	unsigned char hash[32];
+	unsigned char prev[32];
+	unsigned char flags;
+};
+
+struct vstate {
+	struct vrec *v;
+	size_t n, cap;
+	struct audit_entry a;
+	int has_anchor;
+	unsigned long long anchor;
+	unsigned char anchor_hash[32];
+	char anchor_hex[RG_LOG_HASH_HEX];
+	unsigned long long ignored;
+};
+
+/* 64 lower-case hex digits into 32 bytes; -1 for anything else. */
+static int
+unhex(const char *s, unsigned char out[32])
+{
+	static signed char val[256];
+	static int init;
+
+	if (!init) {
+		memset(val, -1, sizeof(val));
+		for (int i = 0; i < 10; i++)
+			val['0' + i] = (signed char)i;
+		for (int i = 0; i < 6; i++)
+			val['a' + i] = (signed char)(10 + i);
+		init = 1;
+	}
+	if (s == NULL)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		int hi = val[(unsigned char)s[2 * i]], lo;
+
+		if (hi < 0 || (lo = val[(unsigned char)s[2 * i + 1]]) < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return s[64] == '\0' ? 0 : -1;
+}
+
+static void
+tohex(const unsigned char in[32], char out[RG_LOG_HASH_HEX])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+anchor_cb(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct vstate *st = arg;
+	struct berval **num = ldap_get_values_len(ld, e, "rgLogAnchorNumber");
+	struct berval **hash = ldap_get_values_len(ld, e, "rgLogAnchorHash");
+	int ret = AUDIT_OK;
+
+	if (num == NULL && hash == NULL)
+		return AUDIT_OK;
+	st->has_anchor = 1;
+	if (num == NULL || hash == NULL) {
+		printf("chain broken: the log root has %s but no %s: the anchor is incomplete\n",
+			num ? "rgLogAnchorNumber" : "rgLogAnchorHash",
+			num ? "rgLogAnchorHash" : "rgLogAnchorNumber");
+		ret = AUDIT_BROKEN;
+	} else {
+		char n[32] = "", h[RG_LOG_HASH_HEX] = "", *end;
+		unsigned long long v = 0;
+		int ok = num[0]->bv_len > 0 && num[0]->bv_len < 21 &&
+			hash[0]->bv_len < sizeof(h);
+
+		if (ok) {
+			memcpy(n, num[0]->bv_val, num[0]->bv_len);
+			memcpy(h, hash[0]->bv_val, hash[0]->bv_len);
+			ok = unhex(h, st->anchor_hash) == 0 && strspn(n, "0123456789") ==
+				strlen(n);
+			errno = 0;
+			v = strtoull(n, &end, 10);
+			ok = ok && errno == 0 && *end == '\0';
+		}
+		if (!ok) {
+			printf("chain broken: the anchor on the log root is malformed (a change "
+				"number and a 64-digit lower-case hex hash are expected)\n");
+			ret = AUDIT_BROKEN;
+		} else {
+			st->anchor = v;
+			memcpy(st->anchor_hex, h, sizeof(h));
+		}
+	}
+	ldap_value_free_len(num);
+	ldap_value_free_len(hash);
+	return ret;
+}
+
+static int
+record_cb(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct vstate *st = arg;
+	struct audit_entry *a = &st->a;
+	struct vrec *r;
+	char computed[RG_LOG_HASH_HEX];
+
+	if (audit_decode(ld, e, a) != 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return AUDIT_ERROR;
+	}
+	if (!a->has_number || a->hash == NULL || a->prev == NULL) {
+		char *dn = ldap_get_dn(ld, e);
+
+		fprintf(stderr, PROG ": the record '%s' has no readable %s\n" PROG
+			": the bind identity needs read access to every rgLog attribute\n",
+			dn ? dn : "?", !a->has_number ? "change number" :
+			a->hash == NULL ? "rgLogHash" : "rgLogPrevHash");
+		ldap_memfree(dn);
+		return AUDIT_ERROR;
+	}
+	if (st->has_anchor && a->r.number <= st->anchor) {
+		st->ignored++;
+		return AUDIT_OK;
+	}
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 4096;
+		struct vrec *p = realloc(st->v, cap * sizeof(*p));
+
+		if (p == NULL) {
+			fprintf(stderr, PROG ": out of memory after %zu records\n", st->n);
+			return AUDIT_ERROR;
+		}
+		st->v = p;
+		st->cap = cap;
+	}
+	r = &st->v[st->n++];
+	memset(r, 0, sizeof(*r));
+	r->number = a->r.number;
+	if (!a->malformed) {
+		if (rg_log_hash(&a->r, computed) != 0) {
+			fprintf(stderr, PROG ": cannot compute a hash (out of memory)\n");
+			return AUDIT_ERROR;
+		}
+		if (strcmp(computed, a->hash) == 0 && unhex(a->hash, r->hash) == 0)
+			r->flags |= V_HASH_OK;
+	}
+	if (unhex(a->prev, r->prev) == 0)
+		r->flags |= V_PREV_HEX;
+	return AUDIT_OK;
+}
+
+static int
+by_number(const void *x, const void *y)
+{
+	const struct vrec *a = x, *b = y;
+
+	return a->number < b->number ? -1 : a->number > b->number;
+}
+
+/* Prints the first break, if any; 1 when there is one. */
+static int
+walk(const struct vstate *st, char head[RG_LOG_HASH_HEX])
+{
+	unsigned long long expect = st->has_anchor ? st->anchor + 1 : 1;
+	static const unsigned char genesis[32];
+	const unsigned char *prev = st->has_anchor ? st->anchor_hash : genesis;
+
+	for (size_t i = 0; i < st->n; i++) {
+		const struct vrec *r = &st->v[i];
+		unsigned long long before = i > 0 ? st->v[i - 1].number : st->anchor;
+		char after[160];
+
+		if (i + 1 < st->n)
+			snprintf(after, sizeof(after), "the next record is %llu",
+				st->v[i + 1].number);
+		else
+			snprintf(after, sizeof(after), "it is the last record");
+		if (i > 0 && r->number == before) {
+			printf("chain broken: record %llu appears twice\n", r->number);
+			return 1;
+		}
+		if (r->number != expect) {
+			printf("chain broken: ");
+			if (r->number - 1 == expect)
+				printf("record %llu is missing (deleted) ", expect);
+			else
+				printf("records %llu..%llu are missing (deleted) ", expect,
+					r->number - 1);
+			if (i > 0)
+				printf("between %llu and %llu\n", before, r->number);
+			else if (st->has_anchor)
+				printf("between the anchor %llu and %llu\n", before, r->number);
+			else
+				printf("before %llu: the log starts at record 1\n", r->number);
+			return 1;
+		}
+		if (!(r->flags & V_HASH_OK)) {
+			printf("chain broken: record %llu was altered: its contents do not match "
+				"its hash (", r->number);
+			if (i > 0)
+				printf("records up to %llu are intact; ", before);
+			printf("%s)\n", after);
+			return 1;
+		}
+		if (!(r->flags & V_PREV_HEX) || memcmp(r->prev, prev, 32) != 0) {
+			if (i > 0)
+				printf("chain broken: record %llu does not follow record %llu: its "
+					"prev hash does not match (reordered or replaced; %s)\n",
+					r->number, before, after);
+			else if (st->has_anchor)
+				printf("chain broken: record %llu does not follow the anchor (record "
+					"%llu): its prev hash does not match the anchor hash "
+					"(reordered or replaced, or a wrong anchor; %s)\n",
+					r->number, before, after);
+			else
+				printf("chain broken: record %llu does not start the chain: its prev "
+					"hash is not the genesis hash (replaced; %s)\n", r->number,
+					after);
+			return 1;
+		}
+		prev = r->hash;
+		expect = r->number + 1;
+	}
+	tohex(prev, head);
+	return 0;
+}
+
+int
+audit_verify(LDAP *ld, const char *base, int verbose)
+{
+	struct vstate st;
+	char filter[] = "(objectClass=rgLogRecord)";
+	char *root_attrs[] = { "rgLogAnchorNumber", "rgLogAnchorHash", NULL };
+	char head[RG_LOG_HASH_HEX];
+	struct timespec t0, t1;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = audit_search(ld, base, LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0,
+		anchor_cb, &st);
+	if (ret == AUDIT_OK)
+		ret = audit_search(ld, base, LDAP_SCOPE_ONELEVEL, filter, audit_hash_attrs, 1,
+			record_cb, &st);
+	audit_entry_free(&st.a);
+	if (ret != AUDIT_OK)
+		goto out;
+	qsort(st.v, st.n, sizeof(*st.v), by_number);
+	if (walk(&st, head) != 0) {
+		ret = AUDIT_BROKEN;
+	} else if (st.n == 0) {
+		printf("verified 0 records\n");
+		if (st.has_anchor)
+			printf("the chain continues from the anchor: record %llu, hash %s\n",
+				st.anchor, st.anchor_hex);
+	} else {
+		printf("verified %zu records (%llu..%llu), head hash %s\n", st.n, st.v[0].number,
+			st.v[st.n - 1].number, head);
+		if (st.has_anchor)
+			printf("the chain continues from the anchor: record %llu, hash %s\n",
+				st.anchor, st.anchor_hex);
+	}
+	if (verbose) {
+		double s;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		fprintf(stderr, PROG ": read and checked %zu records in %.2f s (%.0f records/s)\n",
+			st.n, s, s > 0 ? (double)st.n / s : 0.0);
+		if (st.ignored > 0)
+			fprintf(stderr, PROG ": ignored %llu records at or below the anchor\n",
+				st.ignored);
+	}
+out:
+	free(st.v);
+	return ret;
+}

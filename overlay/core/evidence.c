@@ -532,8 +532,32 @@ int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, 
 {
 	static const char hdr_es256[] = "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
 	static const char hdr_eddsa[] = "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}";
+
+	/* The key check in rg_jws_sign_header gives the error for other key types. */
+	return rg_jws_sign_header(key, key_kind(key) == KEY_ED25519 ? hdr_eddsa : hdr_es256,
+		payload_json, out, err, errlen);
+}
+
+/* The header must be a JSON object whose "alg" is the one the key signs with: a token
+ * whose header lies about its algorithm would be refused by every careful verifier. */
+static int header_matches_key(const char *header_json, enum keykind kind)
+{
+	json_t *h, *alg;
+	int ok;
+
+	h = json_loads(header_json, JSON_REJECT_DUPLICATES, NULL);
+	alg = json_is_object(h) ? json_object_get(h, "alg") : NULL;
+	ok = json_is_string(alg) &&
+	     strcmp(json_string_value(alg), kind == KEY_P256 ? "ES256" : "EdDSA") == 0;
+	json_decref(h);
+	return ok;
+}
+
+int rg_jws_sign_header(EVP_PKEY *key, const char *header_json, const char *payload_json,
+	char **out, char *err, size_t errlen)
+{
 	enum keykind kind = key_kind(key);
-	const char *hdr, *why = "out of memory";
+	const char *hdr = header_json, *why = "out of memory";
 	char *h64 = NULL, *p64 = NULL, *s64 = NULL, *tbs = NULL, *res = NULL;
 	EVP_MD_CTX *ctx = NULL;
 	unsigned char *sig = NULL, raw[64];
@@ -543,7 +567,7 @@ int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, 
 	const BIGNUM *r, *s;
 	int rc = -1;
 
-	if (out == NULL || payload_json == NULL) {
+	if (out == NULL || payload_json == NULL || header_json == NULL) {
 		why = "internal error: missing signing argument";
 		goto out;
 	}
@@ -552,7 +576,10 @@ int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, 
 		why = "signing key must be EC P-256 (ES256) or Ed25519 (EdDSA)";
 		goto out;
 	}
-	hdr = kind == KEY_P256 ? hdr_es256 : hdr_eddsa;
+	if (!header_matches_key(header_json, kind)) {
+		why = "header must be a JSON object whose alg matches the key (ES256 or EdDSA)";
+		goto out;
+	}
 	h64 = rg_b64url_encode((const unsigned char *)hdr, strlen(hdr));
 	p64 = rg_b64url_encode((const unsigned char *)payload_json, strlen(payload_json));
 	if (h64 == NULL || p64 == NULL)

@@ -64,5 +64,10 @@ int rg_evidence_has_method(const struct rg_evidence *ev, const char *method);
 /* For resetguard-token and tests: signs payload_json with a P-256 (ES256) or Ed25519
  * (EdDSA) private key. *out is malloc'd, NUL-terminated. Returns 0 on success. */
 int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, size_t errlen);
+/* The same with the caller's protected header (e.g. typ "secevent+jwt" and a kid), used
+ * as given: header_json must be a JSON object whose "alg" is ES256 for a P-256 key and
+ * EdDSA for an Ed25519 key. rg_jws_sign is this with {"alg":..,"typ":"JWT"}. */
+int rg_jws_sign_header(EVP_PKEY *key, const char *header_json, const char *payload_json,
+	char **out, char *err, size_t errlen);
 
 #endif

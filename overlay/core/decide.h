@@ -87,7 +87,7 @@ void rg_decide_exempt(struct rg_decision *d);
 void rg_velocity_apply(const struct rg_policy *p, const struct rg_request *req,
 	const struct rg_velocity_limit *v, long long seen, struct rg_decision *d);
 /* Turns an allowed decision into a denial discovered after rg_decide (a replayed jti found
- * when the nonce is reserved, a store failure). */
+ * when the token id is reserved, a store failure). */
 void rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

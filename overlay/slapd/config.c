@@ -7,10 +7,8 @@
 enum {
 	RG_CF_DEFAULT_POLICY = 1,
 	RG_CF_ISSUER,
-	RG_CF_NONCE_BASE,
 	RG_CF_ROOTDN,
 	RG_CF_CLOCK_SKEW,
-	RG_CF_NONCE_PURGE,
 	RG_CF_LOG,
 	RG_CF_LOG_PURGE,
 	RG_CF_SEAL_CERT,
@@ -29,11 +27,6 @@ static ConfigTable rg_cfats[] = {
 	  "( " RG_OID_BASE ".4.2 NAME 'olcRgIssuer' "
 	  "DESC 'trusted proofing issuer: iss value and public key PEM file' "
 	  "EQUALITY caseExactMatch SYNTAX OMsDirectoryString )", NULL, NULL },
-	{ "resetguard-nonce-base", "dn", 2, 2, 0,
-	  ARG_DN | ARG_QUOTE | ARG_MAGIC | RG_CF_NONCE_BASE, rg_cf_gen,
-	  "( " RG_OID_BASE ".4.3 NAME 'olcRgNonceBase' "
-	  "DESC 'container where consumed proofing token ids are recorded' "
-	  "EQUALITY distinguishedNameMatch SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
 	{ "resetguard-rootdn", "governed|exempt", 2, 2, 0,
 	  ARG_MAGIC | RG_CF_ROOTDN, rg_cf_gen,
 	  "( " RG_OID_BASE ".4.4 NAME 'olcRgRootDN' "
@@ -43,11 +36,6 @@ static ConfigTable rg_cfats[] = {
 	  ARG_MAGIC | ARG_INT | RG_CF_CLOCK_SKEW, rg_cf_gen,
 	  "( " RG_OID_BASE ".4.5 NAME 'olcRgClockSkew' "
 	  "DESC 'seconds of clock difference tolerated with proofing issuers (default 30)' "
-	  "EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
-	{ "resetguard-nonce-purge", "seconds", 2, 2, 0,
-	  ARG_MAGIC | ARG_INT | RG_CF_NONCE_PURGE, rg_cf_gen,
-	  "( " RG_OID_BASE ".4.6 NAME 'olcRgNoncePurge' "
-	  "DESC 'how often expired token ids are removed, in seconds (default 3600)' "
 	  "EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
 	{ "resetguard-log", "dn", 2, 2, 0,
 	  ARG_DN | ARG_QUOTE | ARG_MAGIC | RG_CF_LOG, rg_cf_gen,
@@ -70,8 +58,8 @@ static ConfigTable rg_cfats[] = {
 static ConfigOCs rg_cfocs[] = {
 	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
 	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
-	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgNonceBase $ olcRgRootDN $ "
-	  "olcRgClockSkew $ olcRgNoncePurge $ olcRgLog $ olcRgLogPurge $ olcRgSealCert ) )",
+	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgRootDN $ olcRgClockSkew $ "
+	  "olcRgLog $ olcRgLogPurge $ olcRgSealCert ) )",
 	  Cft_Overlay, rg_cfats },
 	{ NULL, 0, NULL }
 };
@@ -170,21 +158,12 @@ rg_cf_emit(ConfigArgs *c, rg_info *ri)
 		if (ri->ri_issuer_cfg == NULL)
 			return 1;
 		return value_add(&c->rvalue_vals, ri->ri_issuer_cfg);
-	case RG_CF_NONCE_BASE:
-		if (BER_BVISEMPTY(&ri->ri_nonce_base))
-			return 1;
-		value_add_one(&c->rvalue_vals, &ri->ri_nonce_base);
-		value_add_one(&c->rvalue_nvals, &ri->ri_nonce_nbase);
-		return 0;
 	case RG_CF_ROOTDN:
 		ber_str2bv(ri->ri_rootdn_exempt ? "exempt" : "governed", 0, 0, &bv);
 		value_add_one(&c->rvalue_vals, &bv);
 		return 0;
 	case RG_CF_CLOCK_SKEW:
 		c->value_int = ri->ri_clock_skew;
-		return 0;
-	case RG_CF_NONCE_PURGE:
-		c->value_int = ri->ri_purge_interval;
 		return 0;
 	case RG_CF_LOG:
 		value_add_one(&c->rvalue_vals, &ri->ri_log_base);
@@ -228,20 +207,11 @@ rg_cf_delete(ConfigArgs *c, rg_info *ri)
 			issuer_remove(ri, c->valx);
 		}
 		return 0;
-	case RG_CF_NONCE_BASE:
-		ch_free(ri->ri_nonce_base.bv_val);
-		ch_free(ri->ri_nonce_nbase.bv_val);
-		BER_BVZERO(&ri->ri_nonce_base);
-		BER_BVZERO(&ri->ri_nonce_nbase);
-		return 0;
 	case RG_CF_ROOTDN:
 		ri->ri_rootdn_exempt = 0;
 		return 0;
 	case RG_CF_CLOCK_SKEW:
 		ri->ri_clock_skew = 30;
-		return 0;
-	case RG_CF_NONCE_PURGE:
-		ri->ri_purge_interval = 3600;
 		return 0;
 	case RG_CF_LOG:
 		ch_free(ri->ri_log_base.bv_val);
@@ -291,12 +261,6 @@ rg_cf_gen(ConfigArgs *c)
 		bv.bv_val = ch_malloc(bv.bv_len + 1);
 		snprintf(bv.bv_val, bv.bv_len + 1, "%s %s", c->argv[1], c->argv[2]);
 		ber_bvarray_add(&ri->ri_issuer_cfg, &bv);
-		return 0;
-	case RG_CF_NONCE_BASE:
-		ch_free(ri->ri_nonce_base.bv_val);
-		ch_free(ri->ri_nonce_nbase.bv_val);
-		ri->ri_nonce_base = c->value_dn;
-		ri->ri_nonce_nbase = c->value_ndn;
 		return 0;
 	case RG_CF_ROOTDN:
 		if (strcasecmp(c->argv[1], "governed") == 0)
@@ -348,15 +312,6 @@ rg_cf_gen(ConfigArgs *c)
 		}
 		return 0;
 	}
-	case RG_CF_NONCE_PURGE:
-		if (parse_seconds(c, 60, 7 * 86400, &ri->ri_purge_interval) != 0)
-			return 1;
-		if (ri->ri_purge_task != NULL) {
-			ldap_pvt_thread_mutex_lock(&slapd_rq.rq_mutex);
-			ri->ri_purge_task->interval.tv_sec = ri->ri_purge_interval;
-			ldap_pvt_thread_mutex_unlock(&slapd_rq.rq_mutex);
-		}
-		return 0;
 	}
 	return 1;
 }

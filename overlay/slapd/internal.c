@@ -1,4 +1,4 @@
-/* resetguard's own writes (nonces, log records, anchors, purges) are internal operations
+/* resetguard's own writes (log records, outcomes, anchors, purges) are internal operations
  * with a marker callback, so the log guard can tell them apart from any client's write —
  * the log database's rootdn included, since a client cannot present this pointer. */
 #include "resetguard.h"

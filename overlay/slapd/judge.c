@@ -3,6 +3,8 @@
  * claim the token's id, and write the decision to the reset log. */
 #include "resetguard.h"
 
+#include <openssl/evp.h>
+
 static void
 copy_first_value(Operation *op, Entry *e, AttributeDescription *ad, int normalized,
 	struct berval *out)
@@ -44,6 +46,12 @@ read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct 
 				ch->old_given = 1;
 	}
 	copy_first_value(op, e, rg_ad.policy_subentry, 1, policy_ndn);
+	{
+		Attribute *used = attr_find(e->e_attrs, rg_ad.used_token);
+
+		if (used != NULL)
+			ber_bvarray_dup_x(&ch->used_tokens, used->a_vals, op->o_tmpmemctx);
+	}
 	copy_first_value(op, e, rg_ad.uid, 0, &ch->target_uid);
 	copy_first_value(op, e, rg_ad.reset_count, 0, &count);
 	ch->reset_count = BER_BVISNULL(&count) ? 0 : strtoll(count.bv_val, NULL, 10);
@@ -124,23 +132,78 @@ check_velocity(Operation *op, rg_info *ri, struct rg_change *ch)
 	}
 }
 
+/* hex SHA-256 of issuer NUL jti: two issuers may well mint the same jti. */
+static int
+token_id(const struct rg_evidence *ev, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, ev->iss, strlen(ev->iss) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, ev->jti, strlen(ev->jti)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
+		for (unsigned i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		rc = 0;
+	}
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* A token is single-use per account, and a token names its account: so its use is recorded
+ * on the account itself, as a value the same Modify adds. A replay is refused here; two
+ * uses racing each other collide in the backend, which refuses the second value. Values
+ * whose token has expired are removed by the same write. */
 static void
 claim_token(Operation *op, rg_info *ri, struct rg_change *ch)
 {
-	char err[256];
+	char hex[65], timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
+	struct berval exp = { sizeof(timebuf), timebuf };
+	time_t expires = (time_t)ch->ev.exp + ri->ri_clock_skew;
 
-	switch (rg_nonce_reserve(op, ri, &ch->ev, &op->o_req_ndn, &ch->nonce_ndn,
-	    err, sizeof(err))) {
-	case RG_NONCE_RESERVED:
-		break;
-	case RG_NONCE_REPLAYED:
-		rg_deny(&ch->dec, RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS,
-			"proofing token %s from %s was already used: each token allows one reset",
-			ch->ev.jti, ch->ev.iss);
-		break;
-	case RG_NONCE_ERROR:
-		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
-		break;
+	if (token_id(&ch->ev, hex) != 0) {
+		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM,
+			"cannot compute the proofing token's id");
+		return;
+	}
+	for (int i = 0; ch->used_tokens != NULL && !BER_BVISNULL(&ch->used_tokens[i]); i++) {
+		if (strncmp(ch->used_tokens[i].bv_val, hex, 64) == 0) {
+			rg_deny(&ch->dec, RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS,
+				"proofing token %s from %s was already used: each token allows one "
+				"reset", ch->ev.jti, ch->ev.iss);
+			return;
+		}
+	}
+	slap_timestamp(&expires, &exp);
+	ch->token.bv_len = 64 + 1 + exp.bv_len;
+	ch->token.bv_val = op->o_tmpalloc(ch->token.bv_len + 1, op->o_tmpmemctx);
+	snprintf(ch->token.bv_val, ch->token.bv_len + 1, "%s %s", hex, exp.bv_val);
+}
+
+/* Token ids are worth keeping only while their token could still be presented. */
+static void
+find_expired_tokens(Operation *op, struct rg_change *ch)
+{
+	char now[LDAP_LUTIL_GENTIME_BUFSIZE];
+	struct berval bv = { sizeof(now), now };
+	time_t t = slap_get_time();
+	int n = 0;
+
+	if (ch->used_tokens == NULL)
+		return;
+	slap_timestamp(&t, &bv);
+	for (int i = 0; !BER_BVISNULL(&ch->used_tokens[i]); i++) {
+		const char *sp = strchr(ch->used_tokens[i].bv_val, ' ');
+
+		if (sp == NULL || strcmp(sp + 1, now) >= 0)
+			continue;
+		ch->expired_tokens = op->o_tmprealloc(ch->expired_tokens,
+			(n + 2) * sizeof(struct berval), op->o_tmpmemctx);
+		ch->expired_tokens[n++] = ch->used_tokens[i];
+		BER_BVZERO(&ch->expired_tokens[n]);
 	}
 }
 
@@ -172,7 +235,7 @@ rg_change_decide(Operation *op, slap_overinst *on, struct rg_change *ch)
 	req->now = slap_get_time();
 	req->clock_skew = ri->ri_clock_skew;
 
-	if (rg_ad.nonce_id == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
+	if (rg_ad.log_number == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
 		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
 		return;
 	}
@@ -206,8 +269,10 @@ rg_change_decide(Operation *op, slap_overinst *on, struct rg_change *ch)
 	rg_decide(ch->have_policy ? &ch->policy : NULL, req, &ch->dec);
 	if (ch->dec.allowed && ch->have_policy)
 		check_velocity(op, ri, ch);
-	if (ch->dec.allowed && req->ev != NULL)
+	if (ch->dec.allowed && req->ev != NULL && !ch->is_add)
 		claim_token(op, ri, ch);
+	if (ch->dec.allowed && !ch->is_add)
+		find_expired_tokens(op, ch);
 out:
 	if (!BER_BVISNULL(&policy_ndn))
 		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);
@@ -255,8 +320,12 @@ rg_change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->ev_approver_ndn.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&ch->target_uid))
 		op->o_tmpfree(ch->target_uid.bv_val, op->o_tmpmemctx);
-	if (!BER_BVISNULL(&ch->nonce_ndn))
-		op->o_tmpfree(ch->nonce_ndn.bv_val, op->o_tmpmemctx);
+	if (ch->expired_tokens != NULL)
+		op->o_tmpfree(ch->expired_tokens, op->o_tmpmemctx);
+	if (ch->used_tokens != NULL)
+		ber_bvarray_free_x(ch->used_tokens, op->o_tmpmemctx);
+	if (!BER_BVISNULL(&ch->token))
+		op->o_tmpfree(ch->token.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&ch->record_ndn))
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
 }

@@ -9,7 +9,7 @@ rg_is_maintained_attr(AttributeDescription *ad)
 	return ad == rg_ad.last_time || ad == rg_ad.last_kind || ad == rg_ad.last_by ||
 		ad == rg_ad.last_ial || ad == rg_ad.last_method || ad == rg_ad.last_issuer ||
 		ad == rg_ad.last_approver || ad == rg_ad.reset_count ||
-		ad == rg_ad.review_required;
+		ad == rg_ad.review_required || ad == rg_ad.used_token;
 }
 
 /* A NULL-terminated, ch_malloc'd copy of vals (n of them) and of their normalized form. */
@@ -29,21 +29,28 @@ copy_values(AttributeDescription *ad, struct berval *vals, int n, BerVarray *out
 	}
 }
 
-/* A REPLACE with no values removes what an earlier reset left behind. */
 static void
-add_replace(Modifications ***tail, AttributeDescription *ad, struct berval *vals, int n)
+add_mod(Modifications ***tail, short mod_op, AttributeDescription *ad, struct berval *vals,
+	int n)
 {
 	Modifications *m = ch_calloc(1, sizeof(*m));
 
 	m->sml_desc = ad;
 	m->sml_type = ad->ad_cname;
-	m->sml_op = LDAP_MOD_REPLACE;
+	m->sml_op = mod_op;
 	m->sml_flags = SLAP_MOD_INTERNAL;
 	m->sml_numvals = n;
 	if (n > 0)
 		copy_values(ad, vals, n, &m->sml_values, &m->sml_nvalues);
 	**tail = m;
 	*tail = &m->sml_next;
+}
+
+/* A REPLACE with no values removes what an earlier reset left behind. */
+static void
+add_replace(Modifications ***tail, AttributeDescription *ad, struct berval *vals, int n)
+{
+	add_mod(tail, LDAP_MOD_REPLACE, ad, vals, n);
 }
 
 static void
@@ -122,6 +129,12 @@ rg_effects_to_mods(Operation *op, const struct rg_effects *fx, Modifications **t
 		add_replace(&t, rg_ad.review_required, &v.yes, 1);
 	if (fx->force_change && rg_ad.pwd_reset != NULL)
 		add_replace(&t, rg_ad.pwd_reset, &v.yes, 1);
+	/* A soft delete: a concurrent change may have removed the same expired value. */
+	for (int i = 0; fx->expired_tokens != NULL && !BER_BVISNULL(&fx->expired_tokens[i]); i++)
+		add_mod(&t, SLAP_MOD_SOFTDEL, rg_ad.used_token, &fx->expired_tokens[i], 1);
+	/* A plain add: if the same token races this change, the backend refuses one of them. */
+	if (fx->token != NULL)
+		add_mod(&t, LDAP_MOD_ADD, rg_ad.used_token, fx->token, 1);
 	op->o_tmpfree(v.methods, op->o_tmpmemctx);
 }
 

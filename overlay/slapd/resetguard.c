@@ -16,11 +16,17 @@
 
 static slap_overinst rg_overinst;
 
-/* State carried to the response: what to undo if the backend refuses the change. */
+#define REPLAYED_TEXT \
+	"proofing token was already used: each token allows one reset " \
+	"(resetguard rule evidence-replayed)"
+
+/* State carried to the response: the outcome to record and what to send on. */
 struct rg_pending {
 	slap_callback cb;
 	rg_info *ri;
-	struct berval nonce_ndn;
+	int token_added;
+	int pwdexop;
+	int replayed;                       /* the Password Modify response needs its text */
 	struct berval record_ndn;
 	struct berval sealed;               /* OPENSSL_malloc'd DER, or empty */
 };
@@ -31,20 +37,37 @@ rg_response(Operation *op, SlapReply *rs)
 	struct rg_pending *p = op->o_callback->sc_private;
 	int applied = rs->sr_err == LDAP_SUCCESS;
 
+	/* back-mdb clears sr_text after sending a Modify's result; for Password Modify that
+	 * result is swallowed and the client's response is built later, so this callback stays
+	 * on the operation to put the replay text back into that response. */
+	if (rs->sr_type == REP_EXTENDED && p->replayed) {
+		op->o_callback = p->cb.sc_next;
+		rs->sr_err = LDAP_INSUFFICIENT_ACCESS;
+		rs->sr_text = REPLAYED_TEXT;
+		op->o_tmpfree(p, op->o_tmpmemctx);
+		return SLAP_CB_CONTINUE;
+	}
 	if (rs->sr_type != REP_RESULT)
 		return SLAP_CB_CONTINUE;
-	op->o_callback = p->cb.sc_next;
-	if (!applied && !BER_BVISNULL(&p->nonce_ndn))
-		rg_nonce_release(op, p->ri, &p->nonce_ndn);
+	/* The same token used twice at once: the backend refused the second rgUsedToken. */
+	if (p->token_added && rs->sr_err == LDAP_TYPE_OR_VALUE_EXISTS && rs->sr_text != NULL &&
+	    strstr(rs->sr_text, "rgUsedToken") != NULL) {
+		rs->sr_err = LDAP_INSUFFICIENT_ACCESS;
+		rs->sr_text = REPLAYED_TEXT;
+		p->replayed = p->pwdexop;
+	}
 	if (!BER_BVISNULL(&p->record_ndn))
 		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text,
 			BER_BVISNULL(&p->sealed) ? NULL : &p->sealed);
 	OPENSSL_free(p->sealed.bv_val);
-	if (!BER_BVISNULL(&p->nonce_ndn))
-		op->o_tmpfree(p->nonce_ndn.bv_val, op->o_tmpmemctx);
+	BER_BVZERO(&p->sealed);
 	if (!BER_BVISNULL(&p->record_ndn))
 		op->o_tmpfree(p->record_ndn.bv_val, op->o_tmpmemctx);
-	op->o_tmpfree(p, op->o_tmpmemctx);
+	BER_BVZERO(&p->record_ndn);
+	if (!p->replayed) {
+		op->o_callback = p->cb.sc_next;
+		op->o_tmpfree(p, op->o_tmpmemctx);
+	}
 	return SLAP_CB_CONTINUE;
 }
 
@@ -107,9 +130,9 @@ push_pending(Operation *op, rg_info *ri, struct rg_change *ch, struct berval *se
 	p->cb.sc_private = p;
 	p->cb.sc_next = op->o_callback;
 	p->ri = ri;
-	p->nonce_ndn = ch->nonce_ndn;
+	p->token_added = !BER_BVISNULL(&ch->token);
+	p->pwdexop = pwdexop_request(op) != NULL;
 	p->record_ndn = ch->record_ndn;
-	BER_BVZERO(&ch->nonce_ndn);
 	BER_BVZERO(&ch->record_ndn);
 	seal_for_syncd(op, ri, secret, &p->sealed);
 	op->o_callback = &p->cb;
@@ -127,6 +150,8 @@ apply_effects(Operation *op, struct rg_change *ch)
 	fx.review_required = ch->dec.review_required;
 	fx.force_change = ch->dec.force_change;
 	fx.reset_count = ch->reset_count + 1;
+	fx.token = BER_BVISNULL(&ch->token) ? NULL : &ch->token;
+	fx.expired_tokens = ch->expired_tokens;
 	if (ch->is_add)
 		rg_effects_to_entry(op, &fx, op->ora_e);
 	else
@@ -173,8 +198,6 @@ rg_judge(Operation *op, SlapReply *rs, int is_add, int old_given, BerVarray old_
 	if (rg_change_log(op, ri, &ch, err, sizeof(err)) != 0) {
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, err);
 		if (ch.dec.allowed) {
-			if (!BER_BVISNULL(&ch.nonce_ndn))
-				rg_nonce_release(op, ri, &ch.nonce_ndn);
 			rg_deny(&ch.dec, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
 				"the change was not made because its reset log record could not be "
 				"written: %s", err);
@@ -209,8 +232,8 @@ refuse_maintained(Operation *op, SlapReply *rs, AttributeDescription *ad)
 	Debug(LDAP_DEBUG_ANY, "%s resetguard: refused a write of %s by \"%s\"\n",
 		op->o_log_prefix, ad->ad_cname.bv_val, op->o_ndn.bv_val);
 	rs->sr_err = LDAP_CONSTRAINT_VIOLATION;
-	rs->sr_text = "the rgLastReset*, rgResetCount and rgReviewRequired attributes are "
-		"maintained by resetguard and cannot be written";
+	rs->sr_text = "the rgLastReset*, rgResetCount, rgReviewRequired and rgUsedToken "
+		"attributes are maintained by resetguard and cannot be written";
 	send_ldap_result(op, rs);
 	return rs->sr_err;
 }
@@ -280,7 +303,6 @@ rg_db_init(BackendDB *be, ConfigReply *cr)
 	rg_info *ri = ch_calloc(1, sizeof(*ri));
 
 	ri->ri_clock_skew = 30;
-	ri->ri_purge_interval = 3600;
 	ri->ri_log_purge_interval = 86400;
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_base);
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_nbase);
@@ -304,13 +326,6 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
-	if (ri->ri_issuers.n > 0 && BER_BVISEMPTY(&ri->ri_nonce_nbase)) {
-		snprintf(cr->msg, sizeof(cr->msg), "resetguard: resetguard-issuer is set but "
-			"resetguard-nonce-base is not: proofing tokens must be single-use, so name "
-			"a container for their ids");
-		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
-		return 1;
-	}
 	log_be = select_backend(&ri->ri_log_nbase, 0);
 	if (log_be == NULL || !overlay_is_inst(log_be, "rglog")) {
 		snprintf(cr->msg, sizeof(cr->msg), "resetguard: the reset log %s %s: configure a "
@@ -327,10 +342,8 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
-	if (slapMode & SLAP_SERVER_MODE) {
-		rg_nonce_purge_start(be, ri);
+	if (slapMode & SLAP_SERVER_MODE)
 		rg_log_purge_start(be, ri);
-	}
 	return 0;
 }
 
@@ -339,7 +352,6 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 {
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 
-	rg_nonce_purge_stop(on->on_bi.bi_private);
 	rg_log_purge_stop(on->on_bi.bi_private);
 	return 0;
 }
@@ -353,8 +365,6 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	if (ri == NULL)
 		return 0;
 	ch_free(ri->ri_default_policy.bv_val);
-	ch_free(ri->ri_nonce_base.bv_val);
-	ch_free(ri->ri_nonce_nbase.bv_val);
 	ch_free(ri->ri_log_base.bv_val);
 	ch_free(ri->ri_log_nbase.bv_val);
 	ldap_pvt_thread_mutex_destroy(&ri->ri_log_mutex);

@@ -16,8 +16,6 @@
 
 typedef struct rg_info {
 	struct berval ri_default_policy;    /* normalized DN, or empty */
-	struct berval ri_nonce_base;        /* DN as configured */
-	struct berval ri_nonce_nbase;       /* normalized */
 	struct rg_issuers ri_issuers;
 	X509 *ri_seal_cert;                 /* syncd's certificate; NULL: nothing is sealed */
 	char *ri_seal_cert_file;
@@ -33,8 +31,6 @@ typedef struct rg_info {
 	struct re_s *ri_log_purge_task;
 	int ri_rootdn_exempt;
 	int ri_clock_skew;
-	int ri_purge_interval;
-	struct re_s *ri_purge_task;
 } rg_info;
 
 /* Attribute descriptions resolved from the loaded schema when a database opens. */
@@ -42,7 +38,7 @@ struct rg_ads {
 	AttributeDescription *policy_subentry;
 	AttributeDescription *last_time, *last_kind, *last_by, *last_ial, *last_method,
 		*last_issuer, *last_approver, *reset_count, *review_required;
-	AttributeDescription *nonce_id, *nonce_expires, *nonce_target;
+	AttributeDescription *used_token;
 	AttributeDescription *uid;
 	AttributeDescription *log_number, *log_time, *log_target, *log_requester,
 		*log_approver, *log_kind, *log_decision, *log_rule, *log_rule_text, *log_policy,
@@ -53,7 +49,6 @@ struct rg_ads {
 		*log_sealed;
 	ObjectClass *oc_log_record, *oc_log_root;
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
-	ObjectClass *oc_nonce;
 };
 extern struct rg_ads rg_ad;
 
@@ -79,15 +74,6 @@ int rg_policy_load(Operation *op, struct berval *policy_ndn, struct rg_policy *p
 	char *err, size_t errlen);
 int rg_is_member_of_any(Operation *op, const struct rg_strlist *groups, struct berval *ndn);
 
-/* nonce.c */
-enum rg_nonce_result { RG_NONCE_RESERVED, RG_NONCE_REPLAYED, RG_NONCE_ERROR };
-enum rg_nonce_result rg_nonce_reserve(Operation *op, rg_info *ri,
-	const struct rg_evidence *ev, struct berval *target_ndn, struct berval *nonce_ndn,
-	char *err, size_t errlen);
-void rg_nonce_release(Operation *op, rg_info *ri, struct berval *nonce_ndn);
-int rg_nonce_purge_start(BackendDB *be, rg_info *ri);
-void rg_nonce_purge_stop(rg_info *ri);
-
 /* judge.c: everything gathered about one change, freed by rg_change_free. */
 struct rg_change {
 	int is_add;
@@ -107,7 +93,9 @@ struct rg_change {
 	long long reset_count;
 	struct rg_request req;
 	struct rg_decision dec;
-	struct berval nonce_ndn;            /* the token id claimed for this change */
+	BerVarray used_tokens;              /* the target's rgUsedToken values */
+	struct berval token;                /* the rgUsedToken value this change adds */
+	BerVarray expired_tokens;           /* used_tokens past expiry (shared values) */
 	struct berval record_ndn;           /* its reset log record */
 };
 void rg_change_decide(Operation *op, slap_overinst *on, struct rg_change *ch);
@@ -138,6 +126,8 @@ struct rg_effects {
 	int review_required;
 	int force_change;
 	long long reset_count;              /* the new count */
+	struct berval *token;               /* rgUsedToken value to add, or NULL */
+	BerVarray expired_tokens;           /* rgUsedToken values past their token's expiry */
 };
 int rg_is_maintained_attr(AttributeDescription *ad);
 void rg_effects_to_mods(Operation *op, const struct rg_effects *fx, Modifications **tail);

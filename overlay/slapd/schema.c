@@ -1,5 +1,5 @@
 /* The schema resetguard needs. slapd takes operational attributes only from code, so the
- * per-account attributes are registered here when the module loads; the policy and nonce
+ * per-account attributes are registered here when the module loads; the policy and log
  * schema (user attributes) comes from schema/resetguard.schema or .ldif, and is looked up
  * when a database using the overlay opens. */
 #include "resetguard.h"
@@ -69,15 +69,19 @@ static const struct {
 	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE "
 	  "NO-USER-MODIFICATION USAGE directoryOperation )",
 	  &rg_ad.review_required },
+	{ "( " RG_OID_BASE ".1.2.11 NAME 'rgUsedToken' "
+	  "DESC 'a proofing token used on this entry: hex SHA-256 of its issuer, NUL and jti, "
+	  "then its expiry' "
+	  "EQUALITY caseExactIA5Match "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
+	  "NO-USER-MODIFICATION USAGE directoryOperation )",
+	  &rg_ad.used_token },
 };
 
 static const struct {
 	const char *name;
 	AttributeDescription **ad;
 } schema_file_ats[] = {
-	{ "rgNonceId", &rg_ad.nonce_id },
-	{ "rgNonceExpires", &rg_ad.nonce_expires },
-	{ "rgNonceTarget", &rg_ad.nonce_target },
 	{ "uid", &rg_ad.uid },
 	{ "rgLogChangeNumber", &rg_ad.log_number },
 	{ "rgLogTime", &rg_ad.log_time },
@@ -141,10 +145,10 @@ rg_schema_resolve(char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if ((rg_ad.oc_nonce = oc_find("rgNonce")) == NULL || oc_find("rgPolicy") == NULL ||
+	if (oc_find("rgPolicy") == NULL ||
 	    (rg_ad.oc_log_record = oc_find("rgLogRecord")) == NULL ||
 	    (rg_ad.oc_log_root = oc_find("rgLogRoot")) == NULL) {
-		snprintf(err, errlen, "the rgPolicy, rgNonce and rgLog* object classes are not "
+		snprintf(err, errlen, "the rgPolicy and rgLog* object classes are not "
 			"defined: load resetguard.schema (or resetguard.ldif) before configuring "
 			"the overlay");
 		return -1;

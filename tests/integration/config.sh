@@ -1,6 +1,6 @@
 #!/bin/bash
 # Configuration: cn=config changes at run time (issuers, default policy, per-entry policy,
-# rootdn mode, clock skew, nonce base), invalid values refused with a message, the same
+# rootdn mode, clock skew, reset log), invalid values refused with a message, the same
 # behaviour from slapd.conf, and slaptest naming the file and line of a bad directive.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
@@ -194,20 +194,26 @@ check_eq "  olcRgClockSkew is still 60" 60 "$(cfg_get olcRgClockSkew)"
 cfg_refused "olcRgRootDN: maybe is refused" "replace: olcRgRootDN
 olcRgRootDN: maybe" "neither governed nor exempt"
 check_eq "  olcRgRootDN is still governed" governed "$(cfg_get olcRgRootDN)"
-cfg_refused "olcRgNoncePurge: 5 is refused" "replace: olcRgNoncePurge
-olcRgNoncePurge: 5" "is not a number of seconds"
-cfg "olcRgNoncePurge: 120 is accepted" "replace: olcRgNoncePurge
-olcRgNoncePurge: 120"
+cfg_refused "olcRgLogPurge: a zero age is refused" "replace: olcRgLogPurge
+olcRgLogPurge: 00:00 01:00" "is not [dd+]hh:mm[:ss]"
+cfg_refused "olcRgLogPurge: 24 hours as hh is refused" "replace: olcRgLogPurge
+olcRgLogPurge: 01:00 24:00" "is not [dd+]hh:mm[:ss]"
+check_eq "  olcRgLogPurge is still unset" "" "$(cfg_get olcRgLogPurge)"
 cfg_refused "olcRgDefaultPolicy: not a DN is refused" "replace: olcRgDefaultPolicy
 olcRgDefaultPolicy: not a dn" "olcRgDefaultPolicy"
 check_eq "  olcRgDefaultPolicy is unchanged" "$RG_POLICY_DN" "$(cfg_get olcRgDefaultPolicy)"
 
-# ---- nonce base ----
-cfg "olcRgNonceBase can point at a missing container" "replace: olcRgNonceBase
-olcRgNonceBase: cn=missing,cn=resetlog"
-reset_denied "  then a reset with a good token fails closed" 53 internal-error "$ALICE" --ial 2 --amr hwk
-cfg "olcRgNonceBase can be set back" "replace: olcRgNonceBase
-olcRgNonceBase: $RG_NONCE_BASE"
+# ---- reset log ----
+# Checked only when the database opens: a value set at run time is used at once, and a log
+# that cannot be written makes every allowed change fail closed.
+cfg "olcRgLog can point at a database that does not exist" "replace: olcRgLog
+olcRgLog: cn=nowhere"
+used=$(opattr "$ALICE" rgUsedToken | grep -c .)
+reset_denied "  then a reset with a good token fails closed: log-failed" 53 log-failed "$ALICE" --ial 2 --amr hwk
+check "  the denial names the log" grep -q "cn=nowhere" <<<"$denied_out"
+check_eq "  the token is not recorded as used on alice (rgUsedToken)" "$used" "$(opattr "$ALICE" rgUsedToken | grep -c .)"
+cfg "olcRgLog can be set back" "replace: olcRgLog
+olcRgLog: $RG_LOG_BASE"
 reset_ok "  resets work again" "$ALICE" --ial 2 --amr hwk
 check_eq "alice's rgResetCount counts exactly the recorded resets" "${count[$ALICE]}" "$(opattr "$ALICE" rgResetCount)"
 

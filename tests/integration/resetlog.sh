@@ -528,13 +528,6 @@ check_eq "  nor reading the record by its DN" 0 \
 check_eq "the main rootdn gets no rgLogSealedPassword" 0 \
 	"$(search_as "$RG_ADMIN_DN" "$RG_ADMIN_PW" '(objectClass=*)' rgLogSealedPassword | grep -ci '^rgLogSealedPassword')"
 
-n_nonces=$(slapcat -F "$RG_DIR/slapd.d" -b "$RG_LOG_BASE" -a '(objectClass=rgNonce)' 2>/dev/null | grep -c '^dn: ')
-check "consumed token ids exist under $RG_NONCE_BASE ($n_nonces, seen by slapcat)" test "$n_nonces" -gt 0
-check_result "the auditor cannot see the nonce container" 32 - \
-	ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -b "$RG_NONCE_BASE" -s base
-check_eq "  nor any nonce in a subtree search" 0 \
-	"$(nentries "$(search_as "$RG_AUDITOR_DN" "$RG_AUDITOR_PW" '(|(objectClass=rgNonce)(rgNonceId=*)(cn=nonces))')")"
-
 ###########################################################################################
 echo "# 8. no secret anywhere"
 ldapsearch -x -H "$RG_URI" -D "$RG_SYNCD_DN" -w "$RG_SYNCD_PW" -LLL -o ldif-wrap=no -b "$RG_LOG_BASE" '(objectClass=*)' '*' '+' 2>&1 |

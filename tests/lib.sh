@@ -141,14 +141,20 @@ _sandbox_cleanup() {
 trap _sandbox_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# sandbox_up [--slapd-conf] [--ppolicy] [--exempt-rootdn]: a new sandbox in a new temporary
+# sandbox_up [--slapd-conf] [--ppolicy] [--exempt-rootdn] [--syncd]: a new sandbox in a new temporary
 # directory whose env is sourced into this shell; the EXIT trap takes it down and removes the
 # directory however the script ends. A sandbox that does not start ends the script.
 sandbox_up() {
 	local d
 	d=$(mktemp -d "${TMPDIR:-/tmp}/rg-test.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
 	T_SANDBOXES+=("$d")
-	if ! T_OUT=$(bash "$RG_TOP/scripts/sandbox" up "$d" "$@" 2>&1); then
+	# Overlay tests need no legacy stores: syncd's tests ask for them with --syncd.
+	local opts=() a syncd=0
+	for a in "$@"; do
+		if [ "$a" = --syncd ]; then syncd=1; else opts+=("$a"); fi
+	done
+	[ "$syncd" = 1 ] || opts+=(--no-syncd)
+	if ! T_OUT=$(bash "$RG_TOP/scripts/sandbox" up "$d" "${opts[@]}" 2>&1); then
 		printf 'Bail out! sandbox up %s failed\n%s\n' "$*" "$T_OUT" | sed '2,$s/^/#   /'
 		exit 1
 	fi

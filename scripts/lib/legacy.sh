@@ -1,0 +1,165 @@
+# Sourced by scripts/sandbox: the two legacy directories and resetguard-syncd.
+#
+# legacy1 (dc=legacy1,dc=example) keeps accounts as uid=NAME,ou=users with pre-hashed
+#   {SSHA} userPassword values written by syncd ("method hash").
+# legacy2 (o=legacy2) keeps accounts as cn=FULL NAME,ou=accounts found by mail, and takes
+#   the Password Modify extended operation ("method passmod").
+# Both are separate Debian slapd processes on their own loopback ports.
+
+legacy_conf() {  # NAME SUFFIX PORT-DIR
+	cat <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+pidfile $3/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+password-hash {SSHA}
+database mdb
+suffix "$2"
+rootdn "cn=admin,$2"
+rootpw $(hash_pw "$legacy_pw")
+directory $3/db
+maxsize 268435456
+index objectClass,uid,mail eq
+access to attrs=userPassword by anonymous auth by * none
+access to * by users read by * none
+CONF
+}
+
+legacy1_data() {
+	local s=dc=legacy1,dc=example
+	printf 'dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: legacy1\no: Legacy One\n\n' "$s"
+	printf 'dn: ou=users,%s\nobjectClass: organizationalUnit\nou: users\n\n' "$s"
+	for u in alice root.bob carol; do
+		printf 'dn: uid=%s,ou=users,%s\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: %s\nuserPassword: %s\n\n' \
+			"$u" "$s" "$u" "$(hash_pw "$(openssl rand -hex 12)")"
+	done
+}
+
+legacy2_data() {
+	local s=o=legacy2
+	printf 'dn: %s\nobjectClass: organization\no: legacy2\n\n' "$s"
+	printf 'dn: ou=accounts,%s\nobjectClass: organizationalUnit\nou: accounts\n\n' "$s"
+	printf 'dn: cn=Alice Example,ou=accounts,%s\nobjectClass: inetOrgPerson\ncn: Alice Example\nsn: Example\nmail: alice@example.com\nuserPassword: %s\n\n' \
+		"$s" "$(hash_pw "$(openssl rand -hex 12)")"
+	printf 'dn: cn=Bob Root,ou=accounts,%s\nobjectClass: inetOrgPerson\ncn: Bob Root\nsn: Root\nmail: root.bob@example.com\nuserPassword: %s\n\n' \
+		"$s" "$(hash_pw "$(openssl rand -hex 12)")"
+}
+
+legacy_start() {  # NAME PORT
+	local d=$dir/$1
+	rm -f "$d/slapd.pid"
+	/usr/sbin/slapd -n "resetguard-$1" -h "ldap://127.0.0.1:$2/" -f "$d/slapd.conf" \
+		-d stats >>"$d/slapd.log" 2>&1 &
+	for _ in $(seq 1 100); do
+		ldapsearch -x -H "ldap://127.0.0.1:$2" -b '' -s base 1.1 >/dev/null 2>&1 && return 0
+		kill -0 $! 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$d/slapd.log" >&2
+	die "$1 did not start; see $d/slapd.log"
+}
+
+legacy_up() {
+	local n suffix
+	for n in legacy1 legacy2; do
+		rm -rf "${dir:?}/$n"
+		mkdir -p "$dir/$n/db"
+		case $n in legacy1) suffix=dc=legacy1,dc=example ;; legacy2) suffix=o=legacy2 ;; esac
+		legacy_conf "$n" "$suffix" "$dir/$n" > "$dir/$n/slapd.conf"
+		"${n}_data" | "$SLAPADD" -f "$dir/$n/slapd.conf" -b "$suffix" \
+			>>"$dir/slapadd.log" 2>&1 || die "loading $n failed; see $dir/slapadd.log"
+	done
+	legacy_start legacy1 "$legacy1_port"
+	legacy_start legacy2 "$legacy2_port"
+}
+
+syncd_conf() {
+	cat <<CONF
+# resetguard-syncd for the sandbox: follows the reset log, feeds both legacy directories.
+log-uri ldap://127.0.0.1:$port
+log-base cn=resetlog
+bind-dn cn=syncd,ou=services,$base
+bind-password-file $dir/keys/syncd.pw
+key-file $dir/keys/syncd.key
+cert-file $dir/keys/syncd.pem
+state-file $dir/run/syncd.state
+metrics-listen 127.0.0.1:$metrics_port
+log json
+max-attempts 6
+retry-base 1
+retry-max 20
+op-timeout 5
+
+target legacy1 {
+	type ldap
+	uri ldap://127.0.0.1:$legacy1_port
+	bind-dn cn=admin,dc=legacy1,dc=example
+	bind-password-file $dir/keys/legacy.pw
+	map-template uid=%r,ou=users,dc=legacy1,dc=example
+	method hash
+	hash-scheme ssha
+	timeout 5
+}
+
+target legacy2 {
+	type ldap
+	uri ldap://127.0.0.1:$legacy2_port
+	bind-dn cn=admin,o=legacy2
+	bind-password-file $dir/keys/legacy.pw
+	map-search-base ou=accounts,o=legacy2
+	map-search-filter (mail=%r@example.com)
+	method passmod
+	timeout 5
+}
+CONF
+}
+
+syncd_start() {
+	rm -f "$dir/run/syncd.pid"
+	"${RG_SYNCD_BIN:-$top/resetguard-syncd}" -d -f "$dir/syncd.conf" >>"$dir/syncd.log" 2>&1 &
+	echo $! > "$dir/run/syncd.pid"
+	for _ in $(seq 1 100); do
+		curl_ok "http://127.0.0.1:$metrics_port/health" && return 0
+		kill -0 "$(cat "$dir/run/syncd.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$dir/syncd.log" >&2
+	die "resetguard-syncd did not start; see $dir/syncd.log"
+}
+
+# Without curl: python3's urllib, which the sandbox already needs for free ports.
+curl_ok() {
+	python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+		"$1" >/dev/null 2>&1
+}
+
+syncd_up() {
+	(umask 077 && printf '%s\n' "$syncd_pw" > "$dir/keys/syncd.pw" &&
+		printf '%s\n' "$legacy_pw" > "$dir/keys/legacy.pw")
+	syncd_conf > "$dir/syncd.conf"
+	"$top/resetguard-syncd" -t -f "$dir/syncd.conf" >/dev/null ||
+		die "the sandbox's syncd.conf does not check: $top/resetguard-syncd -t -f $dir/syncd.conf"
+	syncd_start
+}
+
+stop_pidfile() {  # FILE
+	local pid
+	[ -f "$1" ] || return 0
+	pid=$(cat "$1")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$1"
+}
+
+legacy_syncd_down() {
+	stop_pidfile "$dir/run/syncd.pid"
+	stop_pidfile "$dir/legacy1/slapd.pid"
+	stop_pidfile "$dir/legacy2/slapd.pid"
+}

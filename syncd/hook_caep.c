@@ -30,6 +30,7 @@
 #include "evidence.h"
 #include "hook.h"
 #include "http.h"
+#include "errbuf.h"
 
 #define DEFAULT_TIMEOUT 10
 #define NEVENTS 2
@@ -54,20 +55,6 @@ struct caep {
 	unsigned events;         /* bit i: caep_events[i] */
 	int timeout;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* CAEP's initiating_entity: who caused the change. A reset someone else performed is the
  * admin's; a user changing (or recovering) their own password is the user's. */
@@ -102,20 +89,20 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			seterr(err, errlen, "signing-key %s is a symbolic link: name the file "
+			rg_seterr(err, errlen, "signing-key %s is a symbolic link: name the file "
 				"itself", path);
 		else
-			seterr(err, errlen, "signing-key %s: cannot open: %s", path,
+			rg_seterr(err, errlen, "signing-key %s: cannot open: %s", path,
 				strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "signing-key %s is not a regular file", path);
+		rg_seterr(err, errlen, "signing-key %s is not a regular file", path);
 		close(fd);
 		return NULL;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen, "signing-key %s is %s by group or others: chmod 600 it",
+		rg_seterr(err, errlen, "signing-key %s is %s by group or others: chmod 600 it",
 			path, (st.st_mode & 044) ? "readable" : (st.st_mode & 022) ? "writable"
 			: "accessible");
 		close(fd);
@@ -123,7 +110,7 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
 	}
 	f = fdopen(fd, "r");
 	if (f == NULL) {
-		seterr(err, errlen, "signing-key %s: %s", path, strerror(errno));
+		rg_seterr(err, errlen, "signing-key %s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -131,13 +118,13 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
 	fclose(f);
 	ERR_clear_error();
 	if (key == NULL) {
-		seterr(err, errlen, "signing-key %s: not an unencrypted PEM private key", path);
+		rg_seterr(err, errlen, "signing-key %s: not an unencrypted PEM private key", path);
 		return NULL;
 	}
 	if (!EVP_PKEY_is_a(key, "EC") ||
 	    EVP_PKEY_get_group_name(key, group, sizeof group, NULL) != 1 ||
 	    (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
-		seterr(err, errlen, "signing-key %s: must be an EC P-256 key (ES256)", path);
+		rg_seterr(err, errlen, "signing-key %s: must be an EC P-256 key (ES256)", path);
 		EVP_PKEY_free(key);
 		return NULL;
 	}
@@ -163,7 +150,7 @@ static int parse_events(const struct conf_kv *kv, unsigned *out, char *err, size
 			    strncmp(caep_events[i].name, p, len) == 0)
 				break;
 		if (i == NEVENTS) {
-			seterr(err, errlen, "%s:%d: events: unknown event \"%.*s\" (known: "
+			rg_seterr(err, errlen, "%s:%d: events: unknown event \"%.*s\" (known: "
 				"credential-change session-revoked)", kv->file, kv->line, (int)len, p);
 			return -1;
 		}
@@ -171,7 +158,7 @@ static int parse_events(const struct conf_kv *kv, unsigned *out, char *err, size
 		p = q;
 	}
 	if (*out == 0) {
-		seterr(err, errlen, "%s:%d: events: name at least one event", kv->file, kv->line);
+		rg_seterr(err, errlen, "%s:%d: events: name at least one event", kv->file, kv->line);
 		return -1;
 	}
 	return 0;
@@ -196,12 +183,12 @@ static void caep_free(struct hook *h)
 static int set_once(char **slot, const struct conf_kv *kv, char *err, size_t errlen)
 {
 	if (*slot != NULL) {
-		seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
+		rg_seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
 		return -1;
 	}
 	*slot = strdup(kv->value);
 	if (*slot == NULL) {
-		seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
+		rg_seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
 		return -1;
 	}
 	return 0;
@@ -218,7 +205,7 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 
 	c = calloc(1, sizeof *c);
 	if (c == NULL) {
-		seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
+		rg_seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
 		return -1;
 	}
 	h->priv = c;
@@ -231,7 +218,7 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 		if (strcmp(k->key, "url") == 0) {
 			rc = set_once(&c->url, k, err, errlen);
 			if (rc == 0 && http_check_url(k->value, why, sizeof why) != 0) {
-				seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
+				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
 				rc = -1;
 			}
 		} else if (strcmp(k->key, "issuer") == 0) {
@@ -243,7 +230,7 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 		} else if (strcmp(k->key, "tls-ca-file") == 0) {
 			rc = set_once(&c->ca_file, k, err, errlen);
 			if (rc == 0 && http_check_ca_file(k->value, why, sizeof why) != 0) {
-				seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
+				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
 				rc = -1;
 			}
 		} else if (strcmp(k->key, "signing-key") == 0 || strcmp(k->key, "events") == 0 ||
@@ -252,7 +239,7 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 										   : &have_timeout;
 
 			if ((*seen)++) {
-				seterr(err, errlen, "%s:%d: %s given twice", k->file, k->line, k->key);
+				rg_seterr(err, errlen, "%s:%d: %s given twice", k->file, k->line, k->key);
 				rc = -1;
 			} else if (k->key[0] == 's') {
 				keykv = k;   /* loaded once the whole block is known good */
@@ -263,7 +250,7 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 				rc = hook_parse_timeout(k, &c->timeout, err, errlen);
 			}
 		} else {
-			seterr(err, errlen, "%s:%d: unknown key \"%s\" in a caep hook", k->file,
+			rg_seterr(err, errlen, "%s:%d: unknown key \"%s\" in a caep hook", k->file,
 				k->line, k->key);
 			rc = -1;
 		}
@@ -271,14 +258,14 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 			goto fail;
 	}
 	if (c->url == NULL || c->issuer == NULL || c->audience == NULL || keykv == NULL) {
-		seterr(err, errlen, "%s:%d: hook %s: a caep hook needs %s", h->file, h->line,
+		rg_seterr(err, errlen, "%s:%d: hook %s: a caep hook needs %s", h->file, h->line,
 			h->name ? h->name : "", c->url == NULL ? "url" : c->issuer == NULL ? "issuer"
 			: c->audience == NULL ? "audience" : "signing-key");
 		goto fail;
 	}
 	c->key = load_key(keykv->value, why, sizeof why);
 	if (c->key == NULL) {
-		seterr(err, errlen, "%s:%d: %s", keykv->file, keykv->line, why);
+		rg_seterr(err, errlen, "%s:%d: %s", keykv->file, keykv->line, why);
 		goto fail;
 	}
 	return 0;
@@ -300,7 +287,7 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 
 	*out = NULL;
 	if (RAND_bytes(rnd, sizeof rnd) != 1 || hook_txn_id(ev, txn) != 0) {
-		seterr(err, errlen, "cannot make the token ids");
+		rg_seterr(err, errlen, "cannot make the token ids");
 		goto out;
 	}
 	for (i = 0; i < sizeof rnd; i++)
@@ -327,7 +314,7 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 	if (sub_id == NULL || event == NULL) {
 		json_decref(sub_id);
 		json_decref(event);
-		seterr(err, errlen, "cannot build the token: out of memory");
+		rg_seterr(err, errlen, "cannot build the token: out of memory");
 		goto out;
 	}
 	/* "o" steals the references, also when packing fails (jansson >= 2.11). */
@@ -337,17 +324,17 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 	hdr = json_pack("{s:s, s:s}", "typ", "secevent+jwt", "alg", "ES256");
 	if (claims == NULL || hdr == NULL ||
 	    (c->kid != NULL && json_object_set_new(hdr, "kid", json_string(c->kid)) != 0)) {
-		seterr(err, errlen, "cannot build the token: out of memory");
+		rg_seterr(err, errlen, "cannot build the token: out of memory");
 		goto out;
 	}
 	hs = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	cs = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (hs == NULL || cs == NULL) {
-		seterr(err, errlen, "cannot build the token: out of memory");
+		rg_seterr(err, errlen, "cannot build the token: out of memory");
 		goto out;
 	}
 	if (rg_jws_sign_header(c->key, hs, cs, out, why, sizeof why) != 0) {
-		seterr(err, errlen, "%s", why);
+		rg_seterr(err, errlen, "%s", why);
 		goto out;
 	}
 	rc = 0;
@@ -378,7 +365,7 @@ static enum hook_result caep_outcome(const struct http_response *resp, char *err
 			clean.body = (char *)json_string_value(e);
 			clean.body_len = strlen(clean.body);
 			http_snippet(&clean, snippet, 64);
-			seterr(err, errlen, "receiver refused the SET: %s", snippet);
+			rg_seterr(err, errlen, "receiver refused the SET: %s", snippet);
 			if (json_is_string(d)) {
 				clean.body = (char *)json_string_value(d);
 				clean.body_len = strlen(clean.body);
@@ -391,7 +378,7 @@ static enum hook_result caep_outcome(const struct http_response *resp, char *err
 		json_decref(j);
 	}
 	http_snippet(resp, snippet, sizeof snippet);
-	seterr(err, errlen, "receiver answered HTTP %d%s%s", resp->status, *snippet ? ": " : "",
+	rg_seterr(err, errlen, "receiver answered HTTP %d%s%s", resp->status, *snippet ? ": " : "",
 		snippet);
 	return resp->status >= 500 || resp->status == 408 || resp->status == 429 ? HOOK_RETRY
 										   : HOOK_FAIL;

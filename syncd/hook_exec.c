@@ -30,6 +30,7 @@
 
 #include "hook.h"
 #include "http.h"
+#include "errbuf.h"
 
 #define DEFAULT_TIMEOUT 20
 #define EXIT_RETRY 75          /* EX_TEMPFAIL from sysexits.h */
@@ -43,20 +44,6 @@ struct exec_hook {
 	int timeout;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* An absolute path to an executable regular file nobody but its owner can replace.
  * Checked at configure time and again before each run (the file may have changed). */
 static int check_command(const char *path, char *err, size_t errlen)
@@ -64,20 +51,20 @@ static int check_command(const char *path, char *err, size_t errlen)
 	struct stat st;
 
 	if (path[0] != '/') {
-		seterr(err, errlen, "command %s must be an absolute path", path);
+		rg_seterr(err, errlen, "command %s must be an absolute path", path);
 		return -1;
 	}
 	if (stat(path, &st) != 0) {
-		seterr(err, errlen, "command %s: %s", path, strerror(errno));
+		rg_seterr(err, errlen, "command %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* The mode bits too: for root, access(X_OK) is true of almost anything. */
 	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111) || access(path, X_OK) != 0) {
-		seterr(err, errlen, "command %s is not an executable file", path);
+		rg_seterr(err, errlen, "command %s is not an executable file", path);
 		return -1;
 	}
 	if (st.st_mode & 022) {
-		seterr(err, errlen, "command %s is writable by group or others: chmod go-w it",
+		rg_seterr(err, errlen, "command %s is writable by group or others: chmod go-w it",
 			path);
 		return -1;
 	}
@@ -106,7 +93,7 @@ static int exec_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 
 	x = calloc(1, sizeof *x);
 	if (x == NULL) {
-		seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
+		rg_seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
 		return -1;
 	}
 	h->priv = x;
@@ -118,32 +105,32 @@ static int exec_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 
 		if (slot != NULL) {
 			if (*slot != NULL) {
-				seterr(err, errlen, "%s:%d: %s given twice", k->file, k->line, k->key);
+				rg_seterr(err, errlen, "%s:%d: %s given twice", k->file, k->line, k->key);
 				goto fail;
 			}
 			if ((*slot = strdup(k->value)) == NULL) {
-				seterr(err, errlen, "%s:%d: out of memory", k->file, k->line);
+				rg_seterr(err, errlen, "%s:%d: out of memory", k->file, k->line);
 				goto fail;
 			}
 			if (slot == &x->command && check_command(k->value, why, sizeof why) != 0) {
-				seterr(err, errlen, "%s:%d: %s", k->file, k->line, why);
+				rg_seterr(err, errlen, "%s:%d: %s", k->file, k->line, why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "timeout") == 0) {
 			if (have_timeout++) {
-				seterr(err, errlen, "%s:%d: timeout given twice", k->file, k->line);
+				rg_seterr(err, errlen, "%s:%d: timeout given twice", k->file, k->line);
 				goto fail;
 			}
 			if (hook_parse_timeout(k, &x->timeout, err, errlen) != 0)
 				goto fail;
 		} else {
-			seterr(err, errlen, "%s:%d: unknown key \"%s\" in an exec hook", k->file,
+			rg_seterr(err, errlen, "%s:%d: unknown key \"%s\" in an exec hook", k->file,
 				k->line, k->key);
 			goto fail;
 		}
 	}
 	if (x->command == NULL) {
-		seterr(err, errlen, "%s:%d: hook %s: an exec hook needs command", h->file, h->line,
+		rg_seterr(err, errlen, "%s:%d: hook %s: an exec hook needs command", h->file, h->line,
 			h->name ? h->name : "");
 		goto fail;
 	}
@@ -152,7 +139,7 @@ static int exec_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 	for (p = x->argbuf ? strtok_r(x->argbuf, " \t", &save) : NULL; p != NULL;
 	     p = strtok_r(NULL, " \t", &save)) {
 		if (argc > MAX_ARGS) {
-			seterr(err, errlen, "%s:%d: hook %s: more than %d args", h->file, h->line,
+			rg_seterr(err, errlen, "%s:%d: hook %s: more than %d args", h->file, h->line,
 				h->name ? h->name : "", MAX_ARGS);
 			goto fail;
 		}
@@ -204,12 +191,12 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 	ssize_t r;
 
 	if (check_command(x->command, why, sizeof why) != 0) {
-		seterr(err, errlen, "%s", why);
+		rg_seterr(err, errlen, "%s", why);
 		goto out;
 	}
 	body = hook_event_json(ev);
 	if (body == NULL) {
-		seterr(err, errlen, "out of memory");
+		rg_seterr(err, errlen, "out of memory");
 		res = HOOK_RETRY;
 		goto out;
 	}
@@ -218,13 +205,13 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 	 * pipe ends, or our child would never see the end of its input. */
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    posix_spawn_file_actions_init(&fa) != 0) {
-		seterr(err, errlen, "cannot run %s: %s", x->command, strerror(errno));
+		rg_seterr(err, errlen, "cannot run %s: %s", x->command, strerror(errno));
 		res = HOOK_RETRY;
 		goto out;
 	}
 	fa_ok = 1;
 	if (posix_spawnattr_init(&attr) != 0) {
-		seterr(err, errlen, "cannot run %s: out of memory", x->command);
+		rg_seterr(err, errlen, "cannot run %s: out of memory", x->command);
 		res = HOOK_RETRY;
 		goto out;
 	}
@@ -240,14 +227,14 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 	    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(&attr, &all) != 0 ||
 	    posix_spawnattr_setpgroup(&attr, 0) != 0) {
-		seterr(err, errlen, "cannot run %s: out of memory", x->command);
+		rg_seterr(err, errlen, "cannot run %s: out of memory", x->command);
 		res = HOOK_RETRY;
 		goto out;
 	}
 	rc = posix_spawn(&pid, x->command, &fa, &attr, x->argv, envp);
 	if (rc != 0) {
 		pid = -1;
-		seterr(err, errlen, "cannot run %s: %s", x->command, strerror(rc));
+		rg_seterr(err, errlen, "cannot run %s: %s", x->command, strerror(rc));
 		res = rc == EAGAIN || rc == ENOMEM ? HOOK_RETRY : HOOK_FAIL;
 		goto out;
 	}
@@ -270,7 +257,7 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 		pfd[0] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
 		pfd[1] = (struct pollfd){ .fd = ep[0], .events = POLLIN };
 		if (poll(pfd, 2, (int)left) < 0 && errno != EINTR) {
-			seterr(err, errlen, "%s: poll: %s", x->command, strerror(errno));
+			rg_seterr(err, errlen, "%s: poll: %s", x->command, strerror(errno));
 			res = HOOK_RETRY;
 			goto out;
 		}
@@ -310,7 +297,7 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 			break;
 		}
 		if (w < 0 && errno != EINTR) {
-			seterr(err, errlen, "%s: waitpid: %s", x->command, strerror(errno));
+			rg_seterr(err, errlen, "%s: waitpid: %s", x->command, strerror(errno));
 			reaped = 1;   /* someone else reaped it: nothing left to kill */
 			res = HOOK_RETRY;
 			goto out;
@@ -326,10 +313,10 @@ static enum hook_result exec_fire(struct hook *h, const struct hook_event *ev, c
 		res = HOOK_DONE;
 	} else if (WIFEXITED(status)) {
 		res = WEXITSTATUS(status) == EXIT_RETRY ? HOOK_RETRY : HOOK_FAIL;
-		seterr(err, errlen, "%s exited with status %d%s%s", x->command,
+		rg_seterr(err, errlen, "%s exited with status %d%s%s", x->command,
 			WEXITSTATUS(status), *line ? ": " : "", line);
 	} else {
-		seterr(err, errlen, "%s was killed by signal %d%s%s", x->command,
+		rg_seterr(err, errlen, "%s was killed by signal %d%s%s", x->command,
 			WTERMSIG(status), *line ? ": " : "", line);
 	}
 out:
@@ -339,7 +326,7 @@ out:
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		if (timed_out) {
-			seterr(err, errlen, "%s did not finish within %d s; killed", x->command,
+			rg_seterr(err, errlen, "%s did not finish within %d s; killed", x->command,
 				x->timeout);
 			res = HOOK_RETRY;
 		}

@@ -18,6 +18,7 @@
 
 #include "hook.h"
 #include "http.h"
+#include "errbuf.h"
 
 #define DEFAULT_TIMEOUT 10
 
@@ -27,20 +28,6 @@ struct webhook {
 	char *ca_file;
 	int timeout;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void hex(const unsigned char *in, size_t n, char *out)
 {
@@ -107,7 +94,7 @@ int hook_parse_timeout(const struct conf_kv *kv, int *out, char *err, size_t err
 	errno = 0;
 	v = strtol(kv->value, &end, 10);
 	if (errno != 0 || end == kv->value || *end != '\0' || v < 1 || v > 3600) {
-		seterr(err, errlen, "%s:%d: %s must be a number of seconds from 1 to 3600",
+		rg_seterr(err, errlen, "%s:%d: %s must be a number of seconds from 1 to 3600",
 			kv->file, kv->line, kv->key);
 		return -1;
 	}
@@ -149,12 +136,12 @@ static void webhook_free(struct hook *h)
 static int set_once(char **slot, const struct conf_kv *kv, char *err, size_t errlen)
 {
 	if (*slot != NULL) {
-		seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
+		rg_seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
 		return -1;
 	}
 	*slot = strdup(kv->value);
 	if (*slot == NULL) {
-		seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
+		rg_seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
 		return -1;
 	}
 	return 0;
@@ -171,7 +158,7 @@ static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n,
 
 	w = calloc(1, sizeof *w);
 	if (w == NULL) {
-		seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
+		rg_seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
 		return -1;
 	}
 	h->priv = w;
@@ -183,7 +170,7 @@ static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n,
 			if (set_once(&w->url, k, err, errlen) != 0)
 				goto fail;
 			if (http_check_url(k->value, why, sizeof why) != 0) {
-				seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
+				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "secret-file") == 0) {
@@ -194,24 +181,24 @@ static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n,
 			if (set_once(&w->ca_file, k, err, errlen) != 0)
 				goto fail;
 			if (http_check_ca_file(k->value, why, sizeof why) != 0) {
-				seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
+				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "timeout") == 0) {
 			if (have_timeout++) {
-				seterr(err, errlen, "%s:%d: timeout given twice", k->file, k->line);
+				rg_seterr(err, errlen, "%s:%d: timeout given twice", k->file, k->line);
 				goto fail;
 			}
 			if (hook_parse_timeout(k, &w->timeout, err, errlen) != 0)
 				goto fail;
 		} else {
-			seterr(err, errlen, "%s:%d: unknown key \"%s\" in a webhook hook", k->file,
+			rg_seterr(err, errlen, "%s:%d: unknown key \"%s\" in a webhook hook", k->file,
 				k->line, k->key);
 			goto fail;
 		}
 	}
 	if (w->url == NULL || secret_file == NULL) {
-		seterr(err, errlen, "%s:%d: hook %s: a webhook needs %s", h->file, h->line,
+		rg_seterr(err, errlen, "%s:%d: hook %s: a webhook needs %s", h->file, h->line,
 			h->name ? h->name : "", w->url == NULL ? "url" : "secret-file");
 		goto fail;
 	}
@@ -219,7 +206,7 @@ static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n,
 	 * at the first password change. */
 	if (read_secret_file(secret_file, &w->secret, why, sizeof why) != 0) {
 		w->secret = NULL;
-		seterr(err, errlen, "%s:%d: secret-file: %s", secret_kv->file, secret_kv->line,
+		rg_seterr(err, errlen, "%s:%d: secret-file: %s", secret_kv->file, secret_kv->line,
 			why);
 		goto fail;
 	}
@@ -247,7 +234,7 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 	body = hook_event_json(ev);
 	if (body == NULL || webhook_signature(w->secret, body, strlen(body), sig) != 0 ||
 	    hook_txn_id(ev, txn) != 0) {
-		seterr(err, errlen, "cannot build the webhook request");
+		rg_seterr(err, errlen, "cannot build the webhook request");
 		goto out;
 	}
 	hdr[0] = (struct http_header){ "X-Resetguard-Signature", sig };
@@ -265,7 +252,7 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 
 	rc = http_post(&rq, &resp, why, sizeof why);
 	if (rc != RG_HTTP_OK) {
-		seterr(err, errlen, "%s", why);
+		rg_seterr(err, errlen, "%s", why);
 		res = rc == RG_HTTP_BAD_REQUEST ? HOOK_FAIL : HOOK_RETRY;
 		goto out;
 	}
@@ -274,7 +261,7 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 		goto out;
 	}
 	http_snippet(&resp, snippet, sizeof snippet);
-	seterr(err, errlen, "webhook answered HTTP %d%s%s", resp.status, *snippet ? ": " : "",
+	rg_seterr(err, errlen, "webhook answered HTTP %d%s%s", resp.status, *snippet ? ": " : "",
 		snippet);
 	/* 408 and 429 say "later", like 5xx; any other answer will not change on retry. */
 	res = resp.status >= 500 || resp.status == 408 || resp.status == 429 ? HOOK_RETRY

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "http.h"
+#include "errbuf.h"
 
 #define DEFAULT_TIMEOUT 10
 #define MAX_HEADERS_SIZE (16 * 1024)
@@ -49,20 +50,6 @@ struct call {
 	int connected;            /* TCP (and TLS) were up at some point */
 	struct event_base *base;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Loopback only by address, or the name every resolver maps to it; anything else could be
  * routed off the host. */
@@ -90,29 +77,29 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 
 	memset(t, 0, sizeof *t);
 	if (url == NULL || *url == '\0') {
-		seterr(err, errlen, "no URL given");
+		rg_seterr(err, errlen, "no URL given");
 		return -1;
 	}
 	t->uri = evhttp_uri_parse_with_flags(url, 0);
 	if (t->uri == NULL) {
-		seterr(err, errlen, "URL does not parse");
+		rg_seterr(err, errlen, "URL does not parse");
 		return -1;
 	}
 	scheme = evhttp_uri_get_scheme(t->uri);
 	host = evhttp_uri_get_host(t->uri);
 	if (scheme == NULL || (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)) {
-		seterr(err, errlen, "URL scheme must be https (or http on loopback)");
+		rg_seterr(err, errlen, "URL scheme must be https (or http on loopback)");
 		goto bad;
 	}
 	t->https = strcasecmp(scheme, "https") == 0;
 	if (host == NULL || *host == '\0') {
-		seterr(err, errlen, "URL has no host");
+		rg_seterr(err, errlen, "URL has no host");
 		goto bad;
 	}
 	/* Credentials in a URL end up in logs and process listings; use the hook's own
 	 * secret instead. */
 	if (evhttp_uri_get_userinfo(t->uri) != NULL) {
-		seterr(err, errlen, "URL must not contain user information");
+		rg_seterr(err, errlen, "URL must not contain user information");
 		goto bad;
 	}
 	hl = strlen(host);
@@ -121,7 +108,7 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 		hl -= 2;
 	}
 	if (hl >= sizeof t->host) {
-		seterr(err, errlen, "URL host is too long");
+		rg_seterr(err, errlen, "URL host is too long");
 		goto bad;
 	}
 	memcpy(t->host, host, hl);
@@ -133,7 +120,7 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 	snprintf(t->where, sizeof t->where, strchr(t->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
 		t->https ? "https" : "http", t->host, t->port);
 	if (!t->https && !is_loopback(t->host)) {
-		seterr(err, errlen, "%s: plain http is only allowed to a loopback host; use https",
+		rg_seterr(err, errlen, "%s: plain http is only allowed to a loopback host; use https",
 			t->where);
 		goto bad;
 	}
@@ -162,7 +149,7 @@ int http_check_ca_file(const char *path, char *err, size_t errlen)
 	X509_STORE_free(st);
 	ERR_clear_error();
 	if (!ok)
-		seterr(err, errlen, "cannot load CA certificates from %s", path);
+		rg_seterr(err, errlen, "cannot load CA certificates from %s", path);
 	return ok ? 0 : -1;
 }
 
@@ -271,13 +258,13 @@ static SSL *tls_new(const struct endpoint *t, const char *ca_file, SSL_CTX **ctx
 
 	*ctxp = ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		seterr(err, errlen, "%s: cannot create a TLS context", t->where);
+		rg_seterr(err, errlen, "%s: cannot create a TLS context", t->where);
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
 			    : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		seterr(err, errlen, "cannot load the CA certificates%s%s", ca_file ? " from " : "",
+		rg_seterr(err, errlen, "cannot load the CA certificates%s%s", ca_file ? " from " : "",
 			ca_file ? ca_file : "");
 		return NULL;
 	}
@@ -296,7 +283,7 @@ static SSL *tls_new(const struct endpoint *t, const char *ca_file, SSL_CTX **ctx
 	return ssl;
 fail:
 	SSL_free(ssl);
-	seterr(err, errlen, "%s: cannot set up TLS", t->where);
+	rg_seterr(err, errlen, "%s: cannot set up TLS", t->where);
 	return NULL;
 }
 
@@ -309,18 +296,18 @@ static void explain_failure(const struct call *c, const struct endpoint *t, SSL 
 	char buf[256];
 
 	if (c->timed_out || c->reqerr == EVREQ_HTTP_TIMEOUT + 1) {
-		seterr(err, errlen, "%s: no answer within %d s", t->where, timeout);
+		rg_seterr(err, errlen, "%s: no answer within %d s", t->where, timeout);
 		return;
 	}
 	if (bev != NULL && (e = bufferevent_socket_get_dns_error(bev)) != 0) {
-		seterr(err, errlen, "%s: cannot resolve the host: %s", t->where,
+		rg_seterr(err, errlen, "%s: cannot resolve the host: %s", t->where,
 			evutil_gai_strerror((int)e));
 		return;
 	}
 	if (ssl != NULL) {
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK) {
-			seterr(err, errlen, "%s: TLS certificate verification failed: %s", t->where,
+			rg_seterr(err, errlen, "%s: TLS certificate verification failed: %s", t->where,
 				X509_verify_cert_error_string(vr));
 			return;
 		}
@@ -331,24 +318,24 @@ static void explain_failure(const struct call *c, const struct endpoint *t, SSL 
 				last = e;
 		if (last != 0) {
 			ERR_error_string_n(last, buf, sizeof buf);
-			seterr(err, errlen, "%s: TLS error: %s", t->where, buf);
+			rg_seterr(err, errlen, "%s: TLS error: %s", t->where, buf);
 			return;
 		}
 	}
 	if (!c->connected) {
-		seterr(err, errlen, "%s: cannot connect (refused or unreachable)%s", t->where,
+		rg_seterr(err, errlen, "%s: cannot connect (refused or unreachable)%s", t->where,
 			ssl != NULL ? ", or the TLS handshake failed" : "");
 		return;
 	}
 	switch (c->reqerr - 1) {
 	case EVREQ_HTTP_INVALID_HEADER:
-		seterr(err, errlen, "%s: malformed HTTP response", t->where);
+		rg_seterr(err, errlen, "%s: malformed HTTP response", t->where);
 		break;
 	case EVREQ_HTTP_DATA_TOO_LONG:
-		seterr(err, errlen, "%s: response headers too large", t->where);
+		rg_seterr(err, errlen, "%s: response headers too large", t->where);
 		break;
 	default:
-		seterr(err, errlen, "%s: connection closed without a response",
+		rg_seterr(err, errlen, "%s: connection closed without a response",
 			t->where);
 	}
 }
@@ -382,7 +369,7 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 
 	base = event_base_new();
 	if (base == NULL) {
-		seterr(err, errlen, "%s: cannot create an event base", t.where);
+		rg_seterr(err, errlen, "%s: cannot create an event base", t.where);
 		goto out;
 	}
 	c.base = base;
@@ -401,7 +388,7 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 			BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		if (bev == NULL) {
 			ssl = NULL;
-			seterr(err, errlen, "%s: cannot create a TLS stream", t.where);
+			rg_seterr(err, errlen, "%s: cannot create a TLS stream", t.where);
 			goto out;
 		}
 		/* Many servers close without close_notify after a complete response. */
@@ -415,7 +402,7 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 			bufferevent_free(bev);
 		bev = NULL;
 		ssl = NULL;
-		seterr(err, errlen, "%s: cannot create a connection", t.where);
+		rg_seterr(err, errlen, "%s: cannot create a connection", t.where);
 		goto out;
 	}
 	evhttp_connection_set_timeout(evcon, timeout);
@@ -464,7 +451,7 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 	/* From here the connection owns req, also when making the request fails. */
 	if (evhttp_make_request(evcon, req, EVHTTP_REQ_POST, target) != 0) {
 		req = NULL;
-		seterr(err, errlen, "%s: cannot send the request", t.where);
+		rg_seterr(err, errlen, "%s: cannot send the request", t.where);
 		goto out;
 	}
 	req = NULL;
@@ -479,11 +466,11 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 		errlen);
 	goto out;
 badhdr:
-	seterr(err, errlen, "%s: invalid request header", t.where);
+	rg_seterr(err, errlen, "%s: invalid request header", t.where);
 	rc = RG_HTTP_BAD_REQUEST;
 	goto out;
 nomem:
-	seterr(err, errlen, "%s: out of memory", t.where);
+	rg_seterr(err, errlen, "%s: out of memory", t.where);
 out:
 	if (req != NULL)
 		evhttp_request_free(req);

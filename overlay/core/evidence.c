@@ -24,6 +24,7 @@
 
 #include "b64url.h"
 #include "evidence.h"
+#include "errbuf.h"
 
 #define MAX_STR_CLAIM 1024
 #define MAX_JTI 256
@@ -31,17 +32,6 @@
 #define MAX_AMR_LEN 64
 
 enum keykind { KEY_OTHER, KEY_P256, KEY_ED25519 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static enum keykind key_kind(EVP_PKEY *key)
 {
@@ -73,36 +63,36 @@ int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_pat
 	int rc = -1;
 
 	if (set == NULL || name == NULL || pem_path == NULL) {
-		seterr(err, errlen, "internal error: missing issuer argument");
+		rg_seterr(err, errlen, "internal error: missing issuer argument");
 		goto out;
 	}
 	if (name[0] == '\0') {
-		seterr(err, errlen, "issuer name for %s is empty", pem_path);
+		rg_seterr(err, errlen, "issuer name for %s is empty", pem_path);
 		goto out;
 	}
 	if (strlen(name) > MAX_STR_CLAIM) {
-		seterr(err, errlen, "issuer name for %s is longer than %d bytes", pem_path,
+		rg_seterr(err, errlen, "issuer name for %s is longer than %d bytes", pem_path,
 			MAX_STR_CLAIM);
 		goto out;
 	}
 	if (rg_issuers_find(set, name) != NULL) {
-		seterr(err, errlen, "issuer \"%s\" (%s) is already configured; issuer names must "
+		rg_seterr(err, errlen, "issuer \"%s\" (%s) is already configured; issuer names must "
 			"be unique", name, pem_path);
 		goto out;
 	}
 	fp = fopen(pem_path, "r");
 	if (fp == NULL || fstat(fileno(fp), &stb) != 0) {
-		seterr(err, errlen, "cannot read public key from %s: %s", pem_path, strerror(errno));
+		rg_seterr(err, errlen, "cannot read public key from %s: %s", pem_path, strerror(errno));
 		goto out;
 	}
 	/* A FIFO or device would make the PEM reader block or spin at configuration time. */
 	if (!S_ISREG(stb.st_mode)) {
-		seterr(err, errlen, "cannot read public key from %s: not a regular file", pem_path);
+		rg_seterr(err, errlen, "cannot read public key from %s: not a regular file", pem_path);
 		goto out;
 	}
 	bio = BIO_new_fp(fp, BIO_NOCLOSE);
 	if (bio == NULL) {
-		seterr(err, errlen, "cannot read public key from %s: out of memory", pem_path);
+		rg_seterr(err, errlen, "cannot read public key from %s: out of memory", pem_path);
 		goto out;
 	}
 	key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
@@ -114,7 +104,7 @@ int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_pat
 	}
 	ERR_clear_error();
 	if (key == NULL) {
-		seterr(err, errlen, "cannot read public key from %s: no PEM \"PUBLIC KEY\" or "
+		rg_seterr(err, errlen, "cannot read public key from %s: no PEM \"PUBLIC KEY\" or "
 			"\"CERTIFICATE\" block found (give the issuer's public key, not a private "
 			"key)", pem_path);
 		goto out;
@@ -123,7 +113,7 @@ int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_pat
 		char group[64] = "";
 		if (EVP_PKEY_is_a(key, "EC"))
 			EVP_PKEY_get_group_name(key, group, sizeof group, NULL);
-		seterr(err, errlen, "public key in %s is %s%s%s; only EC P-256 (ES256) and "
+		rg_seterr(err, errlen, "public key in %s is %s%s%s; only EC P-256 (ES256) and "
 			"Ed25519 (EdDSA) keys are supported", pem_path,
 			EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "of unknown type",
 			group[0] ? " on curve " : "", group);
@@ -132,7 +122,7 @@ int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_pat
 	dup = strdup(name);
 	v = dup ? realloc(set->v, (set->n + 1) * sizeof *v) : NULL;
 	if (v == NULL) {
-		seterr(err, errlen, "cannot add issuer from %s: out of memory", pem_path);
+		rg_seterr(err, errlen, "cannot add issuer from %s: out of memory", pem_path);
 		goto out;
 	}
 	set->v = v;
@@ -191,14 +181,14 @@ static json_t *load_object(const unsigned char *buf, size_t len, const char *wha
 	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
 		if (json_error_code(&jerr) == json_error_duplicate_key)
-			seterr(err, errlen, "token %s has a duplicate key", what);
+			rg_seterr(err, errlen, "token %s has a duplicate key", what);
 		else
-			seterr(err, errlen, "token %s is not valid JSON (error at byte %d)", what,
+			rg_seterr(err, errlen, "token %s is not valid JSON (error at byte %d)", what,
 				jerr.position);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
-		seterr(err, errlen, "token %s is not a JSON object", what);
+		rg_seterr(err, errlen, "token %s is not a JSON object", what);
 		json_decref(j);
 		return NULL;
 	}
@@ -218,13 +208,13 @@ static int get_string(json_t *obj, const char *name, int required, size_t max,
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (s == NULL || len == 0 || len > max || memchr(s, '\0', len) != NULL) {
-		seterr(err, errlen, "claim \"%s\"%s must be a non-empty string of at most %zu "
+		rg_seterr(err, errlen, "claim \"%s\"%s must be a non-empty string of at most %zu "
 			"bytes", name, required ? "" : ", when present,", max);
 		return -1;
 	}
 	*out = strdup(s);
 	if (*out == NULL) {
-		seterr(err, errlen, "out of memory while reading claim \"%s\"", name);
+		rg_seterr(err, errlen, "out of memory while reading claim \"%s\"", name);
 		return -1;
 	}
 	return 0;
@@ -260,7 +250,7 @@ static int get_time(json_t *obj, const char *name, int required, long long *out,
 		return 0;
 	if (number_value(v, out) != 0 || *out <= 0) {
 		*out = 0;
-		seterr(err, errlen, "claim \"%s\"%s must be a positive integer (seconds since "
+		rg_seterr(err, errlen, "claim \"%s\"%s must be a positive integer (seconds since "
 			"the epoch)", name, required ? "" : ", when present,");
 		return -1;
 	}
@@ -273,7 +263,7 @@ static int get_amr(json_t *obj, struct rg_evidence *ev, char *err, size_t errlen
 	size_t i, n;
 
 	if (!json_is_array(a) || (n = json_array_size(a)) > MAX_AMR) {
-		seterr(err, errlen, "claim \"amr\" must be an array of at most %d method names",
+		rg_seterr(err, errlen, "claim \"amr\" must be an array of at most %d method names",
 			MAX_AMR);
 		return -1;
 	}
@@ -281,7 +271,7 @@ static int get_amr(json_t *obj, struct rg_evidence *ev, char *err, size_t errlen
 		return 0;
 	ev->amr = calloc(n, sizeof *ev->amr);
 	if (ev->amr == NULL) {
-		seterr(err, errlen, "out of memory while reading claim \"amr\"");
+		rg_seterr(err, errlen, "out of memory while reading claim \"amr\"");
 		return -1;
 	}
 	json_array_foreach(a, i, e) {
@@ -289,13 +279,13 @@ static int get_amr(json_t *obj, struct rg_evidence *ev, char *err, size_t errlen
 		size_t len = json_string_length(e);
 
 		if (s == NULL || len == 0 || len > MAX_AMR_LEN || memchr(s, '\0', len) != NULL) {
-			seterr(err, errlen, "claim \"amr\" entries must be non-empty strings of at "
+			rg_seterr(err, errlen, "claim \"amr\" entries must be non-empty strings of at "
 				"most %d bytes", MAX_AMR_LEN);
 			return -1;
 		}
 		ev->amr[i] = strdup(s);
 		if (ev->amr[i] == NULL) {
-			seterr(err, errlen, "out of memory while reading claim \"amr\"");
+			rg_seterr(err, errlen, "out of memory while reading claim \"amr\"");
 			return -1;
 		}
 		/* Counted as they are filled so that rg_evidence_free frees exactly these. */
@@ -318,7 +308,7 @@ static int parse_claims(json_t *p, struct rg_evidence *ev, char *err, size_t err
 		return -1;
 	v = json_object_get(p, "ial");
 	if (number_value(v, &ial) != 0 || ial < 1 || ial > 3) {
-		seterr(err, errlen, "claim \"ial\" must be an integer from 1 to 3");
+		rg_seterr(err, errlen, "claim \"ial\" must be an integer from 1 to 3");
 		return -1;
 	}
 	ev->ial = (int)ial;
@@ -402,31 +392,31 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 	int es256;
 
 	if (ev == NULL) {
-		seterr(err, errlen, "internal error: no evidence structure");
+		rg_seterr(err, errlen, "internal error: no evidence structure");
 		return RG_EV_MALFORMED;
 	}
 	memset(ev, 0, sizeof *ev);
-	seterr(err, errlen, "%s", "");
+	rg_seterr(err, errlen, "%s", "");
 	if (jws == NULL || len == 0) {
-		seterr(err, errlen, "proofing token is empty");
+		rg_seterr(err, errlen, "proofing token is empty");
 		goto out;
 	}
 	if (len > RG_EVIDENCE_MAX_LEN) {
-		seterr(err, errlen, "proofing token is longer than %d bytes", RG_EVIDENCE_MAX_LEN);
+		rg_seterr(err, errlen, "proofing token is longer than %d bytes", RG_EVIDENCE_MAX_LEN);
 		goto out;
 	}
 	dot1 = memchr(jws, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jws)) : NULL;
 	seg = dot2 ? dot2 + 1 : NULL;
 	if (dot2 == NULL || memchr(seg, '.', len - (size_t)(seg - jws)) != NULL) {
-		seterr(err, errlen, "proofing token is not a compact JWS (three base64url parts "
+		rg_seterr(err, errlen, "proofing token is not a compact JWS (three base64url parts "
 			"separated by dots)");
 		goto out;
 	}
 	if (rg_b64url_decode(jws, (size_t)(dot1 - jws), &hdr, &hdrlen) != 0 ||
 	    rg_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &pay, &paylen) != 0 ||
 	    rg_b64url_decode(seg, len - (size_t)(seg - jws), &sig, &siglen) != 0) {
-		seterr(err, errlen, "proofing token is not valid unpadded base64url");
+		rg_seterr(err, errlen, "proofing token is not valid unpadded base64url");
 		goto out;
 	}
 
@@ -434,12 +424,12 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 		goto out;
 	alg = json_string_value(json_object_get(h, "alg"));
 	if (alg == NULL) {
-		seterr(err, errlen, "token header has no \"alg\" string");
+		rg_seterr(err, errlen, "token header has no \"alg\" string");
 		goto out;
 	}
 	/* RFC 7515 4.1.11: extensions we do not understand must make the token invalid. */
 	if (json_object_get(h, "crit") != NULL) {
-		seterr(err, errlen, "token header has a \"crit\" parameter, which is not supported");
+		rg_seterr(err, errlen, "token header has a \"crit\" parameter, which is not supported");
 		goto out;
 	}
 	if (strcmp(alg, "ES256") == 0) {
@@ -448,7 +438,7 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 		es256 = 0;
 	} else {
 		st = RG_EV_UNSUPPORTED_ALG;
-		seterr(err, errlen, "token algorithm is not supported; only ES256 and EdDSA are "
+		rg_seterr(err, errlen, "token algorithm is not supported; only ES256 and EdDSA are "
 			"accepted");
 		goto out;
 	}
@@ -459,27 +449,27 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 	j = json_object_get(p, "iss");
 	iss = json_string_value(j);
 	if (iss == NULL || json_string_length(j) == 0 || strlen(iss) != json_string_length(j)) {
-		seterr(err, errlen, "claim \"iss\" must be a non-empty string");
+		rg_seterr(err, errlen, "claim \"iss\" must be a non-empty string");
 		goto out;
 	}
 	is = rg_issuers_find(issuers, iss);
 	if (is == NULL) {
 		st = RG_EV_UNKNOWN_ISSUER;
-		seterr(err, errlen, "token issuer is not a configured issuer; check the issuer "
+		rg_seterr(err, errlen, "token issuer is not a configured issuer; check the issuer "
 			"names in the configuration");
 		goto out;
 	}
 	/* Tying alg to the key type prevents algorithm substitution against the issuer's key. */
 	if (key_kind(is->key) != (es256 ? KEY_P256 : KEY_ED25519)) {
 		st = RG_EV_UNSUPPORTED_ALG;
-		seterr(err, errlen, "token algorithm %s does not match the issuer's %s key",
+		rg_seterr(err, errlen, "token algorithm %s does not match the issuer's %s key",
 			es256 ? "ES256" : "EdDSA", es256 ? "Ed25519" : "P-256");
 		goto out;
 	}
 	/* The signing input is the token's own prefix up to the second dot. */
 	if (!verify_sig(is->key, es256, sig, siglen, jws, (size_t)(dot2 - jws))) {
 		st = RG_EV_BAD_SIGNATURE;
-		seterr(err, errlen, "token signature does not verify with the issuer's key");
+		rg_seterr(err, errlen, "token signature does not verify with the issuer's key");
 		goto out;
 	}
 
@@ -628,7 +618,7 @@ int rg_jws_sign_header(EVP_PKEY *key, const char *header_json, const char *paylo
 	rc = 0;
 out:
 	if (rc != 0)
-		seterr(err, errlen, "cannot sign token: %s", why);
+		rg_seterr(err, errlen, "cannot sign token: %s", why);
 	ERR_clear_error();
 	OPENSSL_cleanse(raw, sizeof raw);
 	if (sig != NULL) {

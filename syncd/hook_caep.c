@@ -180,20 +180,6 @@ static void caep_free(struct hook *h)
 	h->priv = NULL;
 }
 
-static int set_once(char **slot, const struct conf_kv *kv, char *err, size_t errlen)
-{
-	if (*slot != NULL) {
-		rg_seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
-		return -1;
-	}
-	*slot = strdup(kv->value);
-	if (*slot == NULL) {
-		rg_seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
-		return -1;
-	}
-	return 0;
-}
-
 static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err,
 	size_t errlen)
 {
@@ -216,19 +202,19 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 		int rc;
 
 		if (strcmp(k->key, "url") == 0) {
-			rc = set_once(&c->url, k, err, errlen);
+			rc = conf_set_once(&c->url, k, err, errlen);
 			if (rc == 0 && http_check_url(k->value, why, sizeof why) != 0) {
 				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
 				rc = -1;
 			}
 		} else if (strcmp(k->key, "issuer") == 0) {
-			rc = set_once(&c->issuer, k, err, errlen);
+			rc = conf_set_once(&c->issuer, k, err, errlen);
 		} else if (strcmp(k->key, "audience") == 0) {
-			rc = set_once(&c->audience, k, err, errlen);
+			rc = conf_set_once(&c->audience, k, err, errlen);
 		} else if (strcmp(k->key, "key-id") == 0) {
-			rc = set_once(&c->kid, k, err, errlen);
+			rc = conf_set_once(&c->kid, k, err, errlen);
 		} else if (strcmp(k->key, "tls-ca-file") == 0) {
-			rc = set_once(&c->ca_file, k, err, errlen);
+			rc = conf_set_once(&c->ca_file, k, err, errlen);
 			if (rc == 0 && http_check_ca_file(k->value, why, sizeof why) != 0) {
 				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
 				rc = -1;

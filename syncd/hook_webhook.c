@@ -133,20 +133,6 @@ static void webhook_free(struct hook *h)
 	h->priv = NULL;
 }
 
-static int set_once(char **slot, const struct conf_kv *kv, char *err, size_t errlen)
-{
-	if (*slot != NULL) {
-		rg_seterr(err, errlen, "%s:%d: %s given twice", kv->file, kv->line, kv->key);
-		return -1;
-	}
-	*slot = strdup(kv->value);
-	if (*slot == NULL) {
-		rg_seterr(err, errlen, "%s:%d: out of memory", kv->file, kv->line);
-		return -1;
-	}
-	return 0;
-}
-
 static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err,
 	size_t errlen)
 {
@@ -167,18 +153,18 @@ static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n,
 		const struct conf_kv *k = &kv[i];
 
 		if (strcmp(k->key, "url") == 0) {
-			if (set_once(&w->url, k, err, errlen) != 0)
+			if (conf_set_once(&w->url, k, err, errlen) != 0)
 				goto fail;
 			if (http_check_url(k->value, why, sizeof why) != 0) {
 				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "secret-file") == 0) {
-			if (set_once(&secret_file, k, err, errlen) != 0)
+			if (conf_set_once(&secret_file, k, err, errlen) != 0)
 				goto fail;
 			secret_kv = k;
 		} else if (strcmp(k->key, "tls-ca-file") == 0) {
-			if (set_once(&w->ca_file, k, err, errlen) != 0)
+			if (conf_set_once(&w->ca_file, k, err, errlen) != 0)
 				goto fail;
 			if (http_check_ca_file(k->value, why, sizeof why) != 0) {
 				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);

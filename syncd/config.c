@@ -18,7 +18,6 @@
 #include "hook.h"
 #include "syncd.h"
 #include "target.h"
-#include "errbuf.h"
 
 /* registry.c; target.h and hook.h are shared interfaces, so they are declared here. */
 void target_kinds_list(char *buf, size_t len);

@@ -670,6 +670,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 {
 	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
 	struct rec *rc, *other;
+	char now[32];
 
 	if (e->draining || r->sealed == NULL || r->account == NULL || recently_done(e, r->number))
 		return;
@@ -688,13 +689,13 @@ engine_submit(struct engine *e, const struct log_record *r)
 	}
 	e->records_total++;
 	rc->epoch = gentime_epoch(r->time);
-	now_gentime(rc->ts[0].time);
+	now_gentime(now);
 	for (size_t i = 0; i < nt; i++) {
 		struct tstate *s = &rc->ts[i];
 
 		s->rec = rc;
 		s->index = i;
-		strcpy(s->time, rc->ts[0].time);
+		memcpy(s->time, now, sizeof(now));
 		if (status_parse(r->target_status, e->cfg->targets[i]->name, &s->st,
 		    &s->attempts) != 0)
 			s->st = TS_PENDING;
@@ -704,7 +705,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 
 		s->rec = rc;
 		s->index = i;
-		strcpy(s->time, rc->ts[0].time);
+		memcpy(s->time, now, sizeof(now));
 		if (status_parse(r->hook_status, e->cfg->hooks[i]->name, &s->st, &s->attempts) != 0)
 			s->st = TS_PENDING;
 	}

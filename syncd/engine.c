@@ -40,6 +40,7 @@ struct rec {
 	double epoch;
 	enum phase phase;
 	int sealed_removed;
+	int dirty;                  /* its status changed since it was last written */
 	struct tstate *ts;
 	struct tstate *hs;
 	struct rec *next;
@@ -87,6 +88,7 @@ struct engine {
 	pthread_mutex_t done_mu;
 	struct job *done;
 	struct event *done_ev;
+	struct event *flush_ev;
 	int draining;
 	void (*drain_cb)(void *);
 	void *drain_arg;
@@ -366,11 +368,33 @@ inflight(struct engine *e)
 }
 
 static void
+flush_statuses(struct engine *e)
+{
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
+		if (rc->dirty) {
+			rc->dirty = 0;
+			write_status(e, rc);
+		}
+	}
+}
+
+/* Statuses are written once per turn of the event loop, not once per result: a burst of
+ * results for one record costs one write, and the loop stays responsive. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_statuses(arg);
+}
+
+static void
 check_drained(struct engine *e)
 {
 	if (e->draining && e->drain_cb != NULL && !inflight(e)) {
 		void (*cb)(void *) = e->drain_cb;
 
+		flush_statuses(e);
 		e->drain_cb = NULL;
 		cb(e->drain_arg);
 	}
@@ -395,9 +419,12 @@ advance(struct engine *e, struct rec *rc)
 	}
 	if (rc->phase == PH_HOOKS && all_final(rc->hs, e->cfg->nhooks))
 		rc->phase = PH_DONE;
-	write_status(e, rc);
-	if (rc->phase != PH_DONE)
+	if (rc->phase != PH_DONE) {
+		rc->dirty = 1;
+		event_active(e->flush_ev, EV_READ, 0);
 		return;
+	}
+	write_status(e, rc);
 	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
 		rc->r.account);
 	e->recent[e->recent_next++ % RECENT] = rc->r.number;
@@ -749,7 +776,8 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	e->nworkers = cfg->ntargets + 1;
 	pthread_mutex_init(&e->done_mu, NULL);
 	if ((e->workers = calloc(e->nworkers, sizeof(*e->workers))) == NULL ||
-	    (e->done_ev = event_new(base, -1, EV_PERSIST, done_cb, e)) == NULL)
+	    (e->done_ev = event_new(base, -1, EV_PERSIST, done_cb, e)) == NULL ||
+	    (e->flush_ev = event_new(base, -1, 0, flush_cb, e)) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->workers[i];
@@ -845,6 +873,8 @@ engine_free(struct engine *e)
 	}
 	if (e->done_ev != NULL)
 		event_free(e->done_ev);
+	if (e->flush_ev != NULL)
+		event_free(e->flush_ev);
 	pthread_mutex_destroy(&e->done_mu);
 	free(e->workers);
 	free(e);

@@ -16,6 +16,8 @@
 
 #include "engine.h"
 
+#define READ_SLICE 32
+
 #define PENDING_FILTER \
 	"(&(objectClass=rgLogRecord)(rgLogOutcome=applied)(rgLogSealedPassword=*))"
 
@@ -282,13 +284,20 @@ readable(evutil_socket_t fd, short what, void *arg)
 	struct follower *f = arg;
 	struct timeval zero = { 0, 0 };
 	LDAPMessage *msg;
-	int rc;
+	int rc, taken = 0;
 
 	(void)fd;
 	(void)what;
-	/* libldap may read several messages at once: take all it holds before sleeping. */
-	while (f->ld_sync != NULL &&
-	    (rc = ldap_result(f->ld_sync, f->msgid, LDAP_MSG_ONE, &zero, &msg)) != 0) {
+	/* libldap may read several messages at once: take all it holds before sleeping, but
+	 * in slices, so that results, status writes and metrics get their turn in a burst. */
+	while (f->ld_sync != NULL) {
+		if (taken++ == READ_SLICE) {
+			/* More may wait in libldap's buffers, where the descriptor cannot tell. */
+			event_active(f->read_ev, EV_READ, 0);
+			return;
+		}
+		if ((rc = ldap_result(f->ld_sync, f->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
+			break;
 		if (rc < 0) {
 			log_msg(LOG_WARNING, "follow", "lost the connection to %s; reconnecting",
 				f->cfg->log_uri);

@@ -81,8 +81,8 @@ BASE=dc=example,dc=com
 AUDITOR_DN="uid=auditor.kim,ou=staff,$BASE"
 LOG=cn=resetlog NOIDX=cn=resetlog-noindex SMALL_LOG=cn=resetlog-100k
 
-die() { echo "bench: $*" >&2; exit 1; }
-say() { echo "bench: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
 for v in N:N SPAN:SPAN_DAYS WIN:WINDOW_DAYS TARGETS:TARGETS REQUESTERS:REQUESTERS REPS:REPS SMALL:SMALL SLOW_MS:SLOW_MS SLOW_REPS:SLOW_REPS SLOW_BUDGET:SLOW_BUDGET_S; do
 	val=${v%%:*}
@@ -94,37 +94,14 @@ done
 	die "BENCH_LOG_TARGETS, BENCH_LOG_REQUESTERS, BENCH_LOG_REPS and BENCH_LOG_SLOW_REPS must be >= 1"
 [ "$SMALL" -lt "$N" ] || SMALL=0
 case "$AS" in auditor | rootdn) ;; *) die "BENCH_LOG_AS must be auditor or rootdn" ;; esac
-case "$LOGLEVEL" in
-none | 0) LOGLEVEL=0 ;;
-*) [[ $LOGLEVEL =~ ^[a-zA-Z0-9]+$ ]] || die "BENCH_LOGLEVEL must be a slapd log level word or none" ;;
-esac
+loglevel_check
 
 # --- everything stops here, also on failure --------------------------------------------
 SLAPD_PID=
 workdir=
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -n "$SLAPD_PID" ] && kill "$SLAPD_PID" 2>/dev/null; then
-		for _ in $(seq 1 100); do
-			kill -0 "$SLAPD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$SLAPD_PID" 2>/dev/null && { say "slapd ($SLAPD_PID) did not stop: killing it"; kill -9 "$SLAPD_PID" 2>/dev/null || true; }
-		wait "$SLAPD_PID" 2>/dev/null || true
-	fi
-	if [ -n "$workdir" ]; then
-		if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-			say "databases and logs kept in $workdir ($(du -sh "$workdir" 2>/dev/null | cut -f1)); remove it when done"
-		elif [ -z "${BENCH_DIR:-}" ]; then
-			rm -rf "$workdir"
-		fi
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_all() { if [ -n "$SLAPD_PID" ]; then stop_pid slapd "$SLAPD_PID"; fi; }
+kept_note() { echo "databases and logs kept in $workdir ($(du -sh "$workdir" 2>/dev/null | cut -f1)); remove it when done"; }
+cleanup_at_exit
 
 # --- build -------------------------------------------------------------------------------
 [ -f "$top/.libs/resetguard.so" ] || "$top/scripts/build"
@@ -135,24 +112,13 @@ mkdir -p "$top/build/bench"
 TIMER=$top/build/bench/ldap-time
 gcc -O2 -o "$TIMER" "$top/bench/ldap-time.c" -lldap -llber
 
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	workdir=$(cd "$BENCH_DIR" && pwd)
-	rm -rf "${workdir:?}"/{slapd.d,run,db,log-idx,log-noidx,log-small,*.ldif,*.log,*.out}
-else
-	workdir=$(mktemp -d /tmp/rg-bench-log.XXXXXX)
-fi
-chmod 700 "$workdir"
+clean_workdir() { rm -rf "${workdir:?}"/{slapd.d,run,db,log-idx,log-noidx,log-small,*.ldif,*.log,*.out}; }
+make_workdir /tmp/rg-bench-log.XXXXXX
 mkdir -p "$workdir"/{slapd.d,run,db,log-idx,log-noidx,log-small}
 
 # Monotonic seconds (CLOCK_BOOTTIME, 10 ms steps): for the figures in seconds.
 mono() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-rnd() { openssl rand -hex 12; }
-hash_pw() { /usr/sbin/slappasswd -h '{SSHA}' -s "$1"; }
 admin_pw=$(rnd) auditor_pw=$(rnd)
 admin_hash=$(hash_pw "$admin_pw") auditor_hash=$(hash_pw "$auditor_pw")
 
@@ -377,12 +343,10 @@ load noidx "$NOIDX" "$workdir/noidx.ldif" "$workdir/log-noidx"
 URI="ldap://127.0.0.1:$(free_port)"
 "$SLAPD" -n rg-bench-log -h "$URI/" -F "$workdir/slapd.d" -d "$LOGLEVEL" >"$workdir/slapd.log" 2>&1 &
 SLAPD_PID=$!
-for _ in $(seq 1 100); do
-	ldapsearch -x -H "$URI" -b '' -s base -LLL 1.1 >/dev/null 2>&1 && break
-	kill -0 "$SLAPD_PID" 2>/dev/null || { tail -n 20 "$workdir/slapd.log" >&2; die "slapd did not start"; }
-	sleep 0.1
-done
-ldapsearch -x -H "$URI" -b '' -s base -LLL 1.1 >/dev/null 2>&1 || die "slapd does not answer on $URI"
+up=0
+wait_until "$SLAPD_PID" ldap_answers "$URI" || up=$?
+[ "$up" != 1 ] || { tail -n 20 "$workdir/slapd.log" >&2; die "slapd did not start"; }
+ldap_answers "$URI" || die "slapd does not answer on $URI"
 
 bind_of() { # SUFFIX: the DN and password the queries of that database bind with
 	if [ "$AS" = rootdn ]; then
@@ -393,12 +357,6 @@ bind_of() { # SUFFIX: the DN and password the queries of that database bind with
 }
 
 broken=0
-shout() {
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-	echo "!!! bench: $*" >&2
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-	broken=1
-}
 
 # --- queries -----------------------------------------------------------------------------
 declare -A SUFFIX=([idx]=$LOG [noidx]=$NOIDX) TIMES=() COUNT=()
@@ -446,13 +404,12 @@ for ((r = 0; r <= REPS; r++)); do
 	done
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { printf "%.1f", $1 }'; }
 declare -A MED=() MIN=()
 for q in "${QUERIES[@]}"; do
 	for db in idx noidx; do
 		# shellcheck disable=SC2086
-		MED[$q.$db]=$(median ${TIMES[$q.$db]:-0})
+		MED[$q.$db]=$(median %.1f ${TIMES[$q.$db]:-0})
 		# shellcheck disable=SC2086
 		MIN[$q.$db]=$(minimum ${TIMES[$q.$db]:-0})
 	done
@@ -481,11 +438,11 @@ verify idx "$LOG" "$N"
 [ "$SMALL" -gt 0 ] && verify small "$SMALL_LOG" "$SMALL"
 
 # --- report ------------------------------------------------------------------------------
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y <= 0) print "n/a"; else if (x / y >= 1) printf "%.1f", x / y; else printf "%.3f", x / y }'; }
+speedup() { awk -v x="$1" -v y="$2" 'BEGIN { if (y <= 0) print "n/a"; else if (x / y >= 1) printf "%.1f", x / y; else printf "%.3f", x / y }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
-ver=$("$SLAPD" -VV 2>&1 | sed -n 's/.*slapd \([^ ]*\) .*/\1/p' | head -n 1)
+ver=$(slapd_version)
 echo
-echo "resetguard log benchmark: slapd $ver, $(nproc) CPUs, loopback, mdb, log level $([ "$LOGLEVEL" = 0 ] && echo none || echo "$LOGLEVEL")"
+echo "resetguard log benchmark: slapd $ver, $(nproc) CPUs, loopback, mdb, log level $(loglevel_name)"
 echo "  $N records over $SPAN days from $(date -u -d "@$START" +%F) ($TARGETS targets, $REQUESTERS requesters of each kind," \
 	"1 in $DENIED_EVERY denied, 1 in $REVIEW_EVERY awaiting review); rg-mklog: $T_GEN s, $LDIF_MB MB of LDIF"
 echo "  slapadd -q, indexed (the sandbox's $(log_indexes | wc -l) eq indexes): ${T_LOAD[idx]} s ($(rate "$N" "${T_LOAD[idx]}") records/s), data.mdb ${DB_MB[idx]} MB"
@@ -499,7 +456,7 @@ echo "  window $SINCE .. $UNTIL"
 printf '  %-34s %8s %20s %20s %9s\n' "" results "indexed ms" "unindexed ms" speed-up
 for q in "${QUERIES[@]}"; do
 	printf '  %-34s %8s %20s %20s %8sx\n' "${QLABEL[$q]}" "${COUNT[$q.idx]:-?}" \
-		"${MED[$q.idx]} (${MIN[$q.idx]})" "${MED[$q.noidx]} (${MIN[$q.noidx]})" "$(ratio "${MED[$q.noidx]}" "${MED[$q.idx]}")"
+		"${MED[$q.idx]} (${MIN[$q.idx]})" "${MED[$q.noidx]} (${MIN[$q.noidx]})" "$(speedup "${MED[$q.noidx]}" "${MED[$q.idx]}")"
 done
 echo "  (b) target $TARGET; (d) requester $REQUESTER"
 for q in "${QUERIES[@]}"; do
@@ -513,11 +470,4 @@ echo
 aim() { awk -v x="$1" -v lim="$2" -v dir="$3" 'BEGIN { ok = dir == "lt" ? x < lim : x > lim; print ok ? "within the aim" : "outside the aim" }'; }
 echo "filtered auditor query (b) over $N records, indexed: ${MED[b.idx]} ms median   (aim < 100 ms: $(aim "${MED[b.idx]}" 100 lt))"
 echo "verify throughput over $N records: ${V_RATE[idx]} records/s   (aim > 50,000: $(aim "${V_RATE[idx]}" 50000 gt))"
-if [ "$broken" = 1 ]; then
-	echo
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	echo "!!! THIS RUN HAD ERRORS (see the messages above): THE FIGURES ARE NOT VALID"
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	exit 1
-fi
-exit 0
+finish "$broken"

@@ -55,6 +55,9 @@
 #include <lber.h>
 #include <ldap.h>
 
+#define LOAD_PROG "prop-load"
+#include "load-common.h"
+
 #define USAGE "usage: prop-load latency|burst -H URI -D DN -w PW -u DNFILE -t TOKENFILE " \
 	"-o OID [-P NAME=URI=DNFILE ...] [-n N] [-W WARMUP] [-s FIRST] [-i POLL_US] " \
 	"[-T TIMEOUT_S] [-L LATFILE] [-c CONNS] [-m METRICS_URL]"
@@ -85,28 +88,6 @@ static struct {
 	int ntargets;
 } cfg = { .n = 200, .warmup = 0, .conns = 4, .poll_ms = 1.0, .timeout_ms = 10000 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "prop-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void sleep_until_ms(double t)
 {
 	struct timespec ts;
@@ -119,34 +100,6 @@ static void sleep_until_ms(double t)
 	}
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-static char **read_lines(const char *path, size_t *count)
-{
-	FILE *fp = fopen(path, "r");
-	char *line = NULL, **v = NULL;
-	size_t cap = 0, n = 0, alloc = 0;
-	ssize_t len;
-
-	if (fp == NULL)
-		die("cannot open %s: %s", path, strerror(errno));
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (n == alloc) {
-			alloc = alloc ? 2 * alloc : 1024;
-			if ((v = realloc(v, alloc * sizeof(*v))) == NULL)
-				die("out of memory");
-		}
-		if ((v[n++] = strdup(line)) == NULL)
-			die("out of memory");
-	}
-	free(line);
-	fclose(fp);
-	*count = n;
-	return v;
 }
 
 static void password_of(long g, char *buf, size_t len)

@@ -39,6 +39,9 @@
 #include <lber.h>
 #include <ldap.h>
 
+#define LOAD_PROG "pwmod-load"
+#include "load-common.h"
+
 #define USAGE "usage: pwmod-load pwmod|bind|search -H URI -u DNFILE [-D DN -w PW] " \
 	"[-p USERPW] [-t TOKENFILE -o OID [-C]] [-c CONNS] [-n N] [-W WARMUP] [-s FIRST] " \
 	"[-L LATFILE]"
@@ -69,57 +72,6 @@ static atomic_long err_count[MAX_CODE + 1]; /* the last slot counts codes out of
 static char *err_first[MAX_CODE + 1];
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_long fatal_threads;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pwmod-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Reads non-empty lines; the strings stay allocated for the life of the process. */
-static char **read_lines(const char *path, size_t *count)
-{
-	FILE *fp = fopen(path, "r");
-	char *line = NULL, **v = NULL;
-	size_t cap = 0, n = 0, alloc = 0;
-	ssize_t len;
-
-	if (fp == NULL)
-		die("cannot open %s: %s", path, strerror(errno));
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (n == alloc) {
-			alloc = alloc ? 2 * alloc : 1024;
-			if ((v = realloc(v, alloc * sizeof(*v))) == NULL)
-				die("out of memory");
-		}
-		if ((v[n++] = strdup(line)) == NULL)
-			die("out of memory");
-	}
-	free(line);
-	fclose(fp);
-	*count = n;
-	return v;
-}
 
 static void record_error(LDAP *ld, int rc, const char *what)
 {

@@ -66,17 +66,10 @@ METRICS_POLL_US=${BENCH_METRICS_POLL_US:-10000}
 TP_TIMEOUT=${BENCH_TP_TIMEOUT:-120}
 USERS=${BENCH_USERS:-300}
 
-die() { echo "bench: $*" >&2; exit 1; }
-say() { echo "bench: $*" >&2; }
-banner() {
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-	echo "!!! bench: $*" >&2
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-}
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
-for v in M LAT_WARMUP POLL_US LAT_TIMEOUT N TP_WARMUP CONNS METRICS_POLL_US TP_TIMEOUT USERS; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be a number, not '${!v}'"
-done
+need_numbers M LAT_WARMUP POLL_US LAT_TIMEOUT N TP_WARMUP CONNS METRICS_POLL_US TP_TIMEOUT USERS
 [ "$M" -ge 1 ] && [ "$N" -ge 1 ] && [ "$USERS" -ge 1 ] && [ "$CONNS" -ge 1 ] &&
 	[ "$POLL_US" -ge 1 ] && [ "$METRICS_POLL_US" -ge 1 ] && [ "$LAT_TIMEOUT" -ge 1 ] &&
 	[ "$TP_TIMEOUT" -ge 1 ] || die "BENCH_M, BENCH_N, BENCH_USERS, BENCH_CONNS, the poll intervals and timeouts must be >= 1"
@@ -93,21 +86,8 @@ done
 declare -A PID=()
 workdir=
 sandbox_up=0
-# Running, and not a zombie (a child that exited is one until waited for).
-alive() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) && [ "${st%% *}" != Z ]; }
-stop_pid() { # NAME PID
-	local pid=$2
-	kill "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	alive "$pid" && { say "$1 ($pid) did not stop: killing it"; kill -9 "$pid" 2>/dev/null || true; }
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	local rc=$? name
-	trap - EXIT INT TERM
+stop_all() {
+	local name
 	# syncd first: it writes to the slapds
 	for name in "${!PID[@]}"; do
 		[[ $name == syncd* ]] && stop_pid "$name" "${PID[$name]}"
@@ -118,18 +98,9 @@ cleanup() {
 	if [ "$sandbox_up" = 1 ]; then
 		bash "$top/scripts/sandbox" down "$workdir" >/dev/null 2>&1 || say "scripts/sandbox down $workdir failed"
 	fi
-	if [ -n "$workdir" ]; then
-		if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-			say "sandbox, databases and logs kept in $workdir"
-		elif [ -z "${BENCH_DIR:-}" ]; then
-			rm -rf "$workdir"
-		fi
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+kept_note() { echo "sandbox, databases and logs kept in $workdir"; }
+cleanup_at_exit
 
 # --- build -------------------------------------------------------------------------------
 [ -x "$top/resetguard-token" ] && [ -x "$top/resetguard-syncd" ] && [ -f "$top/.libs/resetguard.so" ] ||
@@ -140,26 +111,18 @@ mkdir -p "$top/build/bench"
 LOAD=$top/build/bench/prop-load
 gcc -O2 -o "$LOAD" "$top/bench/prop-load.c" -lldap -llber -lpthread
 
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	workdir=$(cd "$BENCH_DIR" && pwd)
+clean_workdir() {
 	[ -f "$workdir/run/slapd.pid" ] && die "$workdir already runs a sandbox: take it down first"
 	rm -rf "${workdir:?}/bench" "$workdir"/legacy[0-9]*
-else
-	workdir=$(mktemp -d /tmp/rg-bench-syncd.XXXXXX)
-fi
-chmod 700 "$workdir"
+}
+make_workdir /tmp/rg-bench-syncd.XXXXXX
 B=$workdir/bench
 mkdir -p "$B"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 http_ok() {
 	python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
 		"$1" >/dev/null 2>&1
 }
-hash_pw() { /usr/sbin/slappasswd -h '{SSHA}' -s "$1"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -209,7 +172,7 @@ dn_legacy() { # NAME: the DN file of a legacy1-layout directory
 	done > "$B/dn.$1"
 	echo "$B/dn.$1"
 }
-init_hash=$(hash_pw "$(openssl rand -hex 12)")
+init_hash=$(hash_pw "$(rnd)")
 legacy_users() { # NAME: LDIF of the accounts in the legacy1 layout
 	local s i
 	s=$(legacy_suffix "$1")
@@ -236,8 +199,8 @@ done | ldap_admin "$RG_LEGACY2_URI" "$RG_LEGACY2_ADMIN_DN" "$RG_LEGACY_ADMIN_PW"
 # shellcheck source=scripts/lib/legacy.sh
 . "$top/scripts/lib/legacy.sh"
 # legacy_conf reads these, as in the sandbox.
-dir=$workdir
-legacy_pw=$RG_LEGACY_ADMIN_PW
+# shellcheck disable=SC2034
+dir=$workdir legacy_pw=$RG_LEGACY_ADMIN_PW
 declare -A LURI=([legacy1]=$RG_LEGACY1_URI [legacy2]=$RG_LEGACY2_URI)
 declare -A LPID=()
 POOL_NAMES=(legacy1)
@@ -260,13 +223,8 @@ for name in "${POOL_NAMES[@]:1}"; do
 	PID[$name]=$! LPID[$name]=$!
 done
 for name in "${POOL_NAMES[@]:1}"; do
-	ok=0
-	for _ in $(seq 1 100); do
-		ldapsearch -x -H "${LURI[$name]}" -b '' -s base 1.1 >/dev/null 2>&1 && { ok=1; break; }
-		kill -0 "${PID[$name]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ "$ok" = 1 ] || { tail -n 20 "$workdir/$name/slapd.log" >&2; die "$name did not start"; }
+	wait_until "${PID[$name]}" ldap_answers "${LURI[$name]}" ||
+		{ tail -n 20 "$workdir/$name/slapd.log" >&2; die "$name did not start"; }
 done
 LPID[legacy1]=$(cat "$workdir/legacy1/slapd.pid")
 LPID[legacy2]=$(cat "$workdir/legacy2/slapd.pid")
@@ -328,24 +286,7 @@ mint_range() { # FROM TO OUT
 			--ial 2 --amr hwk --ttl 900 || exit 1
 	done > "$3"
 }
-say "minting $total proofing tokens"
-t0=$(date +%s.%N)
-jobs_n=$(nproc)
-chunk=$(((total + jobs_n - 1) / jobs_n))
-mint_pids=()
-for ((j = 0; j < jobs_n; j++)); do
-	from=$((j * chunk)) to=$(((j + 1) * chunk))
-	[ "$to" -gt "$total" ] && to=$total
-	[ "$from" -ge "$to" ] && continue
-	mint_range "$from" "$to" "$B/tok.$j" &
-	mint_pids+=($!)
-done
-for p in "${mint_pids[@]}"; do wait "$p" || die "resetguard-token failed"; done
-for ((j = 0; j < jobs_n; j++)); do [ -f "$B/tok.$j" ] && cat "$B/tok.$j"; done > "$B/tokens"
-rm -f "$B"/tok.*
-[ "$(wc -l < "$B/tokens")" -eq "$total" ] || die "minted $(wc -l < "$B/tokens") tokens, not $total"
-[ "$(sort -u "$B/tokens" | wc -l)" -eq "$total" ] || die "minted tokens are not all distinct"
-say "minted $total tokens in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s (not part of any figure)"
+mint_tokens "$total" "$B/tokens"
 
 # --- checks ------------------------------------------------------------------------------
 broken=0
@@ -353,8 +294,7 @@ check() { # WHAT EXPECTED GOT
 	if [ "$2" = "$3" ]; then
 		say "check: $1: $3 (as expected)"
 	else
-		banner "check FAILED: $1: $3, expected $2"
-		broken=1
+		shout "check FAILED: $1: $3, expected $2"
 	fi
 }
 # The reset log, read as the auditor (every record) or as syncd (the sealed passwords).
@@ -383,9 +323,7 @@ check_log() {
 		"$(log_count "$RG_SYNCD_DN" "$RG_SYNCD_PW" '(&(objectClass=rgLogRecord)(rgLogSealedPassword=*))')"
 }
 
-percentile() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { k = int(p / 100 * NR + 0.999999999); if (k < 1) k = 1; if (k > NR) k = NR; printf "%.2f", NR ? v[k] : 0 }'; }
 mean() { awk '{ s += $1 } END { printf "%.2f", NR ? s / NR : 0 }'; }
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "n/a" }'; }
 
 # --- (1)+(2) latency -----------------------------------------------------------------------
 say "latency: $M resets (+$LAT_WARMUP warm-up) one at a time; each new password polled every $POLL_US us on the consumer, legacy1 and legacy2"
@@ -396,8 +334,7 @@ lat_out=$("$LOAD" latency -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -u "$
 	-P "legacy2=$RG_LEGACY2_URI=$B/dn.legacy2" -L "$B/lat") || true
 echo "$lat_out" | sed 's/^/    [latency] /' >&2
 if ! grep -q '^RESULT.* errors=0 timeouts=0 ' <<<"$lat_out" || grep -q '^ERROR' <<<"$lat_out"; then
-	banner "the latency run HAD ERRORS: its figures are not valid"
-	broken=1
+	shout "the latency run HAD ERRORS: its figures are not valid"
 fi
 check "latency: resets timed" "$M" "$(wc -l < "$B/lat" 2>/dev/null || echo 0)"
 check_log "$cn_lat" $((LAT_WARMUP + M)) legacy1 legacy2
@@ -405,10 +342,10 @@ check_log "$cn_lat" $((LAT_WARMUP + M)) legacy1 legacy2
 declare -A LP50=() LP99=() LMEAN=() LMAX=()
 lat_col() { # NAME AWK-EXPRESSION
 	awk "{ print $2 }" "$B/lat" > "$B/lat.$1"
-	LP50[$1]=$(percentile 50 < "$B/lat.$1")
-	LP99[$1]=$(percentile 99 < "$B/lat.$1")
+	LP50[$1]=$(percentile 50 2 < "$B/lat.$1")
+	LP99[$1]=$(percentile 99 2 < "$B/lat.$1")
 	LMEAN[$1]=$(mean < "$B/lat.$1")
-	LMAX[$1]=$(percentile 100 < "$B/lat.$1")
+	LMAX[$1]=$(percentile 100 2 < "$B/lat.$1")
 }
 lat_col pwmod '$2'
 lat_col syncrepl '$3'
@@ -470,13 +407,8 @@ for T in "${TCOUNTS[@]}"; do
 		{ cat "$B/syncd-$T.check" >&2; die "$conf does not check"; }
 	"$RG_SYNCD_BIN" -d -f "$conf" >>"$B/syncd-$T.log" 2>&1 &
 	PID[syncd-$T]=$!
-	ok=0
-	for _ in $(seq 1 100); do
-		http_ok "http://127.0.0.1:$mport/health" && { ok=1; break; }
-		kill -0 "${PID[syncd-$T]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ "$ok" = 1 ] || { tail -n 20 "$B/syncd-$T.log" >&2; die "resetguard-syncd with $T targets did not start"; }
+	wait_until "${PID[syncd-$T]}" http_ok "http://127.0.0.1:$mport/health" ||
+		{ tail -n 20 "$B/syncd-$T.log" >&2; die "resetguard-syncd with $T targets did not start"; }
 	names=("${POOL_NAMES[@]:0:T}")
 	specs=()
 	for name in "${names[@]}"; do specs+=(-P "$name=${LURI[$name]}=$(dn_legacy "$name")"); done
@@ -492,8 +424,7 @@ for T in "${TCOUNTS[@]}"; do
 	first=$((first + TP_WARMUP + N))
 	echo "$out" | sed "s/^/    [burst $T] /" >&2
 	if ! grep -q '^RESULT.* errors=0 .* failures=0 .* complete=1$' <<<"$out" || grep -q '^ERROR' <<<"$out"; then
-		banner "the burst with $T target(s) HAD ERRORS: its figures are not valid"
-		broken=1
+		shout "the burst with $T target(s) HAD ERRORS: its figures are not valid"
 	fi
 	check "burst $T: targets bind-checked" "$T" "$(grep -c '^VERIFY' <<<"$out" || true)"
 	check "burst $T: the new passwords that bind, on all targets" "$((N * T))" \
@@ -512,7 +443,7 @@ for T in "${TCOUNTS[@]}"; do
 done
 
 # --- report ------------------------------------------------------------------------------
-ver=$("$SLAPD" -VV 2>&1 | sed -n 's/.*slapd \([^ ]*\) .*/\1/p' | head -n 1)
+ver=$(slapd_version)
 t1=${TCOUNTS[0]}
 echo
 echo "resetguard-syncd benchmark: slapd $ver, $(nproc) CPUs (shared), loopback, mdb with fsync, every slapd at log level stats"
@@ -523,14 +454,14 @@ echo
 printf '  %-34s %9s %9s %9s %9s %11s\n' "ms from the reset's response" p50 p99 mean max "p99/floor"
 row() { printf '  %-34s %9.2f %9.2f %9.2f %9.2f %11s\n' "$1" "${LP50[$2]}" "${LP99[$2]}" "${LMEAN[$2]}" "${LMAX[$2]}" "$3"; }
 row "syncrepl consumer (floor)" syncrepl -
-row "syncd -> legacy1 (hash ssha)" legacy1 "$(ratio "${LP99[legacy1]}" "${LP99[syncrepl]}")"
-row "syncd -> legacy2 (passmod, search)" legacy2 "$(ratio "${LP99[legacy2]}" "${LP99[syncrepl]}")"
-row "syncd, later of the two" syncd "$(ratio "${LP99[syncd]}" "${LP99[syncrepl]}")"
+row "syncd -> legacy1 (hash ssha)" legacy1 "$(ratio "${LP99[legacy1]}" "${LP99[syncrepl]}" 2)"
+row "syncd -> legacy2 (passmod, search)" legacy2 "$(ratio "${LP99[legacy2]}" "${LP99[syncrepl]}" 2)"
+row "syncd, later of the two" syncd "$(ratio "${LP99[syncd]}" "${LP99[syncrepl]}" 2)"
 echo "  (the Password Modify itself: p50 ${LP50[pwmod]} ms, p99 ${LP99[pwmod]} ms; $polls binds polled in all;"
 echo "   a latency includes up to one poll interval and one bind round trip)"
-r99=$(ratio "${LP99[syncd]}" "${LP99[syncrepl]}")
+r99=$(ratio "${LP99[syncd]}" "${LP99[syncrepl]}" 2)
 aim_lat=$(awk -v r="$r99" 'BEGIN { if (r == "n/a") print "n/a"; else if (r <= 2) print "within the aim"; else print "outside the aim" }')
-echo "  p99(syncd)/p99(syncrepl): $r99   (aim <= 2: $aim_lat)   p50(syncd)/p50(syncrepl): $(ratio "${LP50[syncd]}" "${LP50[syncrepl]}")"
+echo "  p99(syncd)/p99(syncrepl): $r99   (aim <= 2: $aim_lat)   p50(syncd)/p50(syncrepl): $(ratio "${LP50[syncd]}" "${LP50[syncrepl]}" 2)"
 echo
 echo "  throughput: $N resets (+$TP_WARMUP warm-up) over $N accounts fired on $CONNS connections; syncd with 1..$POOL ldap"
 echo "  targets, each a slapd of its own in the legacy1 layout (method hash ssha); propagated: from the first reset"
@@ -548,14 +479,7 @@ echo "   them from its event loop); cpu: ms per reset, warm-up included, of sync
 echo "   the target slapds together)"
 ratios=
 for T in "${TCOUNTS[@]:1}"; do
-	ratios+="$T/$t1: $(ratio "${TP_PROP[$T]}" "${TP_PROP[$t1]}")   "
+	ratios+="$T/$t1: $(ratio "${TP_PROP[$T]}" "${TP_PROP[$t1]}" 2)   "
 done
 [ -n "$ratios" ] && echo "  propagated/s ratios ${ratios% }   (aim: flat, 1.00)"
-if [ "$broken" = 1 ]; then
-	echo
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	echo "!!! THIS RUN HAD ERRORS (see the messages above): THE FIGURES ARE NOT VALID"
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	exit 1
-fi
-exit 0
+finish "$broken"

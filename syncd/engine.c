@@ -1,7 +1,7 @@
-/* The delivery engine. A record moves through two phases: delivery to every target (each
- * target's worker thread takes jobs in arrival order, so per target and account the order
- * of change numbers holds), then the hooks. Results come back to the event loop, which owns
- * all record state, schedules retries, and writes the status onto the log record. */
+/* The delivery engine's state machine. A record moves through two phases: delivery to every
+ * target (each target's worker thread takes jobs in arrival order, so per target and account
+ * the order of change numbers holds), then the hooks. Results come back to the event loop,
+ * which owns all record state, schedules retries, and has the status written back. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,97 +13,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "engine.h"
-#include "seal.h"
+#include "engine-private.h"
 
-#define RECENT 4096
-
-static const double bucket_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
-#define NBUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
-
-enum phase { PH_DELIVER, PH_HOOKS, PH_DONE };
-
-struct tstate {
-	enum tstatus st;
-	int attempts;
-	int queued;                 /* a job sits in the worker's queue or runs */
-	char time[32];
-	char *error;
-	struct event *timer;
-	struct rec *rec;
-	size_t index;
-};
-
-struct rec {
-	struct log_record r;
-	char *rdn_value;
-	double epoch;
-	enum phase phase;
-	int sealed_removed;
-	int dirty;                  /* its status changed since it was last written */
-	struct tstate *ts;
-	struct tstate *hs;
-	struct rec *next;
-};
-
-struct job {
-	struct tstate *state;       /* owned by the event loop: workers never touch it */
-	int is_hook;
-	unsigned long long number;
-	char *account, *rdn_value, *kind, *requester, *time;
-	long long epoch;
-	unsigned char *sealed;
-	size_t sealed_len;
-	int result;
-	char err[SYNCD_ERR];
-	struct job *next;
-};
-
-struct worker {
-	struct engine *e;
-	struct target *target;      /* NULL: the hooks' worker */
-	pthread_t thread;
-	int started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, **tail;
-	int stop;
-	long long attempts, failures, delivered;
-	long long buckets[NBUCKETS];
-	double latency_sum;
-	long long latency_count;
-};
-
-struct engine {
-	struct event_base *base;
-	struct syncd_config *cfg;
-	EVP_PKEY *key;
-	X509 *cert;
-	LDAP *ld;
-	struct worker *workers;     /* one per target, then one for the hooks */
-	size_t nworkers;
-	struct rec *recs;
-	unsigned long long recent[RECENT];
-	size_t recent_next;
-	pthread_mutex_t done_mu;
-	struct job *done;
-	struct event *done_ev;
-	struct event *flush_ev;
-	int draining;
-	void (*drain_cb)(void *);
-	void *drain_arg;
-	long long records_total;
-};
-
-static void
-now_gentime(char buf[32])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, "%Y%m%d%H%M%SZ", &tm);
-}
+const double bucket_bounds[NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
 
 /* rgLogTime carries microseconds: delivery latency is measured from them. */
 static double
@@ -131,197 +43,6 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-job_free(struct job *j)
-{
-	free(j->account);
-	free(j->rdn_value);
-	free(j->kind);
-	free(j->requester);
-	free(j->time);
-	free(j->sealed);
-	free(j);
-}
-
-static struct worker *
-worker_of(struct engine *e, struct tstate *s, int is_hook)
-{
-	return is_hook ? &e->workers[e->nworkers - 1] : &e->workers[s->index];
-}
-
-/* Runs in the worker thread: the password exists in clear only inside this call. */
-static void
-run_job(struct worker *w, struct job *j)
-{
-	struct engine *e = w->e;
-	unsigned char *pw = NULL;
-	size_t pwlen = 0;
-
-	if (j->is_hook) {
-		struct hook *h = e->cfg->hooks[j->state->index];
-		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
-			j->requester, j->time, j->epoch };
-
-		j->result = h->ops->fire(h, &ev, j->err, sizeof(j->err));
-		return;
-	}
-	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
-	    sizeof(j->err)) != 0) {
-		j->result = DELIVERY_FAIL;
-		return;
-	}
-	{
-		struct delivery d = { j->number, j->account, j->rdn_value, pw, pwlen };
-
-		j->result = w->target->ops->deliver(w->target, &d, j->err, sizeof(j->err));
-	}
-	rg_unseal_free(pw, pwlen);
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct job *j;
-
-	for (;;) {
-		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->head == NULL) {
-			pthread_mutex_unlock(&w->mu);
-			break;
-		}
-		j = w->head;
-		w->head = j->next;
-		if (w->head == NULL)
-			w->tail = &w->head;
-		pthread_mutex_unlock(&w->mu);
-
-		run_job(w, j);
-
-		pthread_mutex_lock(&w->e->done_mu);
-		j->next = w->e->done;
-		w->e->done = j;
-		pthread_mutex_unlock(&w->e->done_mu);
-		event_active(w->e->done_ev, EV_READ, 0);
-	}
-	if (w->target != NULL)
-		w->target->ops->disconnect(w->target);
-	return NULL;
-}
-
-static void
-enqueue(struct engine *e, struct tstate *s, int is_hook)
-{
-	struct rec *rc = s->rec;
-	struct worker *w = worker_of(e, s, is_hook);
-	struct job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return;
-	j->state = s;
-	j->is_hook = is_hook;
-	j->number = rc->r.number;
-	j->account = strdup(rc->r.account);
-	j->rdn_value = strdup(rc->rdn_value);
-	j->kind = strdup(rc->r.kind ? rc->r.kind : "");
-	j->requester = strdup(rc->r.requester ? rc->r.requester : "");
-	j->time = strdup(rc->r.time ? rc->r.time : "");
-	j->epoch = (long long)rc->epoch;
-	if (!is_hook && (j->sealed = malloc(rc->r.sealed_len)) != NULL) {
-		memcpy(j->sealed, rc->r.sealed, rc->r.sealed_len);
-		j->sealed_len = rc->r.sealed_len;
-	}
-	s->queued = 1;
-	pthread_mutex_lock(&w->mu);
-	*w->tail = j;
-	w->tail = &j->next;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Takes s's job back out of its worker's queue; 0 if it is already running. */
-static int
-dequeue(struct engine *e, struct tstate *s, int is_hook)
-{
-	struct worker *w = worker_of(e, s, is_hook);
-	struct job **jp, *j;
-	int found = 0;
-
-	pthread_mutex_lock(&w->mu);
-	for (jp = &w->head; *jp != NULL; jp = &(*jp)->next) {
-		if ((*jp)->state == s) {
-			j = *jp;
-			*jp = j->next;
-			if (*jp == NULL)
-				w->tail = jp;
-			job_free(j);
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (found)
-		s->queued = 0;
-	return found;
-}
-
-static void
-write_status(struct engine *e, struct rec *rc)
-{
-	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
-	char **tv = calloc(nt + 1, sizeof(char *)), **hv = calloc(nh + 1, sizeof(char *));
-	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, *mods[4];
-	int n = 0, rc_ldap;
-
-	if (tv == NULL || hv == NULL || e->ld == NULL)
-		goto out;
-	for (size_t i = 0; i < nt; i++)
-		tv[i] = status_format(e->cfg->targets[i]->name, rc->ts[i].st, rc->ts[i].attempts,
-			rc->ts[i].time, rc->ts[i].error);
-	if (nt > 0) {
-		mt.mod_op = LDAP_MOD_REPLACE;
-		mt.mod_type = "rgLogTargetStatus";
-		mt.mod_values = tv;
-		mods[n++] = &mt;
-	}
-	if (rc->phase != PH_DELIVER && nh > 0) {
-		for (size_t i = 0; i < nh; i++)
-			hv[i] = status_format(e->cfg->hooks[i]->name, rc->hs[i].st,
-				rc->hs[i].attempts, rc->hs[i].time, rc->hs[i].error);
-		mh.mod_op = LDAP_MOD_REPLACE;
-		mh.mod_type = "rgLogHookStatus";
-		mh.mod_values = hv;
-		mods[n++] = &mh;
-	}
-	/* Every target is final: the sealed password has no further use. */
-	if (rc->phase != PH_DELIVER && !rc->sealed_removed) {
-		ms.mod_op = LDAP_MOD_DELETE;
-		ms.mod_type = "rgLogSealedPassword";
-		mods[n++] = &ms;
-	}
-	mods[n] = NULL;
-	if (n == 0)
-		goto out;
-	rc_ldap = ldap_modify_ext_s(e->ld, rc->r.dn, mods, NULL, NULL);
-	if (rc_ldap == LDAP_SUCCESS || rc_ldap == LDAP_NO_SUCH_ATTRIBUTE) {
-		if (ms.mod_type != NULL)
-			rc->sealed_removed = 1;
-	} else {
-		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
-			"%s; it is written again with the next change of state", rc->r.number,
-			rc->r.dn, ldap_err2string(rc_ldap));
-	}
-out:
-	for (size_t i = 0; tv != NULL && i < nt; i++)
-		free(tv[i]);
-	for (size_t i = 0; hv != NULL && i < nh; i++)
-		free(hv[i]);
-	free(tv);
-	free(hv);
 }
 
 static int
@@ -574,38 +295,6 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	check_drained(e);
 }
 
-/* Is there an applied change for the same account newer than this one? Then this one must
- * never reach a store, even if syncd crashed after delivering the newer one. */
-static int
-newer_change_exists(struct engine *e, const struct log_record *r)
-{
-	char *filter = NULL, *attrs[] = { LDAP_NO_ATTRS, NULL };
-	struct berval acct, esc = { 0, NULL };
-	struct timeval tv = { e->cfg->op_timeout, 0 };
-	LDAPMessage *res = NULL;
-	int found = 0, rc;
-
-	if (e->ld == NULL)
-		return 0;
-	ber_str2bv(r->account, 0, 0, &acct);
-	if (ldap_bv2escaped_filter_value(&acct, &esc) != 0)
-		return 0;
-	if (asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)(rgLogOutcome=applied)"
-	    "(rgLogChangeNumber>=%llu))", esc.bv_val, r->number + 1) < 0) {
-		filter = NULL;
-		goto out;
-	}
-	rc = ldap_search_ext_s(e->ld, e->cfg->log_base, LDAP_SCOPE_ONELEVEL, filter, attrs, 1,
-		NULL, NULL, &tv, 1, &res);
-	found = (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) &&
-		ldap_count_entries(e->ld, res) > 0;
-out:
-	ldap_msgfree(res);
-	ber_memfree(esc.bv_val);
-	free(filter);
-	return found;
-}
-
 static void
 supersede(struct engine *e, struct rec *rc, unsigned long long by)
 {
@@ -645,51 +334,6 @@ recently_done(struct engine *e, unsigned long long n)
 		if (e->recent[i] == n)
 			return 1;
 	return 0;
-}
-
-static int
-copy_record(struct log_record *dst, const struct log_record *src)
-{
-	size_t n;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->number = src->number;
-	if ((dst->dn = strdup(src->dn)) == NULL || (dst->account = strdup(src->account)) == NULL)
-		return -1;
-	dst->kind = src->kind ? strdup(src->kind) : NULL;
-	dst->requester = src->requester ? strdup(src->requester) : NULL;
-	dst->time = src->time ? strdup(src->time) : NULL;
-	if ((dst->sealed = malloc(src->sealed_len)) == NULL)
-		return -1;
-	memcpy(dst->sealed, src->sealed, src->sealed_len);
-	dst->sealed_len = src->sealed_len;
-	for (n = 0; src->target_status != NULL && src->target_status[n] != NULL; n++)
-		;
-	if (n > 0 && (dst->target_status = calloc(n + 1, sizeof(char *))) != NULL)
-		for (size_t i = 0; i < n; i++)
-			dst->target_status[i] = strdup(src->target_status[i]);
-	for (n = 0; src->hook_status != NULL && src->hook_status[n] != NULL; n++)
-		;
-	if (n > 0 && (dst->hook_status = calloc(n + 1, sizeof(char *))) != NULL)
-		for (size_t i = 0; i < n; i++)
-			dst->hook_status[i] = strdup(src->hook_status[i]);
-	return 0;
-}
-
-/* The value of the account DN's first RDN, unescaped: what mappings call %r. */
-static char *
-first_rdn_value(const char *dn)
-{
-	LDAPDN parsed = NULL;
-	char *out = NULL;
-
-	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || parsed == NULL ||
-	    parsed[0] == NULL || parsed[0][0] == NULL)
-		goto out;
-	out = strndup(parsed[0][0]->la_value.bv_val, parsed[0][0]->la_value.bv_len);
-out:
-	ldap_dnfree(parsed);
-	return out;
 }
 
 void
@@ -878,24 +522,6 @@ engine_free(struct engine *e)
 	pthread_mutex_destroy(&e->done_mu);
 	free(e->workers);
 	free(e);
-}
-
-void
-log_record_free(struct log_record *r)
-{
-	free(r->dn);
-	free(r->account);
-	free(r->kind);
-	free(r->requester);
-	free(r->time);
-	free(r->sealed);
-	for (size_t i = 0; r->target_status != NULL && r->target_status[i] != NULL; i++)
-		free(r->target_status[i]);
-	free(r->target_status);
-	for (size_t i = 0; r->hook_status != NULL && r->hook_status[i] != NULL; i++)
-		free(r->hook_status[i]);
-	free(r->hook_status);
-	memset(r, 0, sizeof(*r));
 }
 
 size_t

@@ -1,0 +1,104 @@
+/* The engine's own structures, shared by its three files: engine.c (record state, retries,
+ * supersession), worker.c (the worker threads and their queues) and records.c (reading and
+ * writing log records in the directory). Nothing outside the engine includes this. */
+#ifndef RG_ENGINE_PRIVATE_H
+#define RG_ENGINE_PRIVATE_H
+
+#include <pthread.h>
+
+#include "engine.h"
+
+#define RECENT 4096
+
+#define NBUCKETS 11
+extern const double bucket_bounds[NBUCKETS];   /* delivery latency histogram, seconds */
+
+enum phase { PH_DELIVER, PH_HOOKS, PH_DONE };
+
+struct tstate {
+	enum tstatus st;
+	int attempts;
+	int queued;                 /* a job sits in the worker's queue or runs */
+	char time[32];
+	char *error;
+	struct event *timer;
+	struct rec *rec;
+	size_t index;
+};
+
+struct rec {
+	struct log_record r;
+	char *rdn_value;
+	double epoch;
+	enum phase phase;
+	int sealed_removed;
+	int dirty;                  /* its status changed since it was last written */
+	struct tstate *ts;
+	struct tstate *hs;
+	struct rec *next;
+};
+
+struct job {
+	struct tstate *state;       /* owned by the event loop: workers never touch it */
+	int is_hook;
+	unsigned long long number;
+	char *account, *rdn_value, *kind, *requester, *time;
+	long long epoch;
+	unsigned char *sealed;
+	size_t sealed_len;
+	int result;
+	char err[SYNCD_ERR];
+	struct job *next;
+};
+
+struct worker {
+	struct engine *e;
+	struct target *target;      /* NULL: the hooks' worker */
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, **tail;
+	int stop;
+	long long attempts, failures, delivered;
+	long long buckets[NBUCKETS];
+	double latency_sum;
+	long long latency_count;
+};
+
+struct engine {
+	struct event_base *base;
+	struct syncd_config *cfg;
+	EVP_PKEY *key;
+	X509 *cert;
+	LDAP *ld;
+	struct worker *workers;     /* one per target, then one for the hooks */
+	size_t nworkers;
+	struct rec *recs;
+	unsigned long long recent[RECENT];
+	size_t recent_next;
+	pthread_mutex_t done_mu;
+	struct job *done;
+	struct event *done_ev;
+	struct event *flush_ev;
+	int draining;
+	void (*drain_cb)(void *);
+	void *drain_arg;
+	long long records_total;
+};
+
+/* worker.c: every function but worker_main runs in the event loop. */
+void *worker_main(void *arg);
+struct worker *worker_of(struct engine *e, struct tstate *s, int is_hook);
+void enqueue(struct engine *e, struct tstate *s, int is_hook);
+int dequeue(struct engine *e, struct tstate *s, int is_hook);
+void job_free(struct job *j);
+
+/* records.c */
+void now_gentime(char buf[32]);
+void write_status(struct engine *e, struct rec *rc);
+int newer_change_exists(struct engine *e, const struct log_record *r);
+int copy_record(struct log_record *dst, const struct log_record *src);
+char *first_rdn_value(const char *dn);
+
+#endif

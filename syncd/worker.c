@@ -1,0 +1,146 @@
+/* The worker threads: one per target and one for the hooks. Each takes jobs from its queue
+ * in order, so per target the order of change numbers holds; the cleartext password exists
+ * only inside run_job. Results go back to the event loop, which owns all record state. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "engine-private.h"
+#include "seal.h"
+
+void
+job_free(struct job *j)
+{
+	free(j->account);
+	free(j->rdn_value);
+	free(j->kind);
+	free(j->requester);
+	free(j->time);
+	free(j->sealed);
+	free(j);
+}
+
+struct worker *
+worker_of(struct engine *e, struct tstate *s, int is_hook)
+{
+	return is_hook ? &e->workers[e->nworkers - 1] : &e->workers[s->index];
+}
+
+/* Runs in the worker thread: the password exists in clear only inside this call. */
+static void
+run_job(struct worker *w, struct job *j)
+{
+	struct engine *e = w->e;
+	unsigned char *pw = NULL;
+	size_t pwlen = 0;
+
+	if (j->is_hook) {
+		struct hook *h = e->cfg->hooks[j->state->index];
+		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
+			j->requester, j->time, j->epoch };
+
+		j->result = h->ops->fire(h, &ev, j->err, sizeof(j->err));
+		return;
+	}
+	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
+	    sizeof(j->err)) != 0) {
+		j->result = DELIVERY_FAIL;
+		return;
+	}
+	{
+		struct delivery d = { j->number, j->account, j->rdn_value, pw, pwlen };
+
+		j->result = w->target->ops->deliver(w->target, &d, j->err, sizeof(j->err));
+	}
+	rg_unseal_free(pw, pwlen);
+}
+
+void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->head == NULL) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		j = w->head;
+		w->head = j->next;
+		if (w->head == NULL)
+			w->tail = &w->head;
+		pthread_mutex_unlock(&w->mu);
+
+		run_job(w, j);
+
+		pthread_mutex_lock(&w->e->done_mu);
+		j->next = w->e->done;
+		w->e->done = j;
+		pthread_mutex_unlock(&w->e->done_mu);
+		event_active(w->e->done_ev, EV_READ, 0);
+	}
+	if (w->target != NULL)
+		w->target->ops->disconnect(w->target);
+	return NULL;
+}
+
+void
+enqueue(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct rec *rc = s->rec;
+	struct worker *w = worker_of(e, s, is_hook);
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return;
+	j->state = s;
+	j->is_hook = is_hook;
+	j->number = rc->r.number;
+	j->account = strdup(rc->r.account);
+	j->rdn_value = strdup(rc->rdn_value);
+	j->kind = strdup(rc->r.kind ? rc->r.kind : "");
+	j->requester = strdup(rc->r.requester ? rc->r.requester : "");
+	j->time = strdup(rc->r.time ? rc->r.time : "");
+	j->epoch = (long long)rc->epoch;
+	if (!is_hook && (j->sealed = malloc(rc->r.sealed_len)) != NULL) {
+		memcpy(j->sealed, rc->r.sealed, rc->r.sealed_len);
+		j->sealed_len = rc->r.sealed_len;
+	}
+	s->queued = 1;
+	pthread_mutex_lock(&w->mu);
+	*w->tail = j;
+	w->tail = &j->next;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Takes s's job back out of its worker's queue; 0 if it is already running. */
+int
+dequeue(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct worker *w = worker_of(e, s, is_hook);
+	struct job **jp, *j;
+	int found = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (jp = &w->head; *jp != NULL; jp = &(*jp)->next) {
+		if ((*jp)->state == s) {
+			j = *jp;
+			*jp = j->next;
+			if (*jp == NULL)
+				w->tail = jp;
+			job_free(j);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (found)
+		s->queued = 0;
+	return found;
+}

@@ -20,17 +20,17 @@
 /* Each file has its own static seterr/set_once and DEFAULT_TIMEOUT. */
 #define seterr caep_seterr
 #define set_once caep_set_once
-#include "../../syncd/hook_caep.c"
+#include "../../syncd/hooks/caep.c"
 #undef seterr
 #undef set_once
 #undef DEFAULT_TIMEOUT
 #define seterr webhook_seterr
 #define set_once webhook_set_once
-#include "../../syncd/hook_webhook.c"
+#include "../../syncd/hooks/webhook.c"
 #undef seterr
 #undef DEFAULT_TIMEOUT
 #define seterr exec_seterr
-#include "../../syncd/hook_exec.c"
+#include "../../syncd/hooks/exec.c"
 #include "b64url.h"
 
 #define ACCOUNT "uid=alice,ou=people,dc=example,dc=org"

@@ -12,10 +12,10 @@
 
 #include "b64url.h"
 
-static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *rg_b64url_encode(const unsigned char *in, size_t len)
+char *
+rg_b64url_encode(const unsigned char *in, size_t len)
 {
 	char *out, *p;
 	size_t i;
@@ -50,7 +50,8 @@ char *rg_b64url_encode(const unsigned char *in, size_t len)
 }
 
 /* Explicit ranges rather than a table or isalpha(): the result must not depend on locale. */
-static int sextet(unsigned char c)
+static int
+sextet(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -65,7 +66,8 @@ static int sextet(unsigned char c)
 	return -1;
 }
 
-int rg_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+int
+rg_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
 {
 	unsigned char *buf = NULL;
 	size_t i, o = 0, rem;

@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
-/* Larger control values are refused before any decoding. */
-#define RG_EVIDENCE_MAX_LEN 8192
+#include "jws.h"
+
+#define RG_EVIDENCE_MAX_LEN RG_JWS_MAX_LEN
 
 enum rg_ev_status {
 	RG_EV_OK = 0,
@@ -60,14 +61,5 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 void rg_evidence_free(struct rg_evidence *ev);
 
 int rg_evidence_has_method(const struct rg_evidence *ev, const char *method);
-
-/* For resetguard-token and tests: signs payload_json with a P-256 (ES256) or Ed25519
- * (EdDSA) private key. *out is malloc'd, NUL-terminated. Returns 0 on success. */
-int rg_jws_sign(EVP_PKEY *key, const char *payload_json, char **out, char *err, size_t errlen);
-/* The same with the caller's protected header (e.g. typ "secevent+jwt" and a kid), used
- * as given: header_json must be a JSON object whose "alg" is ES256 for a P-256 key and
- * EdDSA for an Ed25519 key. rg_jws_sign is this with {"alg":..,"typ":"JWT"}. */
-int rg_jws_sign_header(EVP_PKEY *key, const char *header_json, const char *payload_json,
-	char **out, char *err, size_t errlen);
 
 #endif

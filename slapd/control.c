@@ -3,28 +3,11 @@
  * claims are judged with the policy when the password change is (resetguard.c). */
 #include "resetguard.h"
 
-#include <ac/ctype.h>
 #include <ac/string.h>
 
 int rg_proofing_cid;
 
 static char *proofing_exops[] = { LDAP_EXOP_MODIFY_PASSWD, NULL };
-
-static int
-is_compact_jws(const struct berval *v)
-{
-	int dots = 0;
-
-	for (ber_len_t i = 0; i < v->bv_len; i++) {
-		unsigned char c = v->bv_val[i];
-
-		if (c == '.')
-			dots++;
-		else if (!(isalnum(c) || c == '-' || c == '_'))
-			return 0;
-	}
-	return dots == 2;
-}
 
 static int
 rg_proofing_parse(Operation *op, SlapReply *rs, LDAPControl *ctrl)
@@ -40,11 +23,11 @@ rg_proofing_parse(Operation *op, SlapReply *rs, LDAPControl *ctrl)
 			"proofing token (a compact JWS)";
 		return LDAP_PROTOCOL_ERROR;
 	}
-	if (ctrl->ldctl_value.bv_len > RG_EVIDENCE_MAX_LEN) {
+	if (ctrl->ldctl_value.bv_len > RG_JWS_MAX_LEN) {
 		rs->sr_text = "resetguard proofing control value is longer than 8192 bytes";
 		return LDAP_PROTOCOL_ERROR;
 	}
-	if (!is_compact_jws(&ctrl->ldctl_value)) {
+	if (!rg_jws_is_compact(ctrl->ldctl_value.bv_val, ctrl->ldctl_value.bv_len)) {
 		rs->sr_text = "resetguard proofing control value is not a compact JWS "
 			"(three base64url parts joined by dots)";
 		return LDAP_PROTOCOL_ERROR;

@@ -223,11 +223,13 @@ get_time(json_t *obj, const char *name, int required, long long *out, char *err,
 
 	if (v == NULL && !required)
 		return 0;
-	if (number_value(v, out) != 0 || *out <= 0) {
+	/* Bounded by the last second of year 9999: every later step (generalizedTime, time_t
+	 * arithmetic with the clock skew) stays exact, and no real token lives that long. */
+	if (number_value(v, out) != 0 || *out <= 0 || *out > RG_EVIDENCE_MAX_TIME) {
 		*out = 0;
 		rg_seterr(err, errlen,
 			"claim \"%s\"%s must be a positive integer (seconds since "
-			"the epoch)",
+			"the epoch) no later than the year 9999",
 			name, required ? "" : ", when present,");
 		return -1;
 	}
@@ -264,13 +266,16 @@ get_amr(json_t *obj, struct rg_evidence *ev, char *err, size_t errlen)
 				MAX_AMR_LEN);
 			return -1;
 		}
-		ev->amr[i] = strdup(s);
-		if (ev->amr[i] == NULL) {
+		/* A method used once is stored and logged once, whatever the token repeats. */
+		if (rg_evidence_has_method(ev, s))
+			continue;
+		ev->amr[ev->namr] = strdup(s);
+		if (ev->amr[ev->namr] == NULL) {
 			rg_seterr(err, errlen, "out of memory while reading claim \"amr\"");
 			return -1;
 		}
 		/* Counted as they are filled so that rg_evidence_free frees exactly these. */
-		ev->namr = i + 1;
+		ev->namr++;
 	}
 	return 0;
 }
@@ -288,6 +293,11 @@ parse_claims(json_t *p, struct rg_evidence *ev, char *err, size_t errlen)
 		get_time(p, "exp", 1, &ev->exp, err, errlen) != 0 ||
 		get_time(p, "nbf", 0, &ev->nbf, err, errlen) != 0)
 		return -1;
+	if (ev->exp < ev->iat || (ev->nbf != 0 && ev->nbf > ev->exp)) {
+		rg_seterr(err, errlen, "claim \"exp\" is before \"iat\" or \"nbf\": the token "
+			"is never valid; check the issuer");
+		return -1;
+	}
 	v = json_object_get(p, "ial");
 	if (number_value(v, &ial) != 0 || ial < 1 || ial > 3) {
 		rg_seterr(err, errlen, "claim \"ial\" must be an integer from 1 to 3");
@@ -299,6 +309,28 @@ parse_claims(json_t *p, struct rg_evidence *ev, char *err, size_t errlen)
 		get_string(p, "reason", 0, MAX_STR_CLAIM, &ev->reason, err, errlen) != 0)
 		return -1;
 	return 0;
+}
+
+static int
+token_id(struct rg_evidence *ev, char *err, size_t errlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		EVP_DigestUpdate(ctx, ev->iss, strlen(ev->iss) + 1) == 1 &&
+		EVP_DigestUpdate(ctx, ev->jti, strlen(ev->jti)) == 1 &&
+		EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
+		for (unsigned i = 0; i < mdlen; i++)
+			snprintf(ev->id + 2 * i, 3, "%02x", md[i]);
+		rc = 0;
+	} else {
+		rg_seterr(err, errlen, "cannot compute the token's id (SHA-256 failed)");
+	}
+	EVP_MD_CTX_free(ctx);
+	return rc;
 }
 
 enum rg_ev_status
@@ -346,7 +378,7 @@ rg_evidence_verify(const struct rg_issuers *issuers, const char *token, size_t l
 	if (st != RG_EV_OK)
 		goto out;
 	st = RG_EV_MALFORMED;
-	if (parse_claims(t.payload, ev, err, errlen) != 0)
+	if (parse_claims(t.payload, ev, err, errlen) != 0 || token_id(ev, err, errlen) != 0)
 		goto out;
 	st = RG_EV_OK;
 out:

@@ -14,6 +14,8 @@
 #include "jws.h"
 
 #define RG_EVIDENCE_MAX_LEN RG_JWS_MAX_LEN
+/* 9999-12-31T23:59:59Z: the latest iat, exp or nbf accepted. */
+#define RG_EVIDENCE_MAX_TIME 253402300799LL
 
 enum rg_ev_status {
 	RG_EV_OK = 0,
@@ -52,6 +54,9 @@ struct rg_evidence {
 	int ial;          /* identity assurance level, 1..3 */
 	char **amr;       /* RFC 8176 method references */
 	size_t namr;
+	/* hex SHA-256 of iss NUL jti: what single use is recorded by, since two issuers may
+	 * well mint the same jti */
+	char id[65];
 };
 
 /* On RG_EV_OK fills *ev (free with rg_evidence_free); otherwise writes a one-line reason

@@ -675,6 +675,9 @@ static const struct { const char *claim, *value; } bad_claims[] = {
 	{ "iat", "-1" }, { "iat", "1e300" }, { "iat", "null" },
 	{ "exp", NULL }, { "exp", "true" }, { "exp", "{}" }, { "exp", "1700000300.25" },
 	{ "nbf", "\"x\"" }, { "nbf", "0" }, { "nbf", "null" }, { "nbf", "-3" },
+	/* past year 9999, near 2^62, before iat, after exp: never a real token */
+	{ "exp", "253402300800" }, { "exp", "4611686018427387904" }, { "exp", "1699999999" },
+	{ "iat", "253402300800" }, { "nbf", "1800000000" },
 	{ "ial", NULL }, { "ial", "0" }, { "ial", "4" }, { "ial", "\"2\"" }, { "ial", "2.5" },
 	{ "ial", "-1" }, { "ial", "true" },
 	{ "amr", NULL }, { "amr", "\"hwk\"" }, { "amr", "[1]" }, { "amr", "[\"hwk\",null]" },
@@ -721,6 +724,33 @@ START_TEST(claims_rejected)
 	tok = sign_claims(ed_key, c);
 	snprintf(quoted, sizeof quoted, "\"%s\"", bad_claims[_i].claim);
 	expect(tok, RG_EV_MALFORMED, quoted);
+	free(tok);
+}
+END_TEST
+
+START_TEST(amr_duplicates_and_token_id)
+{
+	json_t *c = base_claims(ISS_ED);
+	char *tok, err[256], id[65];
+	struct rg_evidence ev;
+
+	json_object_set_new(c, "amr", json_pack("[s,s,s]", "hwk", "hwk", "face"));
+	tok = sign_claims(ed_key, c);
+	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
+	ck_assert_uint_eq(ev.namr, 2);
+	ck_assert_str_eq(ev.amr[0], "hwk");
+	ck_assert_str_eq(ev.amr[1], "face");
+	/* SHA-256 of iss NUL jti, as the reset log and rgUsedToken record it */
+	ck_assert_uint_eq(strlen(ev.id), 64);
+	ck_assert_uint_eq(strspn(ev.id, "0123456789abcdef"), 64);
+	snprintf(id, sizeof(id), "%s", ev.id);
+	rg_evidence_free(&ev);
+	free(tok);
+	tok = sign_claims(ec_key, base_claims(ISS_EC));
+	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
+	ck_assert_str_eq(ev.jti, "jti-0001");
+	ck_assert_str_ne(ev.id, id);        /* same jti, another issuer */
+	rg_evidence_free(&ev);
 	free(tok);
 }
 END_TEST
@@ -852,6 +882,7 @@ static Suite *evidence_suite(void)
 	tcase_add_test(tc, alg_key_mismatch);
 	tcase_add_test(tc, structure);
 	tcase_add_test(tc, bad_json);
+	tcase_add_test(tc, amr_duplicates_and_token_id);
 	tcase_add_loop_test(tc, claims_rejected, 0, (int)(sizeof bad_claims / sizeof bad_claims[0]));
 	tcase_add_test(tc, err_never_quotes_token);
 	suite_add_tcase(s, tc);

@@ -1,8 +1,10 @@
 #include "decide.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_ALLOWED] = "allowed",
@@ -34,6 +36,11 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_ROOTDN_EXEMPT] = "rootdn-exempt",
 	[RG_RULE_LOG_FAILED] = "log-failed",
 	[RG_RULE_INTERNAL] = "internal-error",
+	[RG_RULE_PASSWORD_IN_RDN] = "password-in-rdn",
+	[RG_RULE_TRANSACTION] = "transaction-refused",
+	[RG_RULE_BREAK_GLASS_PROXIED] = "break-glass-proxied",
+	[RG_RULE_GROUP_LOOKUP_FAILED] = "group-lookup-failed",
+	[RG_RULE_OLD_PASSWORD_AMBIGUOUS] = "old-password-ambiguous",
 };
 
 const char *
@@ -71,6 +78,25 @@ rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *f
 	va_start(ap, fmt);
 	vsnprintf(d->text, sizeof(d->text), fmt, ap);
 	va_end(ap);
+	rg_utf8_trim(d->text);
+}
+
+/* vsnprintf cuts at a byte: drop a trailing partial UTF-8 sequence so the text stays valid
+ * as an LDAP result text (an LDAPString is UTF-8). */
+void
+rg_utf8_trim(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && len - i < 3)
+		i--;
+	if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+		return;
+	need = ((unsigned char)s[i - 1] & 0xe0) == 0xc0 ? 2 :
+		((unsigned char)s[i - 1] & 0xf0) == 0xe0 ? 3 :
+		((unsigned char)s[i - 1] & 0xf8) == 0xf0 ? 4 : 0;
+	if (need != len - i + 1)
+		s[i - 1] = '\0';
 }
 
 static void
@@ -89,6 +115,41 @@ first_listed(const struct rg_evidence *ev, const struct rg_strlist *l)
 		if (rg_strlist_has(l, ev->amr[i]))
 			return ev->amr[i];
 	return NULL;
+}
+
+/* A ban must not be dodged by spelling: "KBA" is the banned "kba". Accepted methods stay
+ * exact, since a looser match there could only widen what is accepted. */
+static const char *
+first_banned(const struct rg_evidence *ev, const struct rg_strlist *l)
+{
+	for (size_t i = 0; i < ev->namr; i++)
+		for (size_t j = 0; j < l->n; j++)
+			if (strcasecmp(ev->amr[i], l->v[j]) == 0)
+				return ev->amr[i];
+	return NULL;
+}
+
+static int
+is_blank(const char *s)
+{
+	if (s == NULL)
+		return 1;
+	for (; *s != '\0'; s++)
+		if (!isspace((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int
+group_unknown(enum rg_group_fact f, const char *what, const struct rg_policy *p,
+	struct rg_decision *d)
+{
+	if (f != RG_GROUP_UNKNOWN)
+		return 0;
+	rg_deny(d, RG_RULE_GROUP_LOOKUP_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
+		"cannot tell whether %s of policy %s: a group lookup failed; check that every "
+		"group the policy names exists and is readable", what, p->dn);
+	return -1;
 }
 
 /* Signature, issuer and shape were checked by rg_evidence_verify; what remains needs
@@ -152,12 +213,20 @@ check_evidence(const struct rg_policy *p, const struct rg_request *r, struct rg_
 			r->now - ev->iat, p->dn, p->max_evidence_age);
 		return -1;
 	}
-	if ((m = first_listed(ev, &p->forbidden_methods)) != NULL) {
+	if (r->token_replayed) {
+		rg_deny(d, RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS,
+			"proofing token %s from %s was already used: each token allows one reset",
+			ev->jti, ev->iss);
+		return -1;
+	}
+	if ((m = first_banned(ev, &p->forbidden_methods)) != NULL) {
 		rg_deny(d, RG_RULE_METHOD_FORBIDDEN, RG_LDAP_CONSTRAINT_VIOLATION,
 			"proofing method '%s' is never accepted by policy %s", m, p->dn);
 		return -1;
 	}
-	if (r->privileged && (m = first_listed(ev, &p->privileged_forbidden)) != NULL) {
+	if (group_unknown(r->privileged, "the account is privileged", p, d) != 0)
+		return -1;
+	if (r->privileged && (m = first_banned(ev, &p->privileged_forbidden)) != NULL) {
 		rg_deny(d, RG_RULE_METHOD_FORBIDDEN, RG_LDAP_CONSTRAINT_VIOLATION,
 			"proofing method '%s' is never accepted for a privileged account "
 			"by policy %s", m, p->dn);
@@ -218,13 +287,16 @@ check_delegation(const struct rg_policy *p, const struct rg_request *r, struct r
 				"the approver of a delegated reset must not be the account's owner");
 			return -1;
 		}
-		if (p->approver_groups.n > 0 && !r->approver_authorized) {
+		if (p->approver_groups.n > 0 &&
+		    group_unknown(r->approver_authorized, "the approver may approve", p, d) != 0)
+			return -1;
+		if (p->approver_groups.n > 0 && r->approver_authorized != RG_GROUP_YES) {
 			rg_deny(d, RG_RULE_APPROVER_NOT_AUTHORIZED, RG_LDAP_CONSTRAINT_VIOLATION,
 				"%s is not in an approver group of policy %s", r->ev_approver_ndn, p->dn);
 			return -1;
 		}
 	}
-	if (p->require_reason && (ev->reason == NULL || ev->reason[0] == '\0')) {
+	if (p->require_reason && is_blank(ev->reason)) {
 		rg_deny(d, RG_RULE_REASON_MISSING, RG_LDAP_CONSTRAINT_VIOLATION,
 			"a delegated reset needs a reason or ticket in the proofing token "
 			"(policy %s)", p->dn);
@@ -233,9 +305,48 @@ check_delegation(const struct rg_policy *p, const struct rg_request *r, struct r
 	return 0;
 }
 
+/* Refusals no policy and no exemption lifts. */
+static int
+check_structure(const struct rg_request *r, struct rg_decision *d)
+{
+	if (r->in_transaction) {
+		rg_deny(d, RG_RULE_TRANSACTION, RG_LDAP_UNWILLING_TO_PERFORM,
+			"a password change cannot be part of an LDAP transaction: its reset log "
+			"record, sealed password and token use would not commit with it; send it "
+			"on its own");
+		return -1;
+	}
+	if (r->password_in_rdn) {
+		rg_deny(d, RG_RULE_PASSWORD_IN_RDN, RG_LDAP_UNWILLING_TO_PERFORM,
+			"a password attribute cannot be part of an RDN: rename the entry with "
+			"another naming attribute, and change the password on its own");
+		return -1;
+	}
+	return 0;
+}
+
 void
 rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decision *d)
 {
+	if (check_structure(r, d) != 0)
+		return;
+	if (r->log_error) {
+		rg_deny(d, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
+			"cannot read the history of %s in the reset log %s, which this change "
+			"depends on", r->target_ndn, r->log_name ? r->log_name : "");
+		return;
+	}
+	if (r->exempt) {
+		allow(d, RG_RULE_ROOTDN_EXEMPT);
+		d->review_required = 1;
+		snprintf(d->text, sizeof(d->text), "the rootdn is exempt from the reset policy "
+			"(resetguard-rootdn exempt)");
+		return;
+	}
+	if (p == NULL && r->policy_error != NULL) {
+		rg_deny(d, RG_RULE_NO_POLICY, RG_LDAP_UNWILLING_TO_PERFORM, "%s", r->policy_error);
+		return;
+	}
 	if (p == NULL) {
 		rg_deny(d, RG_RULE_NO_POLICY, RG_LDAP_UNWILLING_TO_PERFORM,
 			"no reset policy governs %s: configure resetguard-default-policy or give "
@@ -250,6 +361,13 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 
 	switch (r->kind) {
 	case RG_KIND_SELF_CHANGE:
+		/* Many guesses in one Modify would be an oracle outside ppolicy's lockout. */
+		if (r->old_values > 1) {
+			rg_deny(d, RG_RULE_OLD_PASSWORD_AMBIGUOUS, RG_LDAP_CONSTRAINT_VIOLATION,
+				"a change of your own password deletes exactly one old value: give "
+				"only the current password");
+			return;
+		}
 		if (p->selfchange_require_old && !r->old_password_given) {
 			rg_deny(d, RG_RULE_OLD_PASSWORD_REQUIRED, RG_LDAP_CONSTRAINT_VIOLATION,
 				"changing your own password needs the old one: send it as oldPasswd "
@@ -268,6 +386,16 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 		allow(d, RG_RULE_ALLOWED);
 		return;
 	case RG_KIND_BREAK_GLASS:
+		/* Emergency access belongs to whoever holds the break-glass credentials, not to
+		 * anyone allowed to proxy as them. */
+		if (r->authenticated_ndn != NULL &&
+		    strcmp(r->authenticated_ndn, r->requester_ndn) != 0) {
+			rg_deny(d, RG_RULE_BREAK_GLASS_PROXIED, RG_LDAP_INSUFFICIENT_ACCESS,
+				"break-glass resets must be made bound as the break-glass identity "
+				"itself, not through proxied authorization by %s",
+				r->authenticated_ndn);
+			return;
+		}
 		allow(d, RG_RULE_BREAK_GLASS);
 		d->review_required = 1;
 		return;
@@ -288,20 +416,18 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 }
 
 void
-rg_decide_exempt(struct rg_decision *d)
-{
-	allow(d, RG_RULE_ROOTDN_EXEMPT);
-	d->review_required = 1;
-	snprintf(d->text, sizeof(d->text), "the rootdn is exempt from the reset policy "
-		"(resetguard-rootdn exempt)");
-}
-
-void
 rg_velocity_apply(const struct rg_policy *p, const struct rg_request *r,
 	const struct rg_velocity_limit *v, long long seen, struct rg_decision *d)
 {
-	if (!d->allowed || r->kind == RG_KIND_BREAK_GLASS || !(v->kinds & (1u << r->kind)) ||
-	    seen < v->count)
+	if (!d->allowed || r->kind == RG_KIND_BREAK_GLASS || !(v->kinds & (1u << r->kind)))
+		return;
+	if (seen < 0) {
+		rg_deny(d, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
+			"cannot count earlier changes in the reset log %s for the velocity limits "
+			"of policy %s", r->log_name ? r->log_name : "", p->dn);
+		return;
+	}
+	if (seen < v->count)
 		return;
 	rg_deny(d, RG_RULE_VELOCITY_EXCEEDED, RG_LDAP_CONSTRAINT_VIOLATION,
 		"velocity limit reached: %lld %s password changes %s %s within %lld seconds "

@@ -42,19 +42,37 @@ enum rg_rule {
 	RG_RULE_ROOTDN_EXEMPT,
 	RG_RULE_LOG_FAILED,
 	RG_RULE_INTERNAL,
+	RG_RULE_PASSWORD_IN_RDN,
+	RG_RULE_TRANSACTION,
+	RG_RULE_BREAK_GLASS_PROXIED,
+	RG_RULE_GROUP_LOOKUP_FAILED,
+	RG_RULE_OLD_PASSWORD_AMBIGUOUS,
 	RG_RULE_COUNT
 };
 
 const char *rg_rule_name(enum rg_rule rule);
 
+/* Everything the decision rests on, gathered by an adapter from its server. Group facts are
+ * RG_GROUP_UNKNOWN when the lookup failed: the decision then fails closed. */
+enum rg_group_fact { RG_GROUP_NO, RG_GROUP_YES, RG_GROUP_UNKNOWN };
+
 struct rg_request {
 	enum rg_kind kind;
 	const char *target_ndn;
 	const char *target_uid;        /* may be NULL */
-	const char *requester_ndn;     /* "" for anonymous */
+	const char *requester_ndn;     /* the authorization identity; "" for anonymous */
+	const char *authenticated_ndn; /* the bound identity, when it differs (proxied authz) */
+	int exempt;                    /* an exempt rootdn, bound and authorized as itself */
+	int in_transaction;            /* inside an RFC 5805 transaction */
+	int password_in_rdn;           /* a rename whose old or new RDN holds a password */
+	int old_values;                /* password values a Modify deletes */
 	int old_password_given;
-	int privileged;                /* target is in one of the policy's privileged groups */
-	int approver_authorized;       /* approver is in one of the approver groups, if any */
+	enum rg_group_fact privileged; /* target is in one of the policy's privileged groups */
+	enum rg_group_fact approver_authorized; /* approver is in an approver group */
+	int token_replayed;            /* the token's id is already recorded as used */
+	const char *policy_error;      /* why the governing policy could not be read */
+	int log_error;                 /* the reset log could not be read for a needed fact */
+	const char *log_name;          /* the reset log, as messages name it */
 	/* Evidence: ev_present says a proofing control came; ev_status is the verification
 	 * result with ev_error its text; ev, ev_sub_ndn and ev_approver_ndn are set when OK. */
 	int ev_present;
@@ -77,18 +95,24 @@ struct rg_decision {
 	char text[512];
 };
 
+/* A new entry is provisioning; so is no other change. A re-created account (an Add of a DN
+ * the reset log already knows) is classified with is_add 0: it is a reset of that account. */
 enum rg_kind rg_classify(const struct rg_policy *p, int is_add, const char *requester_ndn,
 	const char *target_ndn);
+/* The whole decision but the velocity limits. Refusals that no policy can lift
+ * (transactions, passwords in RDNs, ambiguous old values) come first; an exempt rootdn's
+ * change is then allowed without judgement but always marked for review. */
 void rg_decide(const struct rg_policy *p, const struct rg_request *req, struct rg_decision *d);
-/* An exempt rootdn's change is allowed without judgement but always marked for review. */
-void rg_decide_exempt(struct rg_decision *d);
 /* Applies a velocity limit to an allowed decision, given how many allowed changes the log
- * already holds for it within its window. Break-glass is never limited. */
+ * already holds for it within its window (seen < 0: the count failed, and so does the
+ * change). Break-glass is never limited. */
 void rg_velocity_apply(const struct rg_policy *p, const struct rg_request *req,
 	const struct rg_velocity_limit *v, long long seen, struct rg_decision *d);
-/* Turns an allowed decision into a denial discovered after rg_decide (a replayed jti found
- * when the token id is reserved, a store failure). */
+/* Turns an allowed decision into a denial found after rg_decide: the reset log could not
+ * record it. The text is cut at a character boundary, never inside a UTF-8 sequence. */
 void rg_deny(struct rg_decision *d, enum rg_rule rule, int ldap_result, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Drops a partial UTF-8 sequence that a length cut left at the end of s. */
+void rg_utf8_trim(char *s);
 
 #endif

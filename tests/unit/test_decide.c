@@ -355,6 +355,107 @@ START_TEST(rg_deny_overrides_allow)
 }
 END_TEST
 
+
+START_TEST(structural_refusals_beat_any_policy)
+{
+	req.exempt = 1;
+	req.in_transaction = 1;
+	expect_denied(RG_RULE_TRANSACTION, RG_LDAP_UNWILLING_TO_PERFORM);
+	req.in_transaction = 0;
+	req.password_in_rdn = 1;
+	expect_denied(RG_RULE_PASSWORD_IN_RDN, RG_LDAP_UNWILLING_TO_PERFORM);
+	req.password_in_rdn = 0;
+	expect_allowed();
+	ck_assert_str_eq(rg_rule_name(dec.rule), "rootdn-exempt");
+	ck_assert(dec.review_required);
+	req.log_error = 1;
+	expect_denied(RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM);
+}
+END_TEST
+
+START_TEST(self_change_with_many_old_values_is_no_oracle)
+{
+	req.kind = RG_KIND_SELF_CHANGE;
+	req.requester_ndn = TARGET;
+	req.old_password_given = 1;
+	req.old_values = 1;
+	expect_allowed();
+	req.old_values = 2;
+	expect_denied(RG_RULE_OLD_PASSWORD_AMBIGUOUS, RG_LDAP_CONSTRAINT_VIOLATION);
+}
+END_TEST
+
+START_TEST(break_glass_only_as_itself)
+{
+	req.kind = RG_KIND_BREAK_GLASS;
+	req.requester_ndn = BREAKGLASS;
+	req.authenticated_ndn = "cn=admin,dc=example,dc=com";
+	expect_denied(RG_RULE_BREAK_GLASS_PROXIED, RG_LDAP_INSUFFICIENT_ACCESS);
+	req.authenticated_ndn = NULL;
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(unknown_group_facts_fail_closed)
+{
+	req.privileged = RG_GROUP_UNKNOWN;
+	expect_denied(RG_RULE_GROUP_LOOKUP_FAILED, RG_LDAP_UNWILLING_TO_PERFORM);
+	req.privileged = RG_GROUP_NO;
+	delegated();
+	req.approver_authorized = RG_GROUP_UNKNOWN;
+	expect_denied(RG_RULE_GROUP_LOOKUP_FAILED, RG_LDAP_UNWILLING_TO_PERFORM);
+}
+END_TEST
+
+START_TEST(replay_blank_reason_and_banned_spelling)
+{
+	req.token_replayed = 1;
+	expect_denied(RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS);
+	req.token_replayed = 0;
+	amr_store[1] = "KBA";
+	ev.namr = 2;
+	expect_denied(RG_RULE_METHOD_FORBIDDEN, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.namr = 1;
+	delegated();
+	ev.reason = " \t ";
+	expect_denied(RG_RULE_REASON_MISSING, RG_LDAP_CONSTRAINT_VIOLATION);
+}
+END_TEST
+
+START_TEST(failed_velocity_count_denies)
+{
+	struct rg_velocity_limit v = { .count = 3, .window = 3600,
+		.kinds = 1u << RG_KIND_SELF_SERVICE };
+
+	expect_allowed();
+	rg_velocity_apply(&pol, &req, &v, 2, &dec);
+	ck_assert(dec.allowed);
+	rg_velocity_apply(&pol, &req, &v, -1, &dec);
+	ck_assert(!dec.allowed);
+	ck_assert_str_eq(rg_rule_name(dec.rule), "log-failed");
+}
+END_TEST
+
+START_TEST(denial_text_is_cut_between_characters)
+{
+	char big[600];
+
+	/* 2-byte characters from an odd offset: a byte cut would land inside one */
+	memset(big, 0, sizeof(big));
+	big[0] = 'x';
+	for (size_t i = 1; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	rg_deny(&dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", big);
+	for (size_t i = 0; dec.text[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)dec.text[i];
+
+		if (c == 0xc3)
+			ck_assert_int_eq((unsigned char)dec.text[i + 1], 0xa9);
+	}
+	ck_assert_uint_lt(strlen(dec.text), sizeof(dec.text));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -381,6 +482,13 @@ main(void)
 	tcase_add_test(tc, delegation);
 	tcase_add_test(tc, delegated_levels_and_methods);
 	tcase_add_test(tc, rg_deny_overrides_allow);
+	tcase_add_test(tc, structural_refusals_beat_any_policy);
+	tcase_add_test(tc, self_change_with_many_old_values_is_no_oracle);
+	tcase_add_test(tc, break_glass_only_as_itself);
+	tcase_add_test(tc, unknown_group_facts_fail_closed);
+	tcase_add_test(tc, replay_blank_reason_and_banned_spelling);
+	tcase_add_test(tc, failed_velocity_count_denies);
+	tcase_add_test(tc, denial_text_is_cut_between_characters);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -88,6 +88,8 @@ rg_log_canonical(const struct rg_log_record *r, size_t *len)
 	field(&b, "time", r->time);
 	field(&b, "target", r->target);
 	field(&b, "requester", r->requester);
+	if (r->authenticated != NULL)
+		field(&b, "authenticated", r->authenticated);
 	field(&b, "approver", r->approver);
 	field(&b, "kind", r->kind);
 	field(&b, "decision", r->decision);

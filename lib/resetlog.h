@@ -5,7 +5,9 @@
  * The canonical form (documented in slapo-resetguard(5) for auditors' own tools):
  *
  *   "resetguard-log-v1\n" followed by one line "NAME=VALUE\n" per field, in the order of
- *   rg_log_fields below, every field present (absent ones with an empty value). VALUE is the
+ *   rg_log_canonical, every field present (absent ones with an empty value) except
+ *   "authenticated", written after "requester" only when the record has one, so that the
+ *   records written before it existed keep their hashes. VALUE is the
  *   LDAP value as stored, with '\\' written as "\\\\", ',' in methods as "\\x2c", and every
  *   byte below 0x20 or equal to 0x7f as "\\xHH" (lower-case hex). methods is the amr values
  *   in stored order joined by ','; booleans are TRUE or FALSE; level is decimal, empty for
@@ -23,6 +25,7 @@ struct rg_log_record {
 	const char *time;         /* generalizedTime, microseconds: YYYYmmddHHMMSS.ffffffZ */
 	const char *target;       /* normalized DNs as stored */
 	const char *requester;
+	const char *authenticated; /* NULL unless the bound identity acted for the requester */
 	const char *approver;     /* NULL when none */
 	const char *kind;
 	const char *decision;     /* "allowed" or "denied" */

@@ -156,5 +156,7 @@ rg_effects_to_entry(Operation *op, const struct rg_effects *fx, Entry *e)
 		put_entry(e, rg_ad.review_required, &v.yes, 1);
 	if (fx->force_change && rg_ad.pwd_reset != NULL)
 		put_entry(e, rg_ad.pwd_reset, &v.yes, 1);
+	if (fx->token != NULL)
+		put_entry(e, rg_ad.used_token, fx->token, 1);
 	op->o_tmpfree(v.methods, op->o_tmpmemctx);
 }

@@ -1,9 +1,36 @@
-/* Judging one change: gather what the decision needs from the directory (the target, its
- * policy, the verified evidence, group memberships, velocity counts), let the core decide,
- * claim the token's id, and write the decision to the reset log. */
+/* Judging one password change, every stage in the order it runs: what the target entry says
+ * (its policy, its uid, its used tokens, the old password), what the requester may do to it,
+ * the verified evidence and group facts, the core's decision, the velocity limits and the
+ * reset log record under one lock, then either the denial or the change's effects on the
+ * same write. The core decides; this file only gathers facts from slapd for it. */
 #include "resetguard.h"
 
-#include <openssl/evp.h>
+#include "lutil.h"
+
+/* Everything gathered about one change, released by change_free. */
+struct rg_change {
+	const struct rg_attempt *at;
+	int recreated;                      /* an Add of an account the reset log knows */
+	struct rg_history history;
+	struct rg_policy policy;
+	int have_policy;
+	char policy_err[256];
+	struct rg_evidence ev;
+	char ev_err[256];
+	struct berval ev_sub_ndn;
+	struct berval ev_approver_ndn;
+	struct berval target_uid;
+	struct berval authenticated;        /* o_conn's bound DN when it is not o_ndn */
+	long long reset_count;
+	struct rg_request req;
+	struct rg_decision dec;
+	BerVarray used_tokens;              /* the target's rgUsedToken values */
+	struct berval token;                /* the rgUsedToken value this change adds */
+	BerVarray expired_tokens;           /* used_tokens past expiry (shared values) */
+	struct berval record_ndn;           /* its reset log record */
+};
+
+enum target_state { TARGET_READ, TARGET_MISSING, TARGET_NO_ACCESS };
 
 static void
 copy_first_value(Operation *op, Entry *e, AttributeDescription *ad, int normalized,
@@ -16,16 +43,27 @@ copy_first_value(Operation *op, Entry *e, AttributeDescription *ad, int normaliz
 		ber_dupbv_x(out, normalized ? &a->a_nvals[0] : &a->a_vals[0], op->o_tmpmemctx);
 }
 
-/* What the target entry says about itself: its policy, its uid (a proofing token may name
- * the account by uid) and its reset count. */
+/* Only a requester the ACLs let write the password is judged at all: anyone else is
+ * refused by the backend, and must not be able to fill the reset log with denials. */
 static int
+may_write_password(Operation *op, Entry *e, int is_add)
+{
+	if (is_add)
+		return access_allowed(op, e, slap_schema.si_ad_entry, NULL, ACL_WADD, NULL);
+	return access_allowed(op, e, slap_schema.si_ad_userPassword, NULL, ACL_WRITE, NULL);
+}
+
+static enum target_state
 read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct rg_change *ch)
 {
-	Entry *e = NULL;
+	const struct rg_attempt *at = ch->at;
 	BackendInfo *bi = op->o_bd->bd_info;
+	Entry *e = NULL;
 	struct berval count;
+	Attribute *a;
+	enum target_state st = TARGET_READ;
 
-	if (ch->is_add) {
+	if (at->is_add) {
 		e = op->ora_e;
 	} else {
 		op->o_bd->bd_info = (BackendInfo *)on->on_info;
@@ -33,36 +71,36 @@ read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct 
 			e = NULL;
 		op->o_bd->bd_info = bi;
 		if (e == NULL)
-			return -1;
+			return TARGET_MISSING;
 	}
-	/* A self-change by Modify proves knowledge of the old password only if a deleted value
-	 * verifies as it: the stored hash, which the user may be able to read, does not. */
-	if (ch->old_values != NULL) {
-		Attribute *pw = attr_find(e->e_attrs, slap_schema.si_ad_userPassword);
+	if (!may_write_password(op, e, at->is_add)) {
+		st = TARGET_NO_ACCESS;
+		goto out;
+	}
+	/* A self-change by Modify proves knowledge of the old password only if the one deleted
+	 * value verifies as it: the stored hash, which the user may be able to read, does not. */
+	if (at->n_old_values == 1 && at->old_values != NULL &&
+	    (a = attr_find(e->e_attrs, slap_schema.si_ad_userPassword)) != NULL) {
 		const char *text;
 
-		for (int i = 0; pw != NULL && !BER_BVISNULL(&ch->old_values[i]); i++)
-			if (slap_passwd_check(op, e, pw, &ch->old_values[i], &text) == 0)
-				ch->old_given = 1;
+		if (slap_passwd_check(op, e, a, &at->old_values[0], &text) == 0)
+			ch->req.old_password_given = 1;
 	}
 	copy_first_value(op, e, rg_ad.policy_subentry, 1, policy_ndn);
-	{
-		Attribute *used = attr_find(e->e_attrs, rg_ad.used_token);
-
-		if (used != NULL)
-			ber_bvarray_dup_x(&ch->used_tokens, used->a_vals, op->o_tmpmemctx);
-	}
+	if ((a = attr_find(e->e_attrs, rg_ad.used_token)) != NULL)
+		ber_bvarray_dup_x(&ch->used_tokens, a->a_vals, op->o_tmpmemctx);
 	copy_first_value(op, e, rg_ad.uid, 0, &ch->target_uid);
 	copy_first_value(op, e, rg_ad.reset_count, 0, &count);
 	ch->reset_count = BER_BVISNULL(&count) ? 0 : strtoll(count.bv_val, NULL, 10);
 	if (!BER_BVISNULL(&count))
 		op->o_tmpfree(count.bv_val, op->o_tmpmemctx);
-	if (!ch->is_add) {
+out:
+	if (!at->is_add) {
 		op->o_bd->bd_info = (BackendInfo *)on->on_info;
 		be_entry_release_r(op, e);
 		op->o_bd->bd_info = bi;
 	}
-	return 0;
+	return st;
 }
 
 static int
@@ -74,7 +112,7 @@ normalize_dn(Operation *op, const char *s, struct berval *ndn)
 	return dnNormalize(0, NULL, NULL, &dn, ndn, op->o_tmpmemctx) == LDAP_SUCCESS ? 0 : -1;
 }
 
-/* Verifies the proofing control, if any, into ch->req's evidence fields. */
+/* Verifies the proofing control, if any, into the request's evidence fields. */
 static void
 read_evidence(Operation *op, rg_info *ri, struct rg_change *ch)
 {
@@ -94,7 +132,7 @@ read_evidence(Operation *op, rg_info *ri, struct rg_change *ch)
 	if (ch->ev.approver != NULL) {
 		if (normalize_dn(op, ch->ev.approver, &ch->ev_approver_ndn) != 0) {
 			req->ev_status = RG_EV_MALFORMED;
-			snprintf(ch->ev_err, sizeof(ch->ev_err), "claim \"approver\" is not a DN");
+			rg_seterr(ch->ev_err, sizeof(ch->ev_err), "claim \"approver\" is not a DN");
 			return;
 		}
 		req->ev_approver_ndn = ch->ev_approver_ndn.bv_val;
@@ -108,79 +146,50 @@ uses_evidence(enum rg_kind kind)
 	return kind == RG_KIND_SELF_SERVICE || kind == RG_KIND_DELEGATED;
 }
 
-static void
-check_velocity(Operation *op, rg_info *ri, struct rg_change *ch)
-{
-	for (size_t i = 0; i < ch->policy.nvelocity && ch->dec.allowed; i++) {
-		const struct rg_velocity_limit *v = &ch->policy.velocity[i];
-		struct berval *who = v->per_requester ? &op->o_ndn : &op->o_req_ndn;
-		long long seen;
-
-		if (BER_BVISEMPTY(who))
-			continue;
-		seen = rg_log_count(op, ri, v, who, ch->req.now - v->window);
-		if (seen < 0) {
-			rg_deny(&ch->dec, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
-				"cannot count earlier changes in the reset log %s for the velocity "
-				"limits of policy %s", ri->ri_log_base.bv_val, ch->policy.dn);
-			return;
-		}
-		rg_velocity_apply(&ch->policy, &ch->req, v, seen, &ch->dec);
-		if (ch->dec.alert)
-			Debug(LDAP_DEBUG_ANY, "%s resetguard: ALERT velocity limit reached for "
-				"\"%s\" (%s)\n", op->o_log_prefix, who->bv_val, ch->dec.text);
-	}
-}
-
-/* hex SHA-256 of issuer NUL jti: two issuers may well mint the same jti. */
-static int
-token_id(const struct rg_evidence *ev, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = -1;
-
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, ev->iss, strlen(ev->iss) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, ev->jti, strlen(ev->jti)) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
-		for (unsigned i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		rc = 0;
-	}
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
 /* A token is single-use per account, and a token names its account: so its use is recorded
- * on the account itself, as a value the same Modify adds. A replay is refused here; two
- * uses racing each other collide in the backend, which refuses the second value. Values
- * whose token has expired are removed by the same write. */
+ * on the account itself, as a value the same write adds. Two uses racing each other collide
+ * in the backend, which refuses the second value (outcome.c). An account created again has
+ * lost those values: the reset log remembers them instead. */
+static int
+token_used(struct rg_change *ch)
+{
+	if (ch->recreated)
+		return ch->history.token_used;
+	for (int i = 0; ch->used_tokens != NULL && !BER_BVISNULL(&ch->used_tokens[i]); i++)
+		if (strncmp(ch->used_tokens[i].bv_val, ch->ev.id, 64) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+gather_evidence_facts(Operation *op, rg_info *ri, struct rg_change *ch)
+{
+	struct rg_request *req = &ch->req;
+
+	read_evidence(op, ri, ch);
+	/* For an account created again, replays are looked up in the log. */
+	if (ch->recreated && req->ev != NULL &&
+	    rg_log_history(op, ri, &op->o_req_ndn, &ch->ev, &ch->history) != 0)
+		req->log_error = 1;
+	req->token_replayed = req->ev != NULL && token_used(ch);
+	req->privileged = rg_group_member(op, &ch->policy.privileged_groups, &op->o_req_ndn);
+	if (req->ev_approver_ndn != NULL)
+		req->approver_authorized = rg_group_member(op, &ch->policy.approver_groups,
+			&ch->ev_approver_ndn);
+}
+
+/* The rgUsedToken value this change adds: the token's id and when it stops mattering. */
 static void
 claim_token(Operation *op, rg_info *ri, struct rg_change *ch)
 {
-	char hex[65], timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
+	char timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
 	struct berval exp = { sizeof(timebuf), timebuf };
 	time_t expires = (time_t)ch->ev.exp + ri->ri_clock_skew;
 
-	if (token_id(&ch->ev, hex) != 0) {
-		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM,
-			"cannot compute the proofing token's id");
-		return;
-	}
-	for (int i = 0; ch->used_tokens != NULL && !BER_BVISNULL(&ch->used_tokens[i]); i++) {
-		if (strncmp(ch->used_tokens[i].bv_val, hex, 64) == 0) {
-			rg_deny(&ch->dec, RG_RULE_EVIDENCE_REPLAYED, RG_LDAP_INSUFFICIENT_ACCESS,
-				"proofing token %s from %s was already used: each token allows one "
-				"reset", ch->ev.jti, ch->ev.iss);
-			return;
-		}
-	}
 	slap_timestamp(&expires, &exp);
 	ch->token.bv_len = 64 + 1 + exp.bv_len;
 	ch->token.bv_val = op->o_tmpalloc(ch->token.bv_len + 1, op->o_tmpmemctx);
-	snprintf(ch->token.bv_val, ch->token.bv_len + 1, "%s %s", hex, exp.bv_val);
+	snprintf(ch->token.bv_val, ch->token.bv_len + 1, "%s %s", ch->ev.id, exp.bv_val);
 }
 
 /* Token ids are worth keeping only while their token could still be presented. */
@@ -207,79 +216,56 @@ find_expired_tokens(Operation *op, struct rg_change *ch)
 	}
 }
 
-static int
+static void
 load_policy(Operation *op, rg_info *ri, struct berval *policy_ndn, struct rg_change *ch)
 {
 	if (BER_BVISNULL(policy_ndn) && !BER_BVISEMPTY(&ri->ri_default_policy))
 		ber_dupbv_x(policy_ndn, &ri->ri_default_policy, op->o_tmpmemctx);
 	if (BER_BVISNULL(policy_ndn))
-		return 0;
+		return;
 	if (rg_policy_load(op, policy_ndn, &ch->policy, ch->policy_err,
-	    sizeof(ch->policy_err)) != 0)
-		return -1;
-	ch->have_policy = 1;
-	return 0;
+	    sizeof(ch->policy_err)) == 0)
+		ch->have_policy = 1;
+	else
+		ch->req.policy_error = ch->policy_err;
 }
 
-void
-rg_change_decide(Operation *op, slap_overinst *on, struct rg_change *ch)
+/* Proxied authorization changes o_ndn, never the connection's bound identity: the request
+ * is judged as the authorization identity and records the bound one beside it. */
+static void
+read_identities(Operation *op, rg_info *ri, struct rg_change *ch)
 {
-	rg_info *ri = on->on_bi.bi_private;
 	struct rg_request *req = &ch->req;
-	struct berval policy_ndn = BER_BVNULL;
-	char err[200];
-	int policy_rc;
+	struct berval *bound = op->o_conn != NULL ? &op->o_conn->c_ndn : NULL;
 
-	req->target_ndn = op->o_req_ndn.bv_val;
 	req->requester_ndn = BER_BVISNULL(&op->o_ndn) ? "" : op->o_ndn.bv_val;
-	req->now = slap_get_time();
-	req->clock_skew = ri->ri_clock_skew;
-
-	if (rg_ad.log_number == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
-		rg_deny(&ch->dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
-		return;
+	if (bound != NULL && !BER_BVISNULL(bound) && !dn_match(bound, &op->o_ndn)) {
+		ber_dupbv_x(&ch->authenticated, bound, op->o_tmpmemctx);
+		req->authenticated_ndn = ch->authenticated.bv_val;
 	}
-	if (read_target(op, on, &policy_ndn, ch) != 0) {
-		/* No such entry: the backend gives the client the right error. */
-		ch->no_target = 1;
-		return;
-	}
-	req->target_uid = BER_BVISNULL(&ch->target_uid) ? NULL : ch->target_uid.bv_val;
-	req->old_password_given = ch->old_given;
-	if (ch->exempt) {
-		req->kind = rg_classify(NULL, ch->is_add, req->requester_ndn, req->target_ndn);
-		rg_decide_exempt(&ch->dec);
-		goto out;
-	}
-	policy_rc = load_policy(op, ri, &policy_ndn, ch);
-	req->kind = rg_classify(ch->have_policy ? &ch->policy : NULL, ch->is_add,
-		req->requester_ndn, req->target_ndn);
-	if (policy_rc != 0) {
-		rg_deny(&ch->dec, RG_RULE_NO_POLICY, RG_LDAP_UNWILLING_TO_PERFORM, "%s",
-			ch->policy_err);
-		goto out;
-	}
-	if (ch->have_policy && uses_evidence(req->kind)) {
-		read_evidence(op, ri, ch);
-		req->privileged = rg_is_member_of_any(op, &ch->policy.privileged_groups,
-			&op->o_req_ndn);
-		req->approver_authorized = req->ev_approver_ndn != NULL &&
-			rg_is_member_of_any(op, &ch->policy.approver_groups, &ch->ev_approver_ndn);
-	}
-	rg_decide(ch->have_policy ? &ch->policy : NULL, req, &ch->dec);
-	if (ch->dec.allowed && ch->have_policy)
-		check_velocity(op, ri, ch);
-	if (ch->dec.allowed && req->ev != NULL && !ch->is_add)
-		claim_token(op, ri, ch);
-	if (ch->dec.allowed && !ch->is_add)
-		find_expired_tokens(op, ch);
-out:
-	if (!BER_BVISNULL(&policy_ndn))
-		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);
+	req->exempt = ri->ri_rootdn_exempt && be_isroot(op) &&
+		(req->authenticated_ndn == NULL || be_isroot_dn(op->o_bd, bound));
 }
 
-int
-rg_change_log(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen)
+static void
+check_velocity(Operation *op, rg_info *ri, struct rg_change *ch)
+{
+	for (size_t i = 0; i < ch->policy.nvelocity && ch->dec.allowed; i++) {
+		const struct rg_velocity_limit *v = &ch->policy.velocity[i];
+		struct berval *who = v->per_requester ? &op->o_ndn : &op->o_req_ndn;
+
+		if (BER_BVISEMPTY(who))
+			continue;
+		rg_velocity_apply(&ch->policy, &ch->req, v,
+			rg_log_count(op, ri, v, who, ch->req.now - v->window), &ch->dec);
+		if (ch->dec.alert)
+			Debug(LDAP_DEBUG_ANY, "%s resetguard: ALERT velocity limit reached for "
+				"\"%s\" (%s)\n", op->o_log_prefix, who->bv_val, ch->dec.text);
+	}
+}
+
+static int
+append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen)
 {
 	struct rg_log_record r;
 	const struct rg_evidence *ev = ch->req.ev_present && ch->req.ev_status == RG_EV_OK ?
@@ -288,13 +274,14 @@ rg_change_log(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_
 	memset(&r, 0, sizeof(r));
 	r.target = op->o_req_ndn.bv_val;
 	r.requester = ch->req.requester_ndn;
+	r.authenticated = ch->req.authenticated_ndn;
 	r.approver = BER_BVISNULL(&ch->ev_approver_ndn) ? NULL : ch->ev_approver_ndn.bv_val;
 	r.kind = rg_kind_name(ch->req.kind);
 	r.decision = ch->dec.allowed ? "allowed" : "denied";
 	r.rule = rg_rule_name(ch->dec.rule);
 	r.rule_text = ch->dec.text;
 	r.policy = ch->have_policy ? ch->policy.dn : NULL;
-	r.operation = ch->operation;
+	r.operation = ch->at->operation;
 	if (ev != NULL) {
 		r.issuer = ev->iss;
 		r.level = ev->ial;
@@ -308,8 +295,66 @@ rg_change_log(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_
 	return rg_log_append(op, ri, &r, ch->dec.allowed, &ch->record_ndn, err, errlen);
 }
 
-void
-rg_change_free(Operation *op, struct rg_change *ch)
+/* Velocity and the record under one lock: a limit counts every change recorded before. */
+static void
+decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
+{
+	char err[256];
+
+	rg_decide(ch->have_policy ? &ch->policy : NULL, &ch->req, &ch->dec);
+	rg_log_lock(ri);
+	if (ch->dec.allowed && ch->have_policy && !ch->req.exempt)
+		check_velocity(op, ri, ch);
+	if (append_record(op, ri, ch, err, sizeof(err)) != 0) {
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, err);
+		/* No unlogged reset: an allowed change whose record cannot be written is refused. */
+		if (ch->dec.allowed)
+			rg_deny(&ch->dec, RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM,
+				"the change was not made because its reset log record could not be "
+				"written: %s", err);
+	}
+	rg_log_unlock(ri);
+}
+
+static int
+send_denial(Operation *op, SlapReply *rs, struct rg_decision *d)
+{
+	const char *rule = rg_rule_name(d->rule);
+	size_t len = strlen(d->text) + strlen(rule) + sizeof(" (resetguard rule )");
+	char *text = op->o_tmpalloc(len, op->o_tmpmemctx);
+
+	/* The text must outlive this call: a Password Modify response is sent after
+	 * passwd_extop returns. */
+	snprintf(text, len, "%s (resetguard rule %s)", d->text, rule);
+	rs->sr_err = d->ldap_result;
+	rs->sr_text = text;
+	send_ldap_result(op, rs);
+	return rs->sr_err;
+}
+
+static void
+apply_effects(Operation *op, struct rg_change *ch)
+{
+	struct rg_effects fx;
+
+	memset(&fx, 0, sizeof(fx));
+	fx.kind = ch->req.kind;
+	fx.ev = ch->req.ev;
+	fx.approver_ndn = BER_BVISNULL(&ch->ev_approver_ndn) ? NULL : &ch->ev_approver_ndn;
+	/* Review markers survive an account's deletion and re-creation. */
+	fx.review_required = ch->dec.review_required || ch->history.unreviewed;
+	fx.force_change = ch->dec.force_change;
+	fx.reset_count = (ch->recreated ? ch->history.applied : ch->reset_count) + 1;
+	fx.token = BER_BVISNULL(&ch->token) ? NULL : &ch->token;
+	fx.expired_tokens = ch->expired_tokens;
+	if (ch->at->is_add)
+		rg_effects_to_entry(op, &fx, op->ora_e);
+	else
+		rg_effects_to_mods(op, &fx, &op->orm_modlist);
+}
+
+static void
+change_free(Operation *op, struct rg_change *ch)
 {
 	if (ch->have_policy)
 		rg_policy_free(&ch->policy);
@@ -320,6 +365,8 @@ rg_change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->ev_approver_ndn.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&ch->target_uid))
 		op->o_tmpfree(ch->target_uid.bv_val, op->o_tmpmemctx);
+	if (!BER_BVISNULL(&ch->authenticated))
+		op->o_tmpfree(ch->authenticated.bv_val, op->o_tmpmemctx);
 	if (ch->expired_tokens != NULL)
 		op->o_tmpfree(ch->expired_tokens, op->o_tmpmemctx);
 	if (ch->used_tokens != NULL)
@@ -328,4 +375,90 @@ rg_change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->token.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&ch->record_ndn))
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
+}
+
+/* Facts about the target, unless the change is refused whatever they say (inside a
+ * transaction nothing may be read: back-mdb holds that transaction's write lock). Returns
+ * non-zero when the backend, not resetguard, answers the client. */
+static int
+gather_target_facts(Operation *op, slap_overinst *on, rg_info *ri, struct rg_change *ch,
+	struct berval *policy_ndn)
+{
+	struct rg_request *req = &ch->req;
+
+	if (req->in_transaction || req->password_in_rdn)
+		return 0;
+	switch (read_target(op, on, policy_ndn, ch)) {
+	case TARGET_MISSING:        /* noSuchObject */
+	case TARGET_NO_ACCESS:      /* insufficientAccess */
+		return 1;
+	case TARGET_READ:
+		break;
+	}
+	req->target_uid = BER_BVISNULL(&ch->target_uid) ? NULL : ch->target_uid.bv_val;
+	if (ch->at->is_add) {
+		if (rg_log_history(op, ri, &op->o_req_ndn, NULL, &ch->history) != 0)
+			req->log_error = 1;
+		ch->recreated = ch->history.known;
+	}
+	return 0;
+}
+
+int
+rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	rg_info *ri = on->on_bi.bi_private;
+	struct rg_change ch;
+	struct rg_request *req = &ch.req;
+	struct berval policy_ndn = BER_BVNULL;
+	char err[200];
+	int rc = SLAP_CB_CONTINUE;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.at = at;
+	req->target_ndn = op->o_req_ndn.bv_val;
+	req->now = slap_get_time();
+	req->clock_skew = ri->ri_clock_skew;
+	req->log_name = ri->ri_log_base.bv_val;
+	req->in_transaction = op->o_txnSpec != SLAP_CONTROL_NONE;
+	req->password_in_rdn = at->password_in_rdn;
+	req->old_values = at->n_old_values;
+	req->old_password_given = at->old_given;
+	read_identities(op, ri, &ch);
+
+	if (rg_ad.log_number == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
+		rg_deny(&ch.dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
+		rc = send_denial(op, rs, &ch.dec);
+		goto out;
+	}
+	if (gather_target_facts(op, on, ri, &ch, &policy_ndn) != 0)
+		goto out;
+	if (!req->exempt)
+		load_policy(op, ri, &policy_ndn, &ch);
+	req->kind = rg_classify(ch.have_policy ? &ch.policy : NULL, at->is_add && !ch.recreated,
+		req->requester_ndn, req->target_ndn);
+	if (ch.have_policy && uses_evidence(req->kind) && !req->in_transaction)
+		gather_evidence_facts(op, ri, &ch);
+	decide_and_record(op, ri, &ch);
+	Debug(LDAP_DEBUG_STATS, "%s resetguard: %s %s of \"%s\" by \"%s\": %s (%s)\n",
+		op->o_log_prefix, rg_kind_name(req->kind), at->operation, op->o_req_ndn.bv_val,
+		req->requester_ndn, ch.dec.allowed ? "allowed" : "denied",
+		rg_rule_name(ch.dec.rule));
+	if (!ch.dec.allowed) {
+		rc = send_denial(op, rs, &ch.dec);
+		goto out;
+	}
+	if (req->ev != NULL)
+		claim_token(op, ri, &ch);
+	if (!at->is_add)
+		find_expired_tokens(op, &ch);
+	apply_effects(op, &ch);
+	rg_outcome_expect(op, ri, &ch.record_ndn, !BER_BVISNULL(&ch.token), at->pwdexop,
+		at->secret);
+out:
+	if (!BER_BVISNULL(&policy_ndn))
+		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);
+	change_free(op, &ch);
+	return rc;
 }

@@ -80,7 +80,7 @@ purge_task(void *ctx, void *arg)
 	struct purge_scan ps = { 0 };
 	slap_callback cb = { NULL, scan_old, NULL, &ps };
 	AttributeName attrs[3];
-	char timebuf[32], fbuf[64];
+	char timebuf[32], fbuf[128];
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
 	int rc;
 
@@ -93,7 +93,7 @@ purge_task(void *ctx, void *arg)
 	op->o_ndn = be->be_rootndn;
 
 	rg_log_format_time(timebuf, slap_get_time() - ri->ri_log_purge_age, 0);
-	snprintf(fbuf, sizeof(fbuf), "(rgLogTime<=%s)", timebuf);
+	snprintf(fbuf, sizeof(fbuf), "(&(objectClass=rgLogRecord)(rgLogTime<=%s))", timebuf);
 	memset(attrs, 0, sizeof(attrs));
 	attrs[0].an_desc = rg_ad.log_number;
 	attrs[0].an_name = rg_ad.log_number->ad_cname;
@@ -118,7 +118,13 @@ purge_task(void *ctx, void *arg)
 
 	op->o_callback = &rg_internal_cb;
 	rs_reinit(&rs, REP_RESULT);
-	if ((rc = move_anchor(op, ri, &ps)) != LDAP_SUCCESS) {
+	/* The log lock orders the purge with appends: a head search or a velocity count never
+	 * sees the anchor moved and its records not yet gone. It is not held across the pause
+	 * check, where a paused pool would wait for the threads queued on it. */
+	rg_log_lock(ri);
+	rc = move_anchor(op, ri, &ps);
+	rg_log_unlock(ri);
+	if (rc != LDAP_SUCCESS) {
 		Debug(LDAP_DEBUG_ANY, "resetguard: cannot move the anchor of reset log %s "
 			"(LDAP error %d); nothing purged\n", ri->ri_log_base.bv_val, rc);
 		goto out;
@@ -133,7 +139,9 @@ purge_task(void *ctx, void *arg)
 		op->o_req_dn = ndn;
 		op->o_req_ndn = ndn;
 		rs_reinit(&rs, REP_RESULT);
+		rg_log_lock(ri);
 		be->be_delete(op, &rs);
+		rg_log_unlock(ri);
 		op->o_tmpfree(ndn.bv_val, op->o_tmpmemctx);
 		ldap_pvt_thread_pool_pausecheck(&connection_pool);
 	}

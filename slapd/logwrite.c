@@ -1,7 +1,8 @@
 /* Writing the reset log: one record per attempted password change, chained by hash.
  *
- * Records are appended under a mutex that covers numbering, the timestamp and the hash, so
- * the chain order is the order of change numbers and of times. The head (last number and
+ * Records are appended under a mutex (held by the caller, see rg_log_lock) that covers
+ * numbering, the timestamp and the hash, so the chain order is the order of change numbers
+ * and of times. The head (last number and
  * hash) is kept in memory; after a restart it is found again by probing record DNs, which
  * costs O(log n) lookups and no extra write per record. */
 #include "resetguard.h"
@@ -28,6 +29,18 @@ record_dn(Operation *op, rg_info *ri, unsigned long long n, struct berval *dn,
 	}
 	op->o_tmpfree(tmp.bv_val, op->o_tmpmemctx);
 	return 0;
+}
+
+void
+rg_log_lock(rg_info *ri)
+{
+	ldap_pvt_thread_mutex_lock(&ri->ri_log_mutex);
+}
+
+void
+rg_log_unlock(rg_info *ri)
+{
+	ldap_pvt_thread_mutex_unlock(&ri->ri_log_mutex);
 }
 
 void
@@ -143,6 +156,7 @@ record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const ch
 	put(op, e, rg_ad.log_time, r->time);
 	put(op, e, rg_ad.log_target, r->target);
 	put(op, e, rg_ad.log_requester, r->requester);
+	put(op, e, rg_ad.log_authenticated, r->authenticated);
 	put(op, e, rg_ad.log_approver, r->approver);
 	put(op, e, rg_ad.log_kind, r->kind);
 	put(op, e, rg_ad.log_decision, r->decision);
@@ -184,11 +198,10 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 
 	BER_BVZERO(ndn);
 	if (be == NULL || BER_BVISEMPTY(&be->be_rootndn)) {
-		snprintf(err, errlen, "the reset log %s is in no database with a rootdn",
+		rg_seterr(err, errlen, "the reset log %s is in no database with a rootdn",
 			ri->ri_log_base.bv_val);
 		return -1;
 	}
-	ldap_pvt_thread_mutex_lock(&ri->ri_log_mutex);
 	if (!ri->ri_log_head_known)
 		find_head(op, be, ri);
 	r->number = ri->ri_log_head + 1;
@@ -197,11 +210,11 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	r->time = timebuf;
 	snprintf(r->prev_hash, sizeof(r->prev_hash), "%s", ri->ri_log_head_hash);
 	if (rg_log_hash(r, hash) != 0) {
-		snprintf(err, errlen, "cannot hash the reset log record");
+		rg_seterr(err, errlen, "cannot hash the reset log record");
 		goto out;
 	}
 	if ((e = record_entry(op, ri, r, hash, pending)) == NULL) {
-		snprintf(err, errlen, "cannot form the DN of reset log record %llu under %s",
+		rg_seterr(err, errlen, "cannot form the DN of reset log record %llu under %s",
 			r->number, ri->ri_log_base.bv_val);
 		goto out;
 	}
@@ -211,7 +224,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	op2.o_req_ndn = e->e_nname;
 	op2.ora_e = e;
 	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 0) != LDAP_SUCCESS) {
-		snprintf(err, errlen, "cannot write the reset log record: %s",
+		rg_seterr(err, errlen, "cannot write the reset log record: %s",
 			text ? text : "operational attributes");
 		entry_free(e);
 		goto out;
@@ -224,7 +237,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 		/* Someone else wrote this number (a restored backup, a second writer): find the
 		 * head again before the next record. */
 		ri->ri_log_head_known = 0;
-		snprintf(err, errlen, "cannot write reset log record %llu under %s (LDAP error %d%s%s)",
+		rg_seterr(err, errlen, "cannot write reset log record %llu under %s (LDAP error %d%s%s)",
 			r->number, ri->ri_log_base.bv_val, rs2.sr_err, rs2.sr_text ? ": " : "",
 			rs2.sr_text ? rs2.sr_text : "");
 		op->o_tmpfree(ndn->bv_val, op->o_tmpmemctx);
@@ -235,7 +248,6 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	memcpy(ri->ri_log_head_hash, hash, sizeof(hash));
 	rc = 0;
 out:
-	ldap_pvt_thread_mutex_unlock(&ri->ri_log_mutex);
 	r->time = NULL;
 	return rc;
 }
@@ -287,71 +299,4 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
 			"record %s (LDAP error %d)\n", op->o_log_prefix,
 			applied ? "applied" : "failed", ndn->bv_val, rs2.sr_err);
-}
-
-struct count_state {
-	long long n;
-};
-
-static int
-count_entries(Operation *op, SlapReply *rs)
-{
-	if (rs->sr_type == REP_SEARCH)
-		((struct count_state *)op->o_callback->sc_private)->n++;
-	return 0;
-}
-
-long long
-rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
-	struct berval *who_ndn, long long since)
-{
-	void *cids[SLAP_MAX_CIDS] = { NULL };
-	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
-	struct count_state st = { 0 };
-	slap_callback cb = { NULL, count_entries, NULL, &st };
-	Operation op2;
-	SlapReply rs2 = { REP_RESULT };
-	struct berval esc = BER_BVNULL, fstr;
-	char timebuf[32], kinds[256] = "";
-	size_t klen = 0;
-
-	if (be == NULL)
-		return -1;
-	for (int k = 0; k < RG_KIND_COUNT; k++)
-		if (v->kinds & (1u << k))
-			klen += snprintf(kinds + klen, sizeof(kinds) - klen, "(rgLogKind=%s)",
-				rg_kind_name(k));
-	rg_log_format_time(timebuf, since, 0);
-	if (ldap_bv2escaped_filter_value_x(who_ndn, &esc, 0, op->o_tmpmemctx) != 0)
-		return -1;
-	/* Indexed on target, requester and time: the count reads only the matching records. */
-	fstr.bv_len = asprintf(&fstr.bv_val, "(&(rgLogDecision=allowed)(!(rgLogOutcome=failed))"
-		"(%s=%s)(rgLogTime>=%s)(|%s))", v->per_requester ? "rgLogRequester" : "rgLogTarget",
-		esc.bv_val, timebuf, kinds);
-	op->o_tmpfree(esc.bv_val, op->o_tmpmemctx);
-	if ((int)fstr.bv_len < 0)
-		return -1;
-
-	rg_internal_op_init(&op2, op, be, cids);
-	op2.o_callback = &cb;
-	op2.o_tag = LDAP_REQ_SEARCH;
-	op2.o_req_dn = ri->ri_log_nbase;
-	op2.o_req_ndn = ri->ri_log_nbase;
-	op2.ors_scope = LDAP_SCOPE_ONELEVEL;
-	op2.ors_deref = LDAP_DEREF_NEVER;
-	op2.ors_tlimit = SLAP_NO_LIMIT;
-	op2.ors_slimit = SLAP_NO_LIMIT;
-	op2.ors_limit = NULL;
-	op2.ors_attrs = slap_anlist_no_attrs;
-	op2.ors_attrsonly = 1;
-	op2.ors_filterstr = fstr;
-	op2.ors_filter = str2filter_x(&op2, fstr.bv_val);
-	if (op2.ors_filter == NULL) {
-		free(fstr.bv_val);
-		return -1;
-	}
-	be->be_search(&op2, &rs2);
-	filter_free_x(&op2, op2.ors_filter, 1);
-	free(fstr.bv_val);
-	return rs2.sr_err == LDAP_SUCCESS ? st.n : -1;
 }

@@ -58,36 +58,62 @@ out:
 	return rc;
 }
 
-/* backend_group() caches its answers in op->o_groups by group DN alone, assuming the member
- * asked about is always the requester. These checks ask about other identities (the target,
- * the approver), so they run with a cache of their own: otherwise their answers would leak
- * into slapd's ACL decisions for this operation, and one another's. */
-int
-rg_is_member_of_any(Operation *op, const struct rg_strlist *groups, struct berval *ndn)
+/* One group's answer about ndn, with backend_group()'s cache kept apart: it caches by
+ * group DN alone, assuming the member asked about is always the requester. These checks
+ * ask about other identities (the target, the approver), so their answers must not leak
+ * into slapd's ACL decisions for this operation, nor into one another. */
+static int
+group_has(Operation *op, struct berval *gndn, struct berval *ndn, ObjectClass *oc,
+	AttributeDescription *member)
 {
-	ObjectClass *oc = oc_find(SLAPD_GROUP_CLASS);
-	AttributeDescription *member = NULL;
 	GroupAssertion *saved = op->o_groups, *g;
 	BackendDB *saved_bd = op->o_bd;
-	const char *text;
-	int is_member = 0;
+	int rc = LDAP_NO_SUCH_OBJECT;
 
-	if (oc == NULL || slap_str2ad(SLAPD_GROUP_ATTR, &member, &text) != LDAP_SUCCESS)
-		return 0;
-	for (size_t i = 0; i < groups->n && !is_member; i++) {
-		struct berval gndn;
-
-		ber_str2bv(groups->v[i], 0, 0, &gndn);
-		op->o_groups = NULL;
-		op->o_bd = select_backend(&gndn, 0);
-		if (op->o_bd != NULL && backend_group(op, NULL, &gndn, ndn, oc, member) == 0)
-			is_member = 1;
-		while ((g = op->o_groups) != NULL) {
-			op->o_groups = g->ga_next;
-			op->o_tmpfree(g, op->o_tmpmemctx);
-		}
+	op->o_groups = NULL;
+	op->o_bd = select_backend(gndn, 0);
+	if (op->o_bd != NULL)
+		rc = backend_group(op, NULL, gndn, ndn, oc, member);
+	while ((g = op->o_groups) != NULL) {
+		op->o_groups = g->ga_next;
+		op->o_tmpfree(g, op->o_tmpmemctx);
 	}
 	op->o_groups = saved;
 	op->o_bd = saved_bd;
-	return is_member;
+	return rc;
+}
+
+/* groupOfNames/member or groupOfUniqueNames/uniqueMember. A group that cannot be found or
+ * read is not "no": the caller fails closed on RG_GROUP_UNKNOWN. */
+enum rg_group_fact
+rg_group_member(Operation *op, const struct rg_strlist *groups, struct berval *ndn)
+{
+	static const char *const kinds[][2] = {
+		{ "groupOfNames", "member" },
+		{ "groupOfUniqueNames", "uniqueMember" },
+	};
+	enum rg_group_fact fact = RG_GROUP_NO;
+
+	for (size_t i = 0; i < groups->n && fact != RG_GROUP_YES; i++) {
+		struct berval gndn;
+		int found = 0, rc = LDAP_NO_SUCH_OBJECT;
+
+		ber_str2bv(groups->v[i], 0, 0, &gndn);
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !found; k++) {
+			ObjectClass *oc = oc_find(kinds[k][0]);
+			AttributeDescription *member = NULL;
+			const char *text;
+
+			if (oc == NULL || slap_str2ad(kinds[k][1], &member, &text) != LDAP_SUCCESS)
+				continue;
+			rc = group_has(op, &gndn, ndn, oc, member);
+			/* noSuchObject: not this kind of group (or none at all); try the next */
+			found = rc != LDAP_NO_SUCH_OBJECT;
+		}
+		if (rc == LDAP_SUCCESS)
+			fact = RG_GROUP_YES;
+		else if (rc != LDAP_COMPARE_FALSE && rc != LDAP_NO_SUCH_ATTRIBUTE)
+			fact = RG_GROUP_UNKNOWN;
+	}
+	return fact;
 }

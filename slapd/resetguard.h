@@ -6,6 +6,7 @@
 #include "slap.h"
 
 #include "decide.h"
+#include "errbuf.h"
 #include "evidence.h"
 #include "policy.h"
 #include "resetlog.h"
@@ -40,7 +41,7 @@ struct rg_ads {
 		*last_issuer, *last_approver, *reset_count, *review_required;
 	AttributeDescription *used_token;
 	AttributeDescription *uid;
-	AttributeDescription *log_number, *log_time, *log_target, *log_requester,
+	AttributeDescription *log_number, *log_time, *log_target, *log_requester, *log_authenticated,
 		*log_approver, *log_kind, *log_decision, *log_rule, *log_rule_text, *log_policy,
 		*log_operation, *log_issuer, *log_level, *log_method, *log_jti, *log_reason,
 		*log_review_required, *log_alert, *log_prev_hash, *log_hash, *log_outcome,
@@ -51,6 +52,9 @@ struct rg_ads {
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
 };
 extern struct rg_ads rg_ad;
+
+/* resetguard.c */
+int resetguard_initialize(void);
 
 /* internal.c */
 extern slap_callback rg_internal_cb;
@@ -72,51 +76,62 @@ int rg_schema_resolve(char *err, size_t errlen);
 /* policyload.c */
 int rg_policy_load(Operation *op, struct berval *policy_ndn, struct rg_policy *policy,
 	char *err, size_t errlen);
-int rg_is_member_of_any(Operation *op, const struct rg_strlist *groups, struct berval *ndn);
+/* Whether ndn is a member of one of groups (groupOfNames or groupOfUniqueNames):
+ * RG_GROUP_UNKNOWN when a group cannot be read, so the decision fails closed. */
+enum rg_group_fact rg_group_member(Operation *op, const struct rg_strlist *groups,
+	struct berval *ndn);
 
-/* judge.c: everything gathered about one change, freed by rg_change_free. */
-struct rg_change {
+/* judge.c: one password change as the hooks in resetguard.c saw it. */
+struct rg_attempt {
+	const char *operation;              /* passwordModify, modify, add, modrdn */
+	int pwdexop;                        /* the Modify that passwd_extop made */
 	int is_add;
-	int exempt;                         /* rootdn with resetguard-rootdn exempt */
-	const char *operation;              /* passwordModify, modify, add */
-	int old_given;                      /* the old password was shown and checked */
-	BerVarray old_values;               /* a Modify's deleted password values */
-	int no_target;                      /* no such entry: nothing to judge */
-	struct rg_policy policy;
-	int have_policy;
-	char policy_err[256];
-	struct rg_evidence ev;
-	char ev_err[256];
-	struct berval ev_sub_ndn;
-	struct berval ev_approver_ndn;
-	struct berval target_uid;
-	long long reset_count;
-	struct rg_request req;
-	struct rg_decision dec;
-	BerVarray used_tokens;              /* the target's rgUsedToken values */
-	struct berval token;                /* the rgUsedToken value this change adds */
-	BerVarray expired_tokens;           /* used_tokens past expiry (shared values) */
-	struct berval record_ndn;           /* its reset log record */
+	int old_given;                      /* Password Modify: the frontend checked oldPasswd */
+	BerVarray old_values;               /* a Modify's deleted values, checked against the
+					     * entry when the Modify also adds one */
+	int n_old_values;
+	int password_in_rdn;
+	struct berval *secret;              /* the new cleartext, NULL when there is none */
 };
-void rg_change_decide(Operation *op, slap_overinst *on, struct rg_change *ch);
-int rg_change_log(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen);
-void rg_change_free(Operation *op, struct rg_change *ch);
+/* Every stage of the judgement; sends the denial, or puts the effects on the write and
+ * leaves outcome.c's callback to record the backend's answer. */
+int rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at);
 
-/* logwrite.c */
+/* outcome.c */
+/* Takes *record_ndn (zeroed); seals secret to syncd now, records it with the outcome only
+ * if the backend applies the change. */
+void rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, int token_added,
+	int pwdexop, struct berval *secret);
+
+/* logwrite.c: appends are serialized by ri_log_mutex, held by the caller across the
+ * velocity count and the append so that parallel resets cannot pass a limit together. */
+void rg_log_lock(rg_info *ri);
+void rg_log_unlock(rg_info *ri);
 void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn);
 int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	struct berval *ndn, char *err, size_t errlen);
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
 	const char *text, struct berval *sealed);
+
+/* logquery.c: reading the log's records (and nothing else under its base). */
 long long rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
 	struct berval *who_ndn, long long since);
+/* What the log knows of an account that is being created again. */
+struct rg_history {
+	int known;                          /* the log has a record for this DN */
+	long long applied;                  /* allowed changes that were not refused */
+	int unreviewed;                     /* a record awaits review */
+	int token_used;                     /* the token given was already used on it */
+};
+int rg_log_history(Operation *op, rg_info *ri, struct berval *target_ndn,
+	const struct rg_evidence *ev, struct rg_history *h);
 
 /* logpurge.c */
 int rg_log_purge_start(BackendDB *be, rg_info *ri);
 void rg_log_purge_stop(rg_info *ri);
 
-/* logguard.c */
-int rg_logguard_register(void);
+/* rglog.c */
+int rg_rglog_register(void);
 
 /* opattrs.c */
 struct rg_effects {

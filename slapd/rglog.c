@@ -1,9 +1,11 @@
 /* rglog: the overlay that keeps a reset log append-only. It sits on the log database and
- * lets through resetguard's own writes, replication, and exactly two kinds of client write:
- * an auditor's verdict on a record that awaits review (the overlay itself records who and
- * when), and syncd's propagation status. Everything else is refused, the log database's
- * rootdn included; offline tools (slapadd, slapmodify) bypass every overlay, and the hash
- * chain is what reveals their edits. */
+ * lets through resetguard's own writes, replication, the creation of the log's root entry,
+ * and exactly two kinds of client write: an auditor's verdict on a record that awaits
+ * review (the overlay itself records who and when), and syncd's propagation status.
+ * Everything else is refused, the log database's rootdn included: no entry that resetguard
+ * did not write can stand among the records, where a purge, a head search, a velocity count
+ * or an auditor might take it for one. Offline tools (slapadd, slapmodify) bypass every
+ * overlay; the hash chain and the auditors' checkpoints are what reveal their edits. */
 #include "resetguard.h"
 #include "slap-config.h"
 
@@ -27,17 +29,28 @@ trusted(Operation *op)
 		be_shadow_update(op);
 }
 
+/* Proxied authorization would let whoever may proxy act as an auditor or as syncd. */
+static int
+proxied(Operation *op)
+{
+	return op->o_conn != NULL && !dn_match(&op->o_conn->c_ndn, &op->o_ndn);
+}
+
 static int
 rglog_op_add(Operation *op, SlapReply *rs)
 {
 	if (trusted(op))
 		return SLAP_CB_CONTINUE;
-	if (is_entry_objectclass(op->ora_e, rg_ad.oc_log_record, 0) ||
-	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_number) != NULL ||
-	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_hash) != NULL)
-		return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
-			"only resetguard writes reset log records and anchors");
-	return SLAP_CB_CONTINUE;
+	/* The root entry is the one entry a person creates: the suffix itself, an rgLogRoot
+	 * with no anchor yet. */
+	if (be_issuffix(op->o_bd, &op->o_req_ndn) &&
+	    is_entry_objectclass(op->ora_e, rg_ad.oc_log_root, 0) &&
+	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_number) == NULL &&
+	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_hash) == NULL)
+		return SLAP_CB_CONTINUE;
+	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
+		"only resetguard writes entries in the reset log database; the one entry a "
+		"client may add is its root, an rgLogRoot without an anchor");
 }
 
 static int
@@ -92,6 +105,10 @@ review(Operation *op, SlapReply *rs, slap_overinst *on)
 	if (BER_BVISEMPTY(&op->o_ndn))
 		return guard_refuse(op, rs, LDAP_INSUFFICIENT_ACCESS,
 			"an anonymous client cannot review a reset log record: bind as an auditor");
+	if (proxied(op))
+		return guard_refuse(op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"a review verdict cannot be given through proxied authorization: bind as "
+			"the auditor who reviewed the record");
 	op->o_bd->bd_info = (BackendInfo *)on->on_info;
 	if (be_entry_get_rw(op, &op->o_req_ndn, NULL, NULL, 0, &e) == LDAP_SUCCESS && e != NULL) {
 		if (!is_entry_objectclass(e, rg_ad.oc_log_record, 0))
@@ -121,6 +138,65 @@ review(Operation *op, SlapReply *rs, slap_overinst *on)
 	return SLAP_CB_CONTINUE;
 }
 
+/* "NAME STATUS attempts=N time=T[ error=TEXT]", as syncd writes it (syncd/status.c): an
+ * auditor reading the log must be able to trust its shape. */
+static int
+status_value_ok(const struct berval *v)
+{
+	static const char *const states[] = { "pending", "retrying", "delivered", "superseded",
+		"failed" };
+	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_.-";
+	const char *p = v->bv_val, *end = v->bv_val + v->bv_len;
+	size_t n = strspn(p, name_chars), i;
+
+	if (n == 0 || n > 64 || p + n >= end || p[n] != ' ')
+		return 0;
+	p += n + 1;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		size_t len = strlen(states[i]);
+
+		if ((size_t)(end - p) > len && strncmp(p, states[i], len) == 0 && p[len] == ' ') {
+			p += len + 1;
+			break;
+		}
+	}
+	if (i == sizeof(states) / sizeof(states[0]) || strncmp(p, "attempts=", 9) != 0)
+		return 0;
+	p += 9;
+	n = strspn(p, "0123456789");
+	if (n == 0 || n > 9 || strncmp(p + n, " time=", 6) != 0)
+		return 0;
+	p += n + 6;
+	n = strspn(p, "0123456789.Z");
+	if (n == 0)
+		return 0;
+	p += n;
+	return p == end || strncmp(p, " error=", 7) == 0;
+}
+
+static int
+status_write(Operation *op, SlapReply *rs)
+{
+	/* The log's rootdn passes every ACL: were it allowed, it could mark any record
+	 * delivered. syncd writes as an identity of its own, which the ACLs name. */
+	if (be_isroot(op) || proxied(op))
+		return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"propagation status is written by syncd's own identity, not by the log "
+			"database's rootdn nor through proxied authorization");
+	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
+		if (m->sml_desc != rg_ad.log_target_status && m->sml_desc != rg_ad.log_hook_status)
+			continue;
+		for (int i = 0; m->sml_op != LDAP_MOD_DELETE && m->sml_values != NULL &&
+		     !BER_BVISNULL(&m->sml_values[i]); i++)
+			if (!status_value_ok(&m->sml_values[i]))
+				return guard_refuse(op, rs, LDAP_CONSTRAINT_VIOLATION,
+					"a propagation status value has the form \"NAME STATUS "
+					"attempts=N time=T[ error=TEXT]\"");
+	}
+	return SLAP_CB_CONTINUE;    /* the ACLs say who */
+}
+
 static int
 rglog_op_modify(Operation *op, SlapReply *rs)
 {
@@ -146,7 +222,7 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 	if (other == 0 && verdicts == 1 && status == 0)
 		return review(op, rs, on);
 	if (other == 0 && verdicts == 0 && status > 0)
-		return SLAP_CB_CONTINUE;    /* syncd's status: the ACLs say who */
+		return status_write(op, rs);
 	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
 		"reset log records are immutable: a client may only add one rgLogReviewVerdict "
 		"to a record awaiting review, or write propagation status and remove the sealed "
@@ -167,7 +243,7 @@ rglog_db_open(BackendDB *be, ConfigReply *cr)
 }
 
 int
-rg_logguard_register(void)
+rg_rglog_register(void)
 {
 	rglog.on_bi.bi_type = "rglog";
 	rglog.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;

@@ -87,6 +87,7 @@ static const struct {
 	{ "rgLogTime", &rg_ad.log_time },
 	{ "rgLogTarget", &rg_ad.log_target },
 	{ "rgLogRequester", &rg_ad.log_requester },
+	{ "rgLogAuthenticated", &rg_ad.log_authenticated },
 	{ "rgLogApprover", &rg_ad.log_approver },
 	{ "rgLogKind", &rg_ad.log_kind },
 	{ "rgLogDecision", &rg_ad.log_decision },

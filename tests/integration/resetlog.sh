@@ -285,16 +285,33 @@ expect_one "  one record: break-glass, review required, applied" rgLogKind=break
 	rgLogRequester="$RG_BREAKGLASS_DN" rgLogReviewRequired=TRUE rgLogOutcome=applied
 BG1=$LAST
 
-# An allowed change the backend refuses: the auditor is no help-desk member and has no write
-# access to userPassword, but the policy allows any identity a delegated reset with evidence.
+# An identity the ACLs do not let write the password is refused by the backend and leaves
+# no record: otherwise anyone could fill the log with denials of other people's accounts.
 pw_any
 deleg_tok "$CAROL" "ticket INC-$RANDOM" "$RG_APPROVER_DN"
-check_result "exop, delegated by an identity without write access: allowed, refused by the ACL" 50 - \
+check_result "exop by an identity without write access: refused by the ACL" 50 - \
 	ldappasswd -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -e "$(ctl "$TOK")" -s "$NEW" "$CAROL"
-acl_text=$(printf '%s\n' "$T_OUT" | sed -n 's/^Additional info: //p')
+check_eq "  no record written" 0 "$(nentries "$(record $((LAST + 1)))")"
+check "  carol's password is unchanged" unchanged "$CAROL" "$carol_pw" "$NEW" ""
+
+# An allowed change the backend refuses: a delegated Modify that also writes an attribute
+# carol's entry cannot hold.
+pw_any
+deleg_tok "$CAROL" "ticket INC-$RANDOM" "$RG_APPROVER_DN"
+_run ldapmodify -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -e "$(ctl "$TOK")" \
+	<<<"dn: $CAROL
+changetype: modify
+replace: userPassword
+userPassword: $NEW
+-
+replace: uidNumber
+uidNumber: 5"
+if [ "$T_RC" -ne 0 ]; then _pass "Modify, delegated, with a change the backend refuses: allowed, then refused"
+else _fail "Modify, delegated, with a change the backend refuses: allowed, then refused" "it succeeded"; fi
+acl_text=$(printf '%s\n' "$T_OUT" | sed -n 's/^\tadditional info: //p')
 expect_one "  one record: allowed, outcome failed (text as the client got it: '$acl_text')" \
-	rgLogKind=delegated rgLogDecision=allowed rgLogRule=allowed rgLogOperation=passwordModify \
-	rgLogTarget="$CAROL" rgLogRequester="$RG_AUDITOR_DN" rgLogApprover="$RG_APPROVER_DN" \
+	rgLogKind=delegated rgLogDecision=allowed rgLogRule=allowed rgLogOperation=modify \
+	rgLogTarget="$CAROL" rgLogRequester="$RG_HELPDESK_DN" rgLogApprover="$RG_APPROVER_DN" \
 	rgLogIssuer="$RG_ISSUER" rgLogLevel=1 rgLogMethod=pwd rgLogJti="$JTI" \
 	rgLogReason="$REASON" rgLogOutcome=failed \
 	rgLogOutcomeText="$acl_text"

@@ -238,7 +238,7 @@ audit_search(LDAP *ld, const char *base, int scope, const char *filter, char **a
 /* ---- decoding ---- */
 
 enum {
-	F_NUMBER, F_TIME, F_TARGET, F_REQUESTER, F_APPROVER, F_KIND, F_DECISION, F_RULE,
+	F_NUMBER, F_TIME, F_TARGET, F_REQUESTER, F_AUTHENTICATED, F_APPROVER, F_KIND, F_DECISION, F_RULE,
 	F_RULE_TEXT, F_POLICY, F_OPERATION, F_ISSUER, F_LEVEL, F_JTI, F_REASON, F_REVIEW_REQ,
 	F_ALERT, F_PREV, F_HASH,
 	F_NHASHED,              /* those above are read by verify */
@@ -250,7 +250,8 @@ enum {
 
 /* In F_* order, then rgLogMethod: every attribute a record is read with, never "*". */
 char *audit_record_attrs[F_NFIELDS + 2] = {
-	"rgLogChangeNumber", "rgLogTime", "rgLogTarget", "rgLogRequester", "rgLogApprover",
+	"rgLogChangeNumber", "rgLogTime", "rgLogTarget", "rgLogRequester", "rgLogAuthenticated",
+	"rgLogApprover",
 	"rgLogKind", "rgLogDecision", "rgLogRule", "rgLogRuleText", "rgLogPolicy",
 	"rgLogOperation", "rgLogIssuer", "rgLogLevel", "rgLogJti", "rgLogReason",
 	"rgLogReviewRequired", "rgLogAlert", "rgLogPrevHash", "rgLogHash",
@@ -260,7 +261,8 @@ char *audit_record_attrs[F_NFIELDS + 2] = {
 
 /* Those verify needs: the hashed fields and rgLogHash. */
 char *audit_hash_attrs[] = {
-	"rgLogChangeNumber", "rgLogTime", "rgLogTarget", "rgLogRequester", "rgLogApprover",
+	"rgLogChangeNumber", "rgLogTime", "rgLogTarget", "rgLogRequester", "rgLogAuthenticated",
+	"rgLogApprover",
 	"rgLogKind", "rgLogDecision", "rgLogRule", "rgLogRuleText", "rgLogPolicy",
 	"rgLogOperation", "rgLogIssuer", "rgLogLevel", "rgLogJti", "rgLogReason",
 	"rgLogReviewRequired", "rgLogAlert", "rgLogPrevHash", "rgLogHash", "rgLogMethod", NULL
@@ -412,6 +414,7 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	a->r.time = s[F_TIME];
 	a->r.target = s[F_TARGET];
 	a->r.requester = s[F_REQUESTER];
+	a->r.authenticated = s[F_AUTHENTICATED];
 	a->r.approver = s[F_APPROVER];
 	a->r.kind = s[F_KIND];
 	a->r.decision = s[F_DECISION];

@@ -58,8 +58,9 @@
 #define LOAD_PROG "prop-load"
 #include "load-common.h"
 
-#define USAGE "usage: prop-load latency|burst -H URI -D DN -w PW -u DNFILE -t TOKENFILE " \
-	"-o OID [-P NAME=URI=DNFILE ...] [-n N] [-W WARMUP] [-s FIRST] [-i POLL_US] " \
+#define USAGE                                                                                      \
+	"usage: prop-load latency|burst -H URI -D DN -w PW -u DNFILE -t TOKENFILE "                \
+	"-o OID [-P NAME=URI=DNFILE ...] [-n N] [-W WARMUP] [-s FIRST] [-i POLL_US] "              \
 	"[-T TIMEOUT_S] [-L LATFILE] [-c CONNS] [-m METRICS_URL]"
 
 #define MAX_TARGETS 64
@@ -86,9 +87,10 @@ static struct {
 	char pwprefix[40];
 	struct target t[MAX_TARGETS];
 	int ntargets;
-} cfg = { .n = 200, .warmup = 0, .conns = 4, .poll_ms = 1.0, .timeout_ms = 10000 };
+} cfg = {.n = 200, .warmup = 0, .conns = 4, .poll_ms = 1.0, .timeout_ms = 10000};
 
-static void sleep_until_ms(double t)
+static void
+sleep_until_ms(double t)
 {
 	struct timespec ts;
 
@@ -102,16 +104,18 @@ static void sleep_until_ms(double t)
 		;
 }
 
-static void password_of(long g, char *buf, size_t len)
+static void
+password_of(long g, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s-%ld-Xy", cfg.pwprefix, g);
 }
 
-static LDAP *connect_ldap(const char *uri, const char *dn, const char *pw)
+static LDAP *
+connect_ldap(const char *uri, const char *dn, const char *pw)
 {
 	LDAP *ld = NULL;
 	int v3 = LDAP_VERSION3, rc;
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = {10, 0};
 	struct berval cred;
 
 	if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS)
@@ -129,9 +133,10 @@ static LDAP *connect_ldap(const char *uri, const char *dn, const char *pw)
 	return ld;
 }
 
-static int simple_bind(LDAP *ld, const char *dn, const char *pw)
+static int
+simple_bind(LDAP *ld, const char *dn, const char *pw)
 {
-	struct berval cred = { strlen(pw), (char *)pw };
+	struct berval cred = {strlen(pw), (char *)pw};
 
 	return ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 }
@@ -142,16 +147,16 @@ static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_long reset_errors;
 static char *first_reset_error;
 
-static void reset_error(LDAP *ld, int rc, long g)
+static void
+reset_error(LDAP *ld, int rc, long g)
 {
 	char *diag = NULL, buf[1024];
 
 	if (atomic_fetch_add(&reset_errors, 1) != 0)
 		return;
 	ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	snprintf(buf, sizeof(buf), "password modify %ld of %s: %s%s%s", g,
-		cfg.dns[g % cfg.ndns], ldap_err2string(rc), diag && *diag ? ": " : "",
-		diag ? diag : "");
+	snprintf(buf, sizeof(buf), "password modify %ld of %s: %s%s%s", g, cfg.dns[g % cfg.ndns],
+		ldap_err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
 	ldap_memfree(diag);
 	pthread_mutex_lock(&err_lock);
 	if (first_reset_error == NULL)
@@ -160,12 +165,13 @@ static void reset_error(LDAP *ld, int rc, long g)
 }
 
 /* One reset on the provider; returns the LDAP result code. */
-static int do_reset(LDAP *ld, long g)
+static int
+do_reset(LDAP *ld, long g)
 {
 	char pw[64];
 	const char *dn = cfg.dns[g % cfg.ndns];
-	struct berval user = { strlen(dn), (char *)dn }, newpw, gen = { 0, NULL };
-	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	struct berval user = {strlen(dn), (char *)dn}, newpw, gen = {0, NULL};
+	LDAPControl ctrl, *ctrls[2] = {&ctrl, NULL};
 	int rc;
 
 	password_of(g, pw, sizeof(pw));
@@ -191,7 +197,8 @@ static long generation, cur_g;
 static double cur_t0;
 static int pending, quitting;
 
-static void *poller(void *arg)
+static void *
+poller(void *arg)
 {
 	struct target *t = arg;
 	long seen = 0, g;
@@ -250,7 +257,8 @@ static void *poller(void *arg)
 	return NULL;
 }
 
-static int run_latency(const char *latfile)
+static int
+run_latency(const char *latfile)
 {
 	LDAP *ld = connect_ldap(cfg.uri, cfg.binddn, cfg.bindpw);
 	FILE *fp = NULL;
@@ -348,16 +356,18 @@ static double metrics_max_ms;
 static char mhost[64] = "127.0.0.1", mpath[256] = "/metrics";
 static int mport;
 
-static void parse_metrics_url(const char *url)
+static void
+parse_metrics_url(const char *url)
 {
 	if (sscanf(url, "http://%63[^:/]:%d%255s", mhost, &mport, mpath) < 2 || mport <= 0)
 		die("-m must be http://HOST:PORT/PATH, not %s", url);
 }
 
 /* GET the metrics page; ok=0 if it could not be read. */
-static struct metrics get_metrics_once(void)
+static struct metrics
+get_metrics_once(void)
 {
-	struct metrics m = { 0, 0, 0, 0 };
+	struct metrics m = {0, 0, 0, 0};
 	struct sockaddr_in sa;
 	static char buf[1 << 20];
 	char req[512], *p, *line;
@@ -371,7 +381,8 @@ static struct metrics get_metrics_once(void)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)mport);
 	if (inet_pton(AF_INET, strcmp(mhost, "localhost") == 0 ? "127.0.0.1" : mhost,
-	    &sa.sin_addr) != 1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		    &sa.sin_addr) != 1 ||
+		connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		goto out;
 	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
 		mpath, mhost);
@@ -381,7 +392,7 @@ static struct metrics get_metrics_once(void)
 		len += (size_t)r;
 	buf[len] = '\0';
 	if (strncmp(buf, "HTTP/1.", 7) != 0 || strstr(buf, " 200 ") == NULL ||
-	    (p = strstr(buf, "\r\n\r\n")) == NULL)
+		(p = strstr(buf, "\r\n\r\n")) == NULL)
 		goto out;
 	for (line = strtok(p + 4, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		char *sp;
@@ -403,7 +414,8 @@ out:
 	return m;
 }
 
-static struct metrics get_metrics(void)
+static struct metrics
+get_metrics(void)
 {
 	double t = now_ms();
 	struct metrics m = get_metrics_once();
@@ -420,7 +432,8 @@ static pthread_barrier_t barrier;
 static double t_last_response;
 static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void *burst_worker(void *arg)
+static void *
+burst_worker(void *arg)
 {
 	LDAP *ld = connect_ldap(cfg.uri, cfg.binddn, cfg.bindpw);
 	long i;
@@ -448,8 +461,9 @@ static void *burst_worker(void *arg)
 }
 
 /* Polls until the records grew by want and nothing is left in any backlog. */
-static int wait_final(long long base, long long want, double deadline, double *t_done,
-	struct metrics *last, long long *peak)
+static int
+wait_final(long long base, long long want, double deadline, double *t_done, struct metrics *last,
+	long long *peak)
 {
 	for (;;) {
 		double t = now_ms();
@@ -470,10 +484,11 @@ static int wait_final(long long base, long long want, double deadline, double *t
 	}
 }
 
-static int run_burst(void)
+static int
+run_burst(void)
 {
 	pthread_t *th;
-	struct metrics m0, last = { 0, 0, 0, 0 };
+	struct metrics m0, last = {0, 0, 0, 0};
 	double t_start, t_done = 0, dl;
 	long long peak = 0, base;
 	long warm_ok, errors;
@@ -500,7 +515,8 @@ static int run_burst(void)
 	warm_ok = atomic_load(&resets_ok);
 	if (!wait_final(m0.records, warm_ok, now_ms() + cfg.timeout_ms, &t_done, &last, NULL)) {
 		printf("ERROR warm-up resets did not become final within %.0f s (records=%lld "
-			"backlog=%lld)\n", cfg.timeout_ms / 1e3, last.records, last.backlog_sum);
+		       "backlog=%lld)\n",
+			cfg.timeout_ms / 1e3, last.records, last.backlog_sum);
 		bad = 1;
 	}
 	base = last.records;
@@ -545,11 +561,11 @@ static int run_burst(void)
 		long ok = atomic_load(&resets_ok);
 
 		printf("RESULT mode=burst resets=%ld conns=%ld errors=%ld reset_secs=%.3f "
-			"resets_per_s=%.1f prop_secs=%.3f prop_per_s=%.1f drain_ms=%.1f records=%lld "
-			"failures=%lld backlog_peak=%lld metrics_max_ms=%.1f complete=%d\n", ok, cfg.conns,
-			errors,
-			reset_secs, reset_secs > 0 ? ok / reset_secs : 0, prop_secs,
-			prop_secs > 0 ? ok / prop_secs : 0, t_done - t_last_response,
+		       "resets_per_s=%.1f prop_secs=%.3f prop_per_s=%.1f drain_ms=%.1f "
+		       "records=%lld "
+		       "failures=%lld backlog_peak=%lld metrics_max_ms=%.1f complete=%d\n",
+			ok, cfg.conns, errors, reset_secs, reset_secs > 0 ? ok / reset_secs : 0,
+			prop_secs, prop_secs > 0 ? ok / prop_secs : 0, t_done - t_last_response,
 			last.records - base, last.failures - m0.failures, peak, metrics_max_ms,
 			complete);
 	}
@@ -560,8 +576,9 @@ static int run_burst(void)
 	}
 	if (!complete) {
 		printf("ERROR not everything became final within %.0f s (records=%lld of %ld, "
-			"backlog=%lld)\n", cfg.timeout_ms / 1e3, last.records - base,
-			atomic_load(&resets_ok), last.backlog_sum);
+		       "backlog=%lld)\n",
+			cfg.timeout_ms / 1e3, last.records - base, atomic_load(&resets_ok),
+			last.backlog_sum);
 		bad = 1;
 	}
 	if (last.failures > m0.failures) {
@@ -591,7 +608,8 @@ static int run_burst(void)
 	return bad;
 }
 
-static long parse_long(const char *s, const char *opt, long min)
+static long
+parse_long(const char *s, const char *opt, long min)
 {
 	char *end;
 	long v;
@@ -603,7 +621,8 @@ static long parse_long(const char *s, const char *opt, long min)
 	return v;
 }
 
-static void add_target(char *spec)
+static void
+add_target(char *spec)
 {
 	char *a = strchr(spec, '='), *b;
 	struct target *t;
@@ -621,7 +640,8 @@ static void add_target(char *spec)
 		die("%s holds no DN", b + 1);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *dnfile = NULL, *tokfile = NULL, *latfile = NULL;
 	int c;
@@ -637,28 +657,59 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt(argc, argv, "H:D:w:u:t:o:P:n:W:s:i:T:L:c:m:")) != -1) {
 		switch (c) {
-		case 'H': cfg.uri = optarg; break;
-		case 'D': cfg.binddn = optarg; break;
-		case 'w': cfg.bindpw = optarg; break;
-		case 'u': dnfile = optarg; break;
-		case 't': tokfile = optarg; break;
-		case 'o': cfg.oid = optarg; break;
-		case 'P': add_target(optarg); break;
-		case 'n': cfg.n = parse_long(optarg, "-n", 1); break;
-		case 'W': cfg.warmup = parse_long(optarg, "-W", 0); break;
-		case 's': cfg.first = parse_long(optarg, "-s", 0); break;
-		case 'i': cfg.poll_ms = parse_long(optarg, "-i", 1) / 1e3; break;
-		case 'T': cfg.timeout_ms = parse_long(optarg, "-T", 1) * 1e3; break;
-		case 'L': latfile = optarg; break;
-		case 'c': cfg.conns = parse_long(optarg, "-c", 1); break;
-		case 'm': cfg.metrics = optarg; break;
-		default: die("%s", USAGE);
+		case 'H':
+			cfg.uri = optarg;
+			break;
+		case 'D':
+			cfg.binddn = optarg;
+			break;
+		case 'w':
+			cfg.bindpw = optarg;
+			break;
+		case 'u':
+			dnfile = optarg;
+			break;
+		case 't':
+			tokfile = optarg;
+			break;
+		case 'o':
+			cfg.oid = optarg;
+			break;
+		case 'P':
+			add_target(optarg);
+			break;
+		case 'n':
+			cfg.n = parse_long(optarg, "-n", 1);
+			break;
+		case 'W':
+			cfg.warmup = parse_long(optarg, "-W", 0);
+			break;
+		case 's':
+			cfg.first = parse_long(optarg, "-s", 0);
+			break;
+		case 'i':
+			cfg.poll_ms = parse_long(optarg, "-i", 1) / 1e3;
+			break;
+		case 'T':
+			cfg.timeout_ms = parse_long(optarg, "-T", 1) * 1e3;
+			break;
+		case 'L':
+			latfile = optarg;
+			break;
+		case 'c':
+			cfg.conns = parse_long(optarg, "-c", 1);
+			break;
+		case 'm':
+			cfg.metrics = optarg;
+			break;
+		default:
+			die("%s", USAGE);
 		}
 	}
 	if (optind < argc)
 		die("unexpected argument %s\n%s", argv[optind], USAGE);
 	if (cfg.uri == NULL || cfg.binddn == NULL || cfg.bindpw == NULL || dnfile == NULL ||
-	    tokfile == NULL || cfg.oid == NULL)
+		tokfile == NULL || cfg.oid == NULL)
 		die("-H, -D, -w, -u, -t and -o are required\n%s", USAGE);
 	cfg.dns = read_lines(dnfile, &cfg.ndns);
 	if (cfg.ndns == 0)

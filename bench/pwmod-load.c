@@ -42,8 +42,9 @@
 #define LOAD_PROG "pwmod-load"
 #include "load-common.h"
 
-#define USAGE "usage: pwmod-load pwmod|bind|search -H URI -u DNFILE [-D DN -w PW] " \
-	"[-p USERPW] [-t TOKENFILE -o OID [-C]] [-c CONNS] [-n N] [-W WARMUP] [-s FIRST] " \
+#define USAGE                                                                                      \
+	"usage: pwmod-load pwmod|bind|search -H URI -u DNFILE [-D DN -w PW] "                      \
+	"[-p USERPW] [-t TOKENFILE -o OID [-C]] [-c CONNS] [-n N] [-W WARMUP] [-s FIRST] "         \
 	"[-L LATFILE]"
 
 enum mode { M_PWMOD, M_BIND, M_SEARCH };
@@ -59,7 +60,7 @@ static struct {
 	long conns, n, warmup, first;
 	int critical;
 	char pwprefix[32];
-} cfg = { .conns = 4, .n = 2000, .warmup = 200 };
+} cfg = {.conns = 4, .n = 2000, .warmup = 200};
 
 /* Request indices: warm-up requests are 0..warmup-1, measured ones warmup..warmup+n-1. */
 static atomic_long next_req;
@@ -73,7 +74,8 @@ static char *err_first[MAX_CODE + 1];
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_long fatal_threads;
 
-static void record_error(LDAP *ld, int rc, const char *what)
+static void
+record_error(LDAP *ld, int rc, const char *what)
 {
 	int slot = (rc >= 0 && rc < MAX_CODE) ? rc : MAX_CODE;
 	char *diag = NULL, buf[1024];
@@ -91,7 +93,8 @@ static void record_error(LDAP *ld, int rc, const char *what)
 	pthread_mutex_unlock(&err_lock);
 }
 
-static LDAP *connect_ldap(void)
+static LDAP *
+connect_ldap(void)
 {
 	LDAP *ld = NULL;
 	int v3 = LDAP_VERSION3, rc;
@@ -112,7 +115,8 @@ static LDAP *connect_ldap(void)
 }
 
 /* One request; returns the LDAP result code. */
-static int do_request(LDAP *ld, long i)
+static int
+do_request(LDAP *ld, long i)
 {
 	const char *dn;
 
@@ -123,8 +127,8 @@ static int do_request(LDAP *ld, long i)
 	switch (cfg.mode) {
 	case M_PWMOD: {
 		char pw[64];
-		struct berval user, newpw, gen = { 0, NULL };
-		LDAPControl ctrl, *ctrls[2] = { NULL, NULL };
+		struct berval user, newpw, gen = {0, NULL};
+		LDAPControl ctrl, *ctrls[2] = {NULL, NULL};
 
 		snprintf(pw, sizeof(pw), "%s-%ld-Xy", cfg.pwprefix, i);
 		user.bv_val = (char *)dn;
@@ -138,8 +142,8 @@ static int do_request(LDAP *ld, long i)
 			ctrl.ldctl_iscritical = cfg.critical ? 1 : 0;
 			ctrls[0] = &ctrl;
 		}
-		rc = ldap_passwd_s(ld, &user, NULL, &newpw, &gen,
-			cfg.tokens != NULL ? ctrls : NULL, NULL);
+		rc = ldap_passwd_s(ld, &user, NULL, &newpw, &gen, cfg.tokens != NULL ? ctrls : NULL,
+			NULL);
 		if (gen.bv_val != NULL)
 			ber_memfree(gen.bv_val);
 		if (rc != LDAP_SUCCESS)
@@ -147,7 +151,7 @@ static int do_request(LDAP *ld, long i)
 		return rc;
 	}
 	case M_BIND: {
-		struct berval cred = { strlen(cfg.userpw), (char *)cfg.userpw };
+		struct berval cred = {strlen(cfg.userpw), (char *)cfg.userpw};
 
 		rc = ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 		if (rc != LDAP_SUCCESS)
@@ -158,8 +162,8 @@ static int do_request(LDAP *ld, long i)
 		LDAPMessage *res = NULL;
 		int n;
 
-		rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", NULL, 0,
-			NULL, NULL, NULL, 0, &res);
+		rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", NULL, 0, NULL,
+			NULL, NULL, 0, &res);
 		if (rc == LDAP_SUCCESS && (n = ldap_count_entries(ld, res)) != 1) {
 			/* Reported under "other": not a result code. */
 			char what[64];
@@ -177,7 +181,8 @@ static int do_request(LDAP *ld, long i)
 	return -1;
 }
 
-static int run_phase(LDAP **ld, int measured, long base)
+static int
+run_phase(LDAP **ld, int measured, long base)
 {
 	long i;
 	double t0;
@@ -201,7 +206,8 @@ static int run_phase(LDAP **ld, int measured, long base)
 	return 0;
 }
 
-static void *worker(void *arg)
+static void *
+worker(void *arg)
 {
 	LDAP *ld = connect_ldap();
 
@@ -217,7 +223,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -225,7 +232,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Nearest-rank percentile of sorted values. */
-static double percentile(const double *v, long n, double p)
+static double
+percentile(const double *v, long n, double p)
 {
 	long k = (long)(p / 100.0 * n + 0.999999999);
 
@@ -236,7 +244,8 @@ static double percentile(const double *v, long n, double p)
 	return v[k - 1];
 }
 
-static long parse_long(const char *s, const char *opt, long min)
+static long
+parse_long(const char *s, const char *opt, long min)
 {
 	char *end;
 	long v;
@@ -248,7 +257,8 @@ static long parse_long(const char *s, const char *opt, long min)
 	return v;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *dnfile = NULL, *tokfile = NULL, *latfile = NULL;
 	pthread_t *th;
@@ -270,20 +280,47 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt(argc, argv, "H:u:D:w:p:t:o:Cc:n:W:s:L:")) != -1) {
 		switch (c) {
-		case 'H': cfg.uri = optarg; break;
-		case 'u': dnfile = optarg; break;
-		case 'D': cfg.binddn = optarg; break;
-		case 'w': cfg.bindpw = optarg; break;
-		case 'p': cfg.userpw = optarg; break;
-		case 't': tokfile = optarg; break;
-		case 'o': cfg.oid = optarg; break;
-		case 'C': cfg.critical = 1; break;
-		case 'c': cfg.conns = parse_long(optarg, "-c", 1); break;
-		case 'n': cfg.n = parse_long(optarg, "-n", 1); break;
-		case 'W': cfg.warmup = parse_long(optarg, "-W", 0); break;
-		case 's': cfg.first = parse_long(optarg, "-s", 0); break;
-		case 'L': latfile = optarg; break;
-		default: die("%s", USAGE);
+		case 'H':
+			cfg.uri = optarg;
+			break;
+		case 'u':
+			dnfile = optarg;
+			break;
+		case 'D':
+			cfg.binddn = optarg;
+			break;
+		case 'w':
+			cfg.bindpw = optarg;
+			break;
+		case 'p':
+			cfg.userpw = optarg;
+			break;
+		case 't':
+			tokfile = optarg;
+			break;
+		case 'o':
+			cfg.oid = optarg;
+			break;
+		case 'C':
+			cfg.critical = 1;
+			break;
+		case 'c':
+			cfg.conns = parse_long(optarg, "-c", 1);
+			break;
+		case 'n':
+			cfg.n = parse_long(optarg, "-n", 1);
+			break;
+		case 'W':
+			cfg.warmup = parse_long(optarg, "-W", 0);
+			break;
+		case 's':
+			cfg.first = parse_long(optarg, "-s", 0);
+			break;
+		case 'L':
+			latfile = optarg;
+			break;
+		default:
+			die("%s", USAGE);
 		}
 	}
 	if (optind < argc)
@@ -303,14 +340,15 @@ int main(int argc, char **argv)
 		cfg.tokens = read_lines(tokfile, &cfg.ntokens);
 		if (cfg.ntokens < (size_t)(cfg.first + cfg.warmup + cfg.n))
 			die("%s holds %zu tokens, %ld needed (one per request, warm-up included, "
-				"from token %ld)", tokfile, cfg.ntokens,
-				cfg.first + cfg.warmup + cfg.n, cfg.first);
+			    "from token %ld)",
+				tokfile, cfg.ntokens, cfg.first + cfg.warmup + cfg.n, cfg.first);
 	}
 	/* New passwords differ between runs and requests (ppolicy keeps a history). */
-	snprintf(cfg.pwprefix, sizeof(cfg.pwprefix), "Bn%lx%x", (long)time(NULL), (unsigned)getpid());
+	snprintf(cfg.pwprefix, sizeof(cfg.pwprefix), "Bn%lx%x", (long)time(NULL),
+		(unsigned)getpid());
 
 	if ((lat_ms = calloc(cfg.n, sizeof(*lat_ms))) == NULL ||
-	    (th = calloc(cfg.conns, sizeof(*th))) == NULL)
+		(th = calloc(cfg.conns, sizeof(*th))) == NULL)
 		die("out of memory");
 	pthread_barrier_init(&barrier, NULL, cfg.conns + 1);
 	atomic_store(&next_req, 0);
@@ -349,10 +387,10 @@ int main(int argc, char **argv)
 	for (int k = 0; k <= MAX_CODE; k++)
 		errors += atomic_load(&err_count[k]);
 	printf("RESULT mode=%s conns=%ld ops=%ld secs=%.3f ops_per_s=%.1f p50_ms=%.3f "
-		"p99_ms=%.3f mean_ms=%.3f max_ms=%.3f errors=%ld\n", cfg.mode_name, cfg.conns,
-		done, secs, done / secs, done ? percentile(lat_ms, done, 50) : 0,
-		done ? percentile(lat_ms, done, 99) : 0, done ? sum / done : 0,
-		done ? lat_ms[done - 1] : 0, errors);
+	       "p99_ms=%.3f mean_ms=%.3f max_ms=%.3f errors=%ld\n",
+		cfg.mode_name, cfg.conns, done, secs, done / secs,
+		done ? percentile(lat_ms, done, 50) : 0, done ? percentile(lat_ms, done, 99) : 0,
+		done ? sum / done : 0, done ? lat_ms[done - 1] : 0, errors);
 	for (int k = 0; k <= MAX_CODE; k++) {
 		long n = atomic_load(&err_count[k]);
 

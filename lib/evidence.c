@@ -102,7 +102,7 @@ rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_path, c
 	if (rg_jws_key_alg(key) == RG_JWS_NONE) {
 		char group[64] = "";
 		if (EVP_PKEY_is_a(key, "EC"))
-			EVP_PKEY_get_group_name(key, group, sizeof group, NULL);
+			EVP_PKEY_get_group_name(key, group, sizeof(group), NULL);
 		rg_seterr(err, errlen,
 			"public key in %s is %s%s%s; only EC P-256 (ES256) and "
 			"Ed25519 (EdDSA) keys are supported",

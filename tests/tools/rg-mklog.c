@@ -23,7 +23,7 @@
 #include <config.h>
 #endif
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE     /* fputs_unlocked, fwrite_unlocked */
+#define _GNU_SOURCE /* fputs_unlocked, fwrite_unlocked */
 #endif
 
 #include <errno.h>
@@ -39,8 +39,9 @@
 #include "resetlog.h"
 
 #define PROG "rg-mklog"
-#define USAGE "usage: " PROG " [--count N] [--base DN] [--start EPOCH] [--span-days D]\n" \
-	"       [--targets K] [--requesters K] [--first N] [--prev HASH] [--denied-every M]\n" \
+#define USAGE                                                                                      \
+	"usage: " PROG " [--count N] [--base DN] [--start EPOCH] [--span-days D]\n"                \
+	"       [--targets K] [--requesters K] [--first N] [--prev HASH] [--denied-every M]\n"     \
 	"       [--review-every M] [--alert-every M] [--no-root]\n"
 
 struct opts {
@@ -145,7 +146,8 @@ parse(int argc, char **argv, struct opts *o)
 
 			errno = 0;
 			o->span_days = strtod(v, &end);
-			if (errno || *end || end == v || !(o->span_days >= 0) || o->span_days > 36500)
+			if (errno || *end || end == v || !(o->span_days >= 0) ||
+				o->span_days > 36500)
 				die_usage(a, "not a number of days (0 to 36500)");
 		} else if (strcmp(a, "--targets") == 0)
 			o->targets = number(a, v, 1);
@@ -178,7 +180,7 @@ root(const struct opts *o)
 	char cn[256], num[32];
 
 	if (strncasecmp(o->base, "cn=", 3) != 0 || len == 0 || len >= sizeof(cn) ||
-	    strpbrk(o->base, "\\+\"") != NULL)
+		strpbrk(o->base, "\\+\"") != NULL)
 		die_usage("--base: the root entry needs a plain cn=NAME first RDN (or --no-root)",
 			o->base);
 	memcpy(cn, v, len);
@@ -209,13 +211,14 @@ int
 main(int argc, char **argv)
 {
 	static char iobuf[1 << 20];
-	static const char *kinds[] = { "self-service", "delegated", "break-glass" };
-	static const char *const msets[4][2] = { { "hwk", "face" }, { "hwk", NULL },
-		{ "face", "otp" }, { "pwd", "hwk" } };
-	static const char *const denied_methods[] = { "pwd", "sms" };
+	static const char *kinds[] = {"self-service", "delegated", "break-glass"};
+	static const char *const msets[4][2] = {{"hwk", "face"}, {"hwk", NULL}, {"face", "otp"},
+		{"pwd", "hwk"}};
+	static const char *const denied_methods[] = {"pwd", "sms"};
 	const char *policy = "cn=default,ou=policies,dc=example,dc=com";
 	char time_s[32], target[128], requester[128], approver[128], rule_text[512], jti[40];
-	char dn[1200], reason[128], num[32], level[16], hash[RG_LOG_HASH_HEX], rtime[32], reviewer[128];
+	char dn[1200], reason[128], num[32], level[16], hash[RG_LOG_HASH_HEX], rtime[32],
+		reviewer[128];
 	const char *methods[2];
 	struct opts o;
 	long long span_us, step_us;
@@ -262,13 +265,18 @@ main(int argc, char **argv)
 		r.decision = denied ? "denied" : "allowed";
 		r.rule = denied ? "method-forbidden" : bg ? "break-glass" : "allowed";
 		if (denied)
-			snprintf(rule_text, sizeof(rule_text), "proofing method sms is not accepted "
-				"for %s resets by %s", kind, policy);
+			snprintf(rule_text, sizeof(rule_text),
+				"proofing method sms is not accepted "
+				"for %s resets by %s",
+				kind, policy);
 		else if (bg)
-			snprintf(rule_text, sizeof(rule_text), "break-glass reset by %s: allowed, "
-				"review required", requester);
+			snprintf(rule_text, sizeof(rule_text),
+				"break-glass reset by %s: allowed, "
+				"review required",
+				requester);
 		else
-			snprintf(rule_text, sizeof(rule_text), "%s reset allowed by %s", kind, policy);
+			snprintf(rule_text, sizeof(rule_text), "%s reset allowed by %s", kind,
+				policy);
 		r.rule_text = rule_text;
 		r.policy = policy;
 		r.operation = n % 10 == 0 ? "modify" : "passwordModify";
@@ -293,8 +301,10 @@ main(int argc, char **argv)
 			snprintf(reason, sizeof(reason), "INC%07llu: locked out after travel",
 				n % 10000000);
 		else
-			snprintf(reason, sizeof(reason), "CHG%07llu: emergency access to the payroll "
-				"host", n % 10000000);
+			snprintf(reason, sizeof(reason),
+				"CHG%07llu: emergency access to the payroll "
+				"host",
+				n % 10000000);
 		r.reason = reason;
 		r.review_required = !denied && bg;
 		r.alert = o.alert && n % o.alert == 0 && !denied && !bg;
@@ -306,7 +316,7 @@ main(int argc, char **argv)
 
 		snprintf(num, sizeof(num), "%llu", n);
 		if (snprintf(dn, sizeof(dn), "rgLogChangeNumber=%s,%s", num, o.base) >=
-		    (int)sizeof(dn))
+			(int)sizeof(dn))
 			die_usage("--base: too long", NULL);
 		line("dn", dn);
 		fputs_unlocked("objectClass: rgLogRecord\n", stdout);
@@ -341,8 +351,10 @@ main(int argc, char **argv)
 		if (!denied)
 			line("rgLogOutcome", "applied");
 		if (r.review_required && !review) {
-			snprintf(reviewer, sizeof(reviewer), "uid=auditor%llu,ou=audit,dc=example,"
-				"dc=com", n % 3);
+			snprintf(reviewer, sizeof(reviewer),
+				"uid=auditor%llu,ou=audit,dc=example,"
+				"dc=com",
+				n % 3);
 			rg_log_format_time(rtime, t / 1000000 + 86400, 0);
 			line("rgLogReviewer", reviewer);
 			line("rgLogReviewTime", rtime);

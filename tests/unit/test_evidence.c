@@ -28,20 +28,22 @@ static char paths[NFILES][32];
 static EVP_PKEY *ec_key, *ed_key, *rsa_key, *p384_key, *cert_key;
 static struct rg_issuers issuers;
 
-#define ck_status(got, want, err) \
-	ck_assert_msg((got) == (want), "status %d, expected %d (err: %s)", (int)(got), \
+#define ck_status(got, want, err)                                                                  \
+	ck_assert_msg((got) == (want), "status %d, expected %d (err: %s)", (int)(got),             \
 		(int)(want), (err))
 
 /* ---- helpers ---- */
 
-static char *b64s(const char *s)
+static char *
+b64s(const char *s)
 {
 	char *r = rg_b64url_encode((const unsigned char *)s, strlen(s));
 	ck_assert_ptr_nonnull(r);
 	return r;
 }
 
-static char *join3(const char *a, const char *b, const char *c)
+static char *
+join3(const char *a, const char *b, const char *c)
 {
 	size_t n = strlen(a) + strlen(b) + strlen(c) + 3;
 	char *r = malloc(n);
@@ -51,7 +53,8 @@ static char *join3(const char *a, const char *b, const char *c)
 }
 
 /* Segment i (0..2) of a compact JWS, malloc'd. */
-static char *seg(const char *tok, int i)
+static char *
+seg(const char *tok, int i)
 {
 	const char *p = tok, *e;
 	for (; i > 0; i--) {
@@ -63,17 +66,19 @@ static char *seg(const char *tok, int i)
 	return strndup(p, e ? (size_t)(e - p) : strlen(p));
 }
 
-static json_t *base_claims(const char *iss)
+static json_t *
+base_claims(const char *iss)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:[s,s], s:s, s:s}",
-		"iss", iss, "sub", SUB, "jti", "jti-0001", "iat", (json_int_t)1700000000,
-		"exp", (json_int_t)1700000300, "ial", 2, "amr", "hwk", "face",
-		"approver", "uid=bob,ou=people,dc=example,dc=org", "reason", "INC-42");
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:[s,s], s:s, s:s}", "iss", iss,
+		"sub", SUB, "jti", "jti-0001", "iat", (json_int_t)1700000000, "exp",
+		(json_int_t)1700000300, "ial", 2, "amr", "hwk", "face", "approver",
+		"uid=bob,ou=people,dc=example,dc=org", "reason", "INC-42");
 	ck_assert_ptr_nonnull(o);
 	return o;
 }
 
-static char *claims_json(const char *iss)
+static char *
+claims_json(const char *iss)
 {
 	json_t *c = base_claims(iss);
 	char *r = json_dumps(c, JSON_COMPACT);
@@ -83,11 +88,12 @@ static char *claims_json(const char *iss)
 }
 
 /* Signs claims (consumed) with rg_jws_sign. */
-static char *sign_claims(EVP_PKEY *key, json_t *claims)
+static char *
+sign_claims(EVP_PKEY *key, json_t *claims)
 {
 	char *json = json_dumps(claims, JSON_COMPACT), *tok = NULL, err[256];
 	ck_assert_ptr_nonnull(json);
-	ck_assert_msg(rg_jws_sign(key, json, &tok, err, sizeof err) == 0, "sign: %s", err);
+	ck_assert_msg(rg_jws_sign(key, json, &tok, err, sizeof(err)) == 0, "sign: %s", err);
 	free(json);
 	json_decref(claims);
 	return tok;
@@ -95,16 +101,17 @@ static char *sign_claims(EVP_PKEY *key, json_t *claims)
 
 /* Signs arbitrary header and payload text; an EC key yields the DER signature OpenSSL
  * produces, which is what a careless issuer would put in a token. */
-static char *sign_custom(EVP_PKEY *key, const char *hdr, const char *pay)
+static char *
+sign_custom(EVP_PKEY *key, const char *hdr, const char *pay)
 {
 	char *h = b64s(hdr), *p = b64s(pay), *tbs = join3(h, p, ""), *s, *tok;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char sig[256];
-	size_t siglen = sizeof sig;
+	size_t siglen = sizeof(sig);
 
 	tbs[strlen(tbs) - 1] = '\0';
 	ck_assert(EVP_DigestSignInit(ctx, NULL, EVP_PKEY_is_a(key, "EC") ? EVP_sha256() : NULL,
-		NULL, key) == 1);
+			  NULL, key) == 1);
 	ck_assert(EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)tbs, strlen(tbs)) == 1);
 	s = rg_b64url_encode(sig, siglen);
 	tok = join3(h, p, s);
@@ -117,7 +124,8 @@ static char *sign_custom(EVP_PKEY *key, const char *hdr, const char *pay)
 }
 
 /* Replaces the signature segment with sig (raw bytes). */
-static char *with_sig(const char *tok, const unsigned char *sig, size_t siglen)
+static char *
+with_sig(const char *tok, const unsigned char *sig, size_t siglen)
 {
 	char *h = seg(tok, 0), *p = seg(tok, 1), *s = rg_b64url_encode(sig, siglen), *r;
 	r = join3(h, p, s);
@@ -127,7 +135,8 @@ static char *with_sig(const char *tok, const unsigned char *sig, size_t siglen)
 	return r;
 }
 
-static unsigned char *sig_bytes(const char *tok, size_t *len)
+static unsigned char *
+sig_bytes(const char *tok, size_t *len)
 {
 	char *s = seg(tok, 2);
 	unsigned char *b;
@@ -136,23 +145,25 @@ static unsigned char *sig_bytes(const char *tok, size_t *len)
 	return b;
 }
 
-static enum rg_ev_status verify(const char *tok, struct rg_evidence *ev, char *err)
+static enum rg_ev_status
+verify(const char *tok, struct rg_evidence *ev, char *err)
 {
 	return rg_evidence_verify(&issuers, tok, strlen(tok), ev, err, 256);
 }
 
-static void expect(const char *tok, enum rg_ev_status want, const char *errword)
+static void
+expect(const char *tok, enum rg_ev_status want, const char *errword)
 {
 	struct rg_evidence ev, zero;
 	char err[256];
 	enum rg_ev_status st;
 
-	memset(&ev, 0xa5, sizeof ev);
-	memset(&zero, 0, sizeof zero);
+	memset(&ev, 0xa5, sizeof(ev));
+	memset(&zero, 0, sizeof(zero));
 	st = verify(tok, &ev, err);
 	ck_status(st, want, err);
 	if (want != RG_EV_OK) {
-		ck_assert_msg(memcmp(&ev, &zero, sizeof ev) == 0, "evidence not zeroed on failure");
+		ck_assert_msg(memcmp(&ev, &zero, sizeof(ev)) == 0, "evidence not zeroed on failure");
 		ck_assert_msg(err[0] != '\0' && strchr(err, '\n') == NULL, "bad err: %s", err);
 	}
 	if (errword != NULL)
@@ -160,35 +171,39 @@ static void expect(const char *tok, enum rg_ev_status want, const char *errword)
 	rg_evidence_free(&ev);
 }
 
-static void write_file(int slot, EVP_PKEY *key, X509 *cert, int priv)
+static void
+write_file(int slot, EVP_PKEY *key, X509 *cert, int priv)
 {
 	int fd;
 	FILE *fp;
 
-	snprintf(paths[slot], sizeof paths[slot], "/tmp/rgtestXXXXXX");
+	snprintf(paths[slot], sizeof(paths)[slot], "/tmp/rgtestXXXXXX");
 	fd = mkstemp(paths[slot]);
 	fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (fp == NULL || (cert ? PEM_write_X509(fp, cert) : priv ?
-	    PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) :
-	    PEM_write_PUBKEY(fp, key)) != 1 || fclose(fp) != 0) {
+	if (fp == NULL ||
+		(cert                  ? PEM_write_X509(fp, cert)
+				: priv ? PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL)
+				       : PEM_write_PUBKEY(fp, key)) != 1 ||
+		fclose(fp) != 0) {
 		fprintf(stderr, "cannot write %s\n", paths[slot]);
 		exit(1);
 	}
 }
 
-static X509 *make_cert(EVP_PKEY *key)
+static X509 *
+make_cert(EVP_PKEY *key)
 {
 	X509 *x = X509_new();
 	X509_NAME *n;
 
 	if (x == NULL || X509_set_version(x, 2) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 3600) == NULL ||
-	    X509_set_pubkey(x, key) != 1 || (n = X509_get_subject_name(x)) == NULL ||
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-		(const unsigned char *)"resetguard test", -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, n) != 1 || X509_sign(x, key, EVP_sha256()) <= 0) {
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1 ||
+		X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+		X509_gmtime_adj(X509_getm_notAfter(x), 3600) == NULL ||
+		X509_set_pubkey(x, key) != 1 || (n = X509_get_subject_name(x)) == NULL ||
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+			(const unsigned char *)"resetguard test", -1, -1, 0) != 1 ||
+		X509_set_issuer_name(x, n) != 1 || X509_sign(x, key, EVP_sha256()) <= 0) {
 		fprintf(stderr, "cannot make a test certificate\n");
 		exit(1);
 	}
@@ -199,15 +214,14 @@ static X509 *make_cert(EVP_PKEY *key)
 
 START_TEST(b64_vectors)
 {
-	static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-	static const char *const out[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
-		"Zm9vYmFy" };
-	static const unsigned char url[] = { 0xfb, 0xff, 0xbf };
+	static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *const out[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+	static const unsigned char url[] = {0xfb, 0xff, 0xbf};
 	unsigned char *d;
 	size_t i, n;
 	char *e;
 
-	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+	for (i = 0; i < sizeof(in) / sizeof(in)[0]; i++) {
 		e = b64s(in[i]);
 		ck_assert_str_eq(e, out[i]);
 		ck_assert_int_eq(rg_b64url_decode(e, strlen(e), &d, &n), 0);
@@ -217,7 +231,7 @@ START_TEST(b64_vectors)
 		free(d);
 		free(e);
 	}
-	e = rg_b64url_encode(url, sizeof url);
+	e = rg_b64url_encode(url, sizeof(url));
 	ck_assert_str_eq(e, "-_-_");
 	free(e);
 }
@@ -230,7 +244,7 @@ START_TEST(b64_roundtrip)
 	char *e;
 
 	srand(7);
-	for (len = 0; len <= sizeof buf; len++) {
+	for (len = 0; len <= sizeof(buf); len++) {
 		for (i = 0; i < len; i++)
 			buf[i] = (unsigned char)rand();
 		e = rg_b64url_encode(buf, len);
@@ -249,12 +263,13 @@ END_TEST
 START_TEST(b64_reject)
 {
 	/* padding, standard alphabet, whitespace, 1 mod 4, non-zero trailing bits, NUL */
-	static const char *const bad[] = { "Zg==", "Zm8=", "Zg=", "+w", "/w", "Zm 9v", "Zm9v\n",
-		" Zm9v", "Zm9vY", "Zm9vA", "A", "Z", "Zh", "Zm9", "Zm9vYh", "Zm9v.", "Zm9v%", "\xc3\xa9Zm9" };
+	static const char *const bad[] = {"Zg==", "Zm8=", "Zg=", "+w", "/w", "Zm 9v", "Zm9v\n",
+		" Zm9v", "Zm9vY", "Zm9vA", "A", "Z", "Zh", "Zm9", "Zm9vYh", "Zm9v.", "Zm9v%",
+		"\xc3\xa9Zm9"};
 	unsigned char *d = (unsigned char *)"x";
 	size_t i, n = 99;
 
-	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+	for (i = 0; i < sizeof(bad) / sizeof(bad)[0]; i++) {
 		ck_assert_msg(rg_b64url_decode(bad[i], strlen(bad[i]), &d, &n) != 0,
 			"accepted \"%s\"", bad[i]);
 		ck_assert_ptr_null(d);
@@ -382,13 +397,13 @@ END_TEST
 
 START_TEST(cert_issuer)
 {
-	struct rg_issuers set = { 0 };
+	struct rg_issuers set = {0};
 	char err[256], *tok = sign_claims(cert_key, base_claims(ISS_CERT));
 	struct rg_evidence ev;
 
-	ck_assert_msg(rg_issuers_add(&set, ISS_CERT, paths[F_CERT], err, sizeof err) == 0,
-		"%s", err);
-	ck_status(rg_evidence_verify(&set, tok, strlen(tok), &ev, err, sizeof err), RG_EV_OK, err);
+	ck_assert_msg(rg_issuers_add(&set, ISS_CERT, paths[F_CERT], err, sizeof(err)) == 0, "%s",
+		err);
+	ck_status(rg_evidence_verify(&set, tok, strlen(tok), &ev, err, sizeof(err)), RG_EV_OK, err);
 	rg_evidence_free(&ev);
 	rg_issuers_free(&set);
 	ck_assert_uint_eq(set.n, 0);
@@ -400,9 +415,9 @@ END_TEST
 
 START_TEST(flipped_signature)
 {
-	EVP_PKEY *keys[] = { ec_key, ed_key };
-	const char *iss[] = { ISS_EC, ISS_ED };
-	static const size_t pos[] = { 0, 31, 32, 63 };
+	EVP_PKEY *keys[] = {ec_key, ed_key};
+	const char *iss[] = {ISS_EC, ISS_ED};
+	static const size_t pos[] = {0, 31, 32, 63};
 	int k;
 	size_t i, n;
 
@@ -427,8 +442,8 @@ END_TEST
 
 START_TEST(payload_altered)
 {
-	EVP_PKEY *keys[] = { ec_key, ed_key };
-	const char *iss[] = { ISS_EC, ISS_ED };
+	EVP_PKEY *keys[] = {ec_key, ed_key};
+	const char *iss[] = {ISS_EC, ISS_ED};
 	int k;
 
 	for (k = 0; k < 2; k++) {
@@ -457,13 +472,13 @@ START_TEST(signature_length)
 	char *tok = sign_claims(ec_key, base_claims(ISS_EC)), *bad;
 	char *pay = claims_json(ISS_EC);
 	unsigned char sig[80];
-	size_t n, lens[] = { 0, 1, 63, 65, 72 };
+	size_t n, lens[] = {0, 1, 63, 65, 72};
 	unsigned char *s = sig_bytes(tok, &n);
 	size_t i;
 
-	memset(sig, 0, sizeof sig);
+	memset(sig, 0, sizeof(sig));
 	memcpy(sig, s, 64);
-	for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+	for (i = 0; i < sizeof(lens) / sizeof(lens)[0]; i++) {
 		bad = with_sig(tok, sig, lens[i]);
 		expect(bad, RG_EV_BAD_SIGNATURE, NULL);
 		free(bad);
@@ -496,7 +511,7 @@ START_TEST(es256_many)
 	int i;
 
 	for (i = 0; i < 1000; i++) {
-		ck_assert_int_eq(rg_jws_sign(ec_key, pay, &tok, err, sizeof err), 0);
+		ck_assert_int_eq(rg_jws_sign(ec_key, pay, &tok, err, sizeof(err)), 0);
 		s = sig_bytes(tok, &n);
 		ck_assert_uint_eq(n, 64);
 		ck_status(verify(tok, &ev, err), RG_EV_OK, err);
@@ -530,10 +545,10 @@ END_TEST
 
 START_TEST(unsupported_alg)
 {
-	static const char *const hdrs[] = { "{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}",
+	static const char *const hdrs[] = {"{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}",
 		"{\"alg\":\"RS256\"}", "{\"alg\":\"ES384\"}", "{\"alg\":\"es256\"}",
-		"{\"alg\":\"EdDSA \"}", "{\"alg\":\"\"}", "{\"typ\":\"JWT\",\"alg\":\"HS256\"}" };
-	const char *iss[] = { ISS_EC, ISS_ED };
+		"{\"alg\":\"EdDSA \"}", "{\"alg\":\"\"}", "{\"typ\":\"JWT\",\"alg\":\"HS256\"}"};
+	const char *iss[] = {ISS_EC, ISS_ED};
 	char err[256];
 	struct rg_evidence ev;
 	size_t i, k;
@@ -541,7 +556,7 @@ START_TEST(unsupported_alg)
 	/* Against both key types, so that a wrong alg can never slip through as the other one. */
 	for (k = 0; k < 2; k++) {
 		char *pay = claims_json(iss[k]), *p = b64s(pay);
-		for (i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+		for (i = 0; i < sizeof(hdrs) / sizeof(hdrs)[0]; i++) {
 			char *h = b64s(hdrs[i]), *tok = join3(h, p, "");
 			char *tok2 = sign_custom(k ? ed_key : ec_key, hdrs[i], pay);
 			expect(tok, RG_EV_UNSUPPORTED_ALG, NULL);
@@ -591,35 +606,35 @@ START_TEST(structure)
 	bad[n++] = strdup("");
 	bad[n++] = strdup("..");
 	bad[n++] = strdup("abc");
-	snprintf(buf, sizeof buf, "%s.%s", h, p);
+	snprintf(buf, sizeof(buf), "%s.%s", h, p);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s.%s.%s", h, p, s, s);
+	snprintf(buf, sizeof(buf), "%s.%s.%s.%s", h, p, s, s);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s.%s.", h, p, s);
+	snprintf(buf, sizeof(buf), "%s.%s.%s.", h, p, s);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s==.%s.%s", h, p, s);
+	snprintf(buf, sizeof(buf), "%s==.%s.%s", h, p, s);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s .%s", h, p, s);
+	snprintf(buf, sizeof(buf), "%s.%s .%s", h, p, s);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s.%s\n", h, p, s);
+	snprintf(buf, sizeof(buf), "%s.%s.%s\n", h, p, s);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s.+%s", h, p, s + 1);
+	snprintf(buf, sizeof(buf), "%s.%s.+%s", h, p, s + 1);
 	bad[n++] = strdup(buf);
-	snprintf(buf, sizeof buf, "%s.%s.%s", h, p, "AAAAB"); /* 1 mod 4 */
+	snprintf(buf, sizeof(buf), "%s.%s.%s", h, p, "AAAAB"); /* 1 mod 4 */
 	bad[n++] = strdup(buf);
 	for (i = 0; i < n; i++) {
 		expect(bad[i], RG_EV_MALFORMED, NULL);
 		free(bad[i]);
 	}
 	/* NUL inside the given length */
-	snprintf(buf, sizeof buf, "%s", good);
+	snprintf(buf, sizeof(buf), "%s", good);
 	buf[5] = '\0';
 	{
 		struct rg_evidence ev;
 		char err[256];
-		ck_status(rg_evidence_verify(&issuers, buf, strlen(good), &ev, err, sizeof err),
+		ck_status(rg_evidence_verify(&issuers, buf, strlen(good), &ev, err, sizeof(err)),
 			RG_EV_MALFORMED, err);
-		ck_status(rg_evidence_verify(&issuers, NULL, 0, &ev, err, sizeof err),
+		ck_status(rg_evidence_verify(&issuers, NULL, 0, &ev, err, sizeof(err)),
 			RG_EV_MALFORMED, err);
 		/* err may be absent or tiny */
 		ck_status(rg_evidence_verify(&issuers, "x", 1, &ev, NULL, 0), RG_EV_MALFORMED, "");
@@ -635,22 +650,22 @@ END_TEST
 
 START_TEST(bad_json)
 {
-	static const char *const pays[] = { "not json", "[1,2]", "\"iss\"", "42", "",
+	static const char *const pays[] = {"not json", "[1,2]", "\"iss\"", "42", "",
 		"{\"iss\":\"" ISS_ED "\"} x", "{\"iss\":\"" ISS_ED "\",\"iss\":\"" ISS_ED "\"}",
-		"{\"iss\":\"" ISS_ED "\",\"sub\":\"a\\u0000b\"}" };
-	static const char *const hdrs[] = { "nope", "[\"EdDSA\"]", "{}", "{\"alg\":5}",
+		"{\"iss\":\"" ISS_ED "\",\"sub\":\"a\\u0000b\"}"};
+	static const char *const hdrs[] = {"nope", "[\"EdDSA\"]", "{}", "{\"alg\":5}",
 		"{\"alg\":\"EdDSA\"} x", "{\"alg\":\"EdDSA\",\"alg\":\"EdDSA\"}",
-		"{\"alg\":\"EdDSA\",\"crit\":[\"exp\"]}", "{\"alg\":null}" };
+		"{\"alg\":\"EdDSA\",\"crit\":[\"exp\"]}", "{\"alg\":null}"};
 	char *good = claims_json(ISS_ED);
 	size_t i;
 	char *tok;
 
-	for (i = 0; i < sizeof pays / sizeof pays[0]; i++) {
+	for (i = 0; i < sizeof(pays) / sizeof(pays)[0]; i++) {
 		tok = sign_custom(ed_key, "{\"alg\":\"EdDSA\"}", pays[i]);
 		expect(tok, RG_EV_MALFORMED, NULL);
 		free(tok);
 	}
-	for (i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs)[0]; i++) {
 		tok = sign_custom(ed_key, hdrs[i], good);
 		expect(tok, RG_EV_MALFORMED, NULL);
 		free(tok);
@@ -667,27 +682,69 @@ END_TEST
 
 /* value: JSON text, NULL to delete the claim, or "S<n>" / "A<n>" / "L<n>" for a string of
  * n bytes / an amr of n entries / an amr entry of n bytes. */
-static const struct { const char *claim, *value; } bad_claims[] = {
-	{ "iss", NULL }, { "iss", "5" }, { "iss", "\"\"" }, { "iss", "null" },
-	{ "sub", NULL }, { "sub", "\"\"" }, { "sub", "42" }, { "sub", "null" }, { "sub", "S1025" },
-	{ "jti", NULL }, { "jti", "\"\"" }, { "jti", "[]" }, { "jti", "S257" },
-	{ "iat", NULL }, { "iat", "\"1700000000\"" }, { "iat", "1.5" }, { "iat", "0" },
-	{ "iat", "-1" }, { "iat", "1e300" }, { "iat", "null" },
-	{ "exp", NULL }, { "exp", "true" }, { "exp", "{}" }, { "exp", "1700000300.25" },
-	{ "nbf", "\"x\"" }, { "nbf", "0" }, { "nbf", "null" }, { "nbf", "-3" },
+static const struct {
+	const char *claim, *value;
+} bad_claims[] = {
+	{"iss", NULL},
+	{"iss", "5"},
+	{"iss", "\"\""},
+	{"iss", "null"},
+	{"sub", NULL},
+	{"sub", "\"\""},
+	{"sub", "42"},
+	{"sub", "null"},
+	{"sub", "S1025"},
+	{"jti", NULL},
+	{"jti", "\"\""},
+	{"jti", "[]"},
+	{"jti", "S257"},
+	{"iat", NULL},
+	{"iat", "\"1700000000\""},
+	{"iat", "1.5"},
+	{"iat", "0"},
+	{"iat", "-1"},
+	{"iat", "1e300"},
+	{"iat", "null"},
+	{"exp", NULL},
+	{"exp", "true"},
+	{"exp", "{}"},
+	{"exp", "1700000300.25"},
+	{"nbf", "\"x\""},
+	{"nbf", "0"},
+	{"nbf", "null"},
+	{"nbf", "-3"},
 	/* past year 9999, near 2^62, before iat, after exp: never a real token */
-	{ "exp", "253402300800" }, { "exp", "4611686018427387904" }, { "exp", "1699999999" },
-	{ "iat", "253402300800" }, { "nbf", "1800000000" },
-	{ "ial", NULL }, { "ial", "0" }, { "ial", "4" }, { "ial", "\"2\"" }, { "ial", "2.5" },
-	{ "ial", "-1" }, { "ial", "true" },
-	{ "amr", NULL }, { "amr", "\"hwk\"" }, { "amr", "[1]" }, { "amr", "[\"hwk\",null]" },
-	{ "amr", "[\"\"]" }, { "amr", "{}" }, { "amr", "[[\"hwk\"]]" }, { "amr", "A17" },
-	{ "amr", "L65" },
-	{ "approver", "5" }, { "approver", "\"\"" }, { "approver", "S1025" },
-	{ "reason", "[]" }, { "reason", "false" }, { "reason", "S1025" },
+	{"exp", "253402300800"},
+	{"exp", "4611686018427387904"},
+	{"exp", "1699999999"},
+	{"iat", "253402300800"},
+	{"nbf", "1800000000"},
+	{"ial", NULL},
+	{"ial", "0"},
+	{"ial", "4"},
+	{"ial", "\"2\""},
+	{"ial", "2.5"},
+	{"ial", "-1"},
+	{"ial", "true"},
+	{"amr", NULL},
+	{"amr", "\"hwk\""},
+	{"amr", "[1]"},
+	{"amr", "[\"hwk\",null]"},
+	{"amr", "[\"\"]"},
+	{"amr", "{}"},
+	{"amr", "[[\"hwk\"]]"},
+	{"amr", "A17"},
+	{"amr", "L65"},
+	{"approver", "5"},
+	{"approver", "\"\""},
+	{"approver", "S1025"},
+	{"reason", "[]"},
+	{"reason", "false"},
+	{"reason", "S1025"},
 };
 
-static json_t *make_value(const char *v)
+static json_t *
+make_value(const char *v)
 {
 	size_t n = v[0] && strchr("SAL", v[0]) ? strtoul(v + 1, NULL, 10) : 0;
 	char *s;
@@ -722,7 +779,7 @@ START_TEST(claims_rejected)
 		json_object_set_new(c, bad_claims[_i].claim, v);
 	}
 	tok = sign_claims(ed_key, c);
-	snprintf(quoted, sizeof quoted, "\"%s\"", bad_claims[_i].claim);
+	snprintf(quoted, sizeof(quoted), "\"%s\"", bad_claims[_i].claim);
 	expect(tok, RG_EV_MALFORMED, quoted);
 	free(tok);
 }
@@ -749,7 +806,7 @@ START_TEST(amr_duplicates_and_token_id)
 	tok = sign_claims(ec_key, base_claims(ISS_EC));
 	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
 	ck_assert_str_eq(ev.jti, "jti-0001");
-	ck_assert_str_ne(ev.id, id);        /* same jti, another issuer */
+	ck_assert_str_ne(ev.id, id); /* same jti, another issuer */
 	rg_evidence_free(&ev);
 	free(tok);
 }
@@ -758,7 +815,8 @@ END_TEST
 /* ---- error texts ---- */
 
 /* Whether err contains any 10-byte run of text, i.e. quotes any part of it. */
-static int quotes(const char *err, const char *text)
+static int
+quotes(const char *err, const char *text)
 {
 	size_t i, n = strlen(text);
 
@@ -809,25 +867,25 @@ END_TEST
 
 START_TEST(issuers_add)
 {
-	struct rg_issuers set = { 0 };
+	struct rg_issuers set = {0};
 	char err[512];
 
-	ck_assert_int_ne(rg_issuers_add(&set, "rsa", paths[F_RSA], err, sizeof err), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "rsa", paths[F_RSA], err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, paths[F_RSA]));
 	ck_assert_ptr_nonnull(strstr(err, "RSA"));
-	ck_assert_int_ne(rg_issuers_add(&set, "p384", paths[F_P384], err, sizeof err), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "p384", paths[F_P384], err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "secp384r1"));
-	ck_assert_int_ne(rg_issuers_add(&set, "gone", "/nonexistent/x.pem", err, sizeof err), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "gone", "/nonexistent/x.pem", err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "cannot read public key from /nonexistent/x.pem"));
-	ck_assert_int_ne(rg_issuers_add(&set, "priv", paths[F_PRIV], err, sizeof err), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "priv", paths[F_PRIV], err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, paths[F_PRIV]));
-	ck_assert_int_ne(rg_issuers_add(&set, "dir", "/tmp", err, sizeof err), 0);
-	ck_assert_int_ne(rg_issuers_add(&set, "", paths[F_EC], err, sizeof err), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "dir", "/tmp", err, sizeof(err)), 0);
+	ck_assert_int_ne(rg_issuers_add(&set, "", paths[F_EC], err, sizeof(err)), 0);
 	ck_assert_uint_eq(set.n, 0);
 
-	ck_assert_msg(rg_issuers_add(&set, "a", paths[F_EC], err, sizeof err) == 0, "%s", err);
-	ck_assert_msg(rg_issuers_add(&set, "b", paths[F_ED], err, sizeof err) == 0, "%s", err);
-	ck_assert_int_ne(rg_issuers_add(&set, "a", paths[F_ED], err, sizeof err), 0);
+	ck_assert_msg(rg_issuers_add(&set, "a", paths[F_EC], err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(rg_issuers_add(&set, "b", paths[F_ED], err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_ne(rg_issuers_add(&set, "a", paths[F_ED], err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_uint_eq(set.n, 2);
 	ck_assert_ptr_eq(rg_issuers_find(&set, "a"), &set.v[0]);
@@ -849,15 +907,16 @@ START_TEST(sign_refuses)
 {
 	char *tok = (char *)"x", err[256];
 
-	ck_assert_int_ne(rg_jws_sign(rsa_key, "{}", &tok, err, sizeof err), 0);
+	ck_assert_int_ne(rg_jws_sign(rsa_key, "{}", &tok, err, sizeof(err)), 0);
 	ck_assert_ptr_null(tok);
-	ck_assert_int_ne(rg_jws_sign(p384_key, "{}", &tok, err, sizeof err), 0);
-	ck_assert_int_ne(rg_jws_sign(NULL, "{}", &tok, err, sizeof err), 0);
-	ck_assert_int_ne(rg_jws_sign(ec_key, NULL, &tok, err, sizeof err), 0);
+	ck_assert_int_ne(rg_jws_sign(p384_key, "{}", &tok, err, sizeof(err)), 0);
+	ck_assert_int_ne(rg_jws_sign(NULL, "{}", &tok, err, sizeof(err)), 0);
+	ck_assert_int_ne(rg_jws_sign(ec_key, NULL, &tok, err, sizeof(err)), 0);
 }
 END_TEST
 
-static Suite *evidence_suite(void)
+static Suite *
+evidence_suite(void)
 {
 	Suite *s = suite_create("evidence");
 	TCase *tc = tcase_create("b64url");
@@ -883,7 +942,8 @@ static Suite *evidence_suite(void)
 	tcase_add_test(tc, structure);
 	tcase_add_test(tc, bad_json);
 	tcase_add_test(tc, amr_duplicates_and_token_id);
-	tcase_add_loop_test(tc, claims_rejected, 0, (int)(sizeof bad_claims / sizeof bad_claims[0]));
+	tcase_add_loop_test(tc, claims_rejected, 0,
+		(int)(sizeof(bad_claims) / sizeof(bad_claims)[0]));
 	tcase_add_test(tc, err_never_quotes_token);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("issuers");
@@ -893,7 +953,8 @@ static Suite *evidence_suite(void)
 	return s;
 }
 
-int main(void)
+int
+main(void)
 {
 	SRunner *sr;
 	X509 *cert;
@@ -917,8 +978,8 @@ int main(void)
 	write_file(F_CERT, NULL, cert, 0);
 	write_file(F_PRIV, ec_key, NULL, 1);
 	X509_free(cert);
-	if (rg_issuers_add(&issuers, ISS_EC, paths[F_EC], err, sizeof err) != 0 ||
-	    rg_issuers_add(&issuers, ISS_ED, paths[F_ED], err, sizeof err) != 0) {
+	if (rg_issuers_add(&issuers, ISS_EC, paths[F_EC], err, sizeof(err)) != 0 ||
+		rg_issuers_add(&issuers, ISS_ED, paths[F_ED], err, sizeof(err)) != 0) {
 		fprintf(stderr, "issuer setup: %s\n", err);
 		return 1;
 	}

@@ -28,7 +28,8 @@
 #include "evidence.h"
 
 #define PROG "resetguard-token"
-#define USAGE "usage: " PROG " --key FILE --iss NAME --sub DN --ial N --amr LIST " \
+#define USAGE                                                                                      \
+	"usage: " PROG " --key FILE --iss NAME --sub DN --ial N --amr LIST "                       \
 	"[--approver DN] [--reason TEXT] [--ttl SECONDS] [--jti ID] [--iat EPOCH] [--nbf EPOCH]"
 
 #define MAX_STR 1024
@@ -57,7 +58,8 @@ static const char help[] =
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static int usage_error(const char *fmt, ...)
+static int
+usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,7 +75,8 @@ static int usage_error(const char *fmt, ...)
 }
 
 /* Digits only: strtoll alone would accept signs, spaces and an empty string. */
-static int parse_number(const char *s, long long min, long long max, long long *out)
+static int
+parse_number(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
 	long long v;
@@ -90,7 +93,8 @@ static int parse_number(const char *s, long long min, long long max, long long *
 
 /* jansson refuses strings that are not UTF-8; checking here turns that into a usage error
  * naming the option instead of a failure deep in json_pack. */
-static int check_string(const char *s, size_t max)
+static int
+check_string(const char *s, size_t max)
 {
 	json_t *j;
 	size_t len = strlen(s);
@@ -101,7 +105,8 @@ static int check_string(const char *s, size_t max)
 	return 0;
 }
 
-static int build_amr(const char *list, json_t **out)
+static int
+build_amr(const char *list, json_t **out)
 {
 	json_t *a = json_array();
 	const char *p = list, *comma;
@@ -136,7 +141,8 @@ out:
 }
 
 /* Opening first and checking the open descriptor avoids a swap between check and read. */
-static EVP_PKEY *load_key(const char *path)
+static EVP_PKEY *
+load_key(const char *path)
 {
 	EVP_PKEY *key = NULL;
 	struct stat st;
@@ -153,8 +159,10 @@ static EVP_PKEY *load_key(const char *path)
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		fprintf(stderr, PROG ": private key %s is accessible by group or others; "
-			"chmod 600 it\n", path);
+		fprintf(stderr,
+			PROG ": private key %s is accessible by group or others; "
+			     "chmod 600 it\n",
+			path);
 		goto out;
 	}
 	fp = fdopen(fd, "r");
@@ -175,46 +183,62 @@ out:
 	return key;
 }
 
-static int random_jti(char out[33])
+static int
+random_jti(char out[33])
 {
 	unsigned char r[16];
 	int i;
 
-	if (RAND_bytes(r, sizeof r) != 1)
+	if (RAND_bytes(r, sizeof(r)) != 1)
 		return -1;
 	for (i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct args *a)
+static int
+parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "iss", required_argument, NULL, 'i' },
-		{ "sub", required_argument, NULL, 's' },
-		{ "ial", required_argument, NULL, 'l' },
-		{ "amr", required_argument, NULL, 'm' },
-		{ "approver", required_argument, NULL, 'a' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "jti", required_argument, NULL, 'j' },
-		{ "iat", required_argument, NULL, 'I' },
-		{ "nbf", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"key", required_argument, NULL, 'k'},
+		{"iss", required_argument, NULL, 'i'},
+		{"sub", required_argument, NULL, 's'},
+		{"ial", required_argument, NULL, 'l'},
+		{"amr", required_argument, NULL, 'm'},
+		{"approver", required_argument, NULL, 'a'},
+		{"reason", required_argument, NULL, 'r'},
+		{"ttl", required_argument, NULL, 't'},
+		{"jti", required_argument, NULL, 'j'},
+		{"iat", required_argument, NULL, 'I'},
+		{"nbf", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': a->key = optarg; break;
-		case 'i': a->iss = optarg; break;
-		case 's': a->sub = optarg; break;
-		case 'm': a->amr = optarg; break;
-		case 'a': a->approver = optarg; break;
-		case 'r': a->reason = optarg; break;
-		case 'j': a->jti = optarg; break;
+		case 'k':
+			a->key = optarg;
+			break;
+		case 'i':
+			a->iss = optarg;
+			break;
+		case 's':
+			a->sub = optarg;
+			break;
+		case 'm':
+			a->amr = optarg;
+			break;
+		case 'a':
+			a->approver = optarg;
+			break;
+		case 'r':
+			a->reason = optarg;
+			break;
+		case 'j':
+			a->jti = optarg;
+			break;
 		case 'l':
 			if (parse_number(optarg, 1, 3, &a->ial) != 0)
 				return usage_error("--ial must be an integer from 1 to 3");
@@ -259,9 +283,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
-	struct args a = { .ttl = 300 };
+	struct args a = {.ttl = 300};
 	char jti[33], err[256];
 	json_t *payload = NULL, *amr = NULL;
 	EVP_PKEY *key = NULL;
@@ -274,7 +299,7 @@ int main(int argc, char **argv)
 	rc = 1;
 	if (build_amr(a.amr, &amr) != 0) {
 		rc = usage_error("--amr must be a comma-separated list of at most 16 non-empty "
-			"method names of at most 64 bytes");
+				 "method names of at most 64 bytes");
 		goto out;
 	}
 	if (a.jti == NULL) {
@@ -289,18 +314,19 @@ int main(int argc, char **argv)
 		goto out;
 
 	payload = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:O}", "iss", a.iss, "sub", a.sub,
-		"jti", a.jti, "iat", (json_int_t)a.iat, "exp", (json_int_t)(a.iat + a.ttl),
-		"ial", (int)a.ial, "amr", amr);
+		"jti", a.jti, "iat", (json_int_t)a.iat, "exp", (json_int_t)(a.iat + a.ttl), "ial",
+		(int)a.ial, "amr", amr);
 	if (payload == NULL ||
-	    (a.nbf != 0 && json_object_set_new(payload, "nbf", json_integer(a.nbf)) != 0) ||
-	    (a.approver != NULL &&
-	     json_object_set_new(payload, "approver", json_string(a.approver)) != 0) ||
-	    (a.reason != NULL && json_object_set_new(payload, "reason", json_string(a.reason)) != 0) ||
-	    (json = json_dumps(payload, JSON_COMPACT)) == NULL) {
+		(a.nbf != 0 && json_object_set_new(payload, "nbf", json_integer(a.nbf)) != 0) ||
+		(a.approver != NULL &&
+			json_object_set_new(payload, "approver", json_string(a.approver)) != 0) ||
+		(a.reason != NULL &&
+			json_object_set_new(payload, "reason", json_string(a.reason)) != 0) ||
+		(json = json_dumps(payload, JSON_COMPACT)) == NULL) {
 		fprintf(stderr, PROG ": cannot build the token payload (out of memory?)\n");
 		goto out;
 	}
-	if (rg_jws_sign(key, json, &token, err, sizeof err) != 0) {
+	if (rg_jws_sign(key, json, &token, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		goto out;
 	}

@@ -32,7 +32,7 @@ struct rg_log_record {
 	const char *rule;
 	const char *rule_text;
 	const char *policy;       /* NULL when no policy governed */
-	const char *operation;    /* "passwordModify", "modify" or "add" */
+	const char *operation;    /* "passwordModify", "modify", "add" or "modrdn" */
 	const char *issuer;       /* proofing evidence, NULLs when none was verified */
 	int level;                /* 0 when none */
 	const char *const *methods;

@@ -43,13 +43,15 @@ copy_first_value(Operation *op, Entry *e, AttributeDescription *ad, int normaliz
 		ber_dupbv_x(out, normalized ? &a->a_nvals[0] : &a->a_vals[0], op->o_tmpmemctx);
 }
 
-/* Only a requester the ACLs let write the password is judged at all: anyone else is
- * refused by the backend, and must not be able to fill the reset log with denials. */
+/* Only a requester the ACLs let make this change is judged at all: anyone else is refused
+ * by the backend, and must not be able to fill the reset log with denials. */
 static int
-may_write_password(Operation *op, Entry *e, int is_add)
+may_make_change(Operation *op, Entry *e, const struct rg_attempt *at)
 {
-	if (is_add)
+	if (at->is_add)
 		return access_allowed(op, e, slap_schema.si_ad_entry, NULL, ACL_WADD, NULL);
+	if (at->password_in_rdn)
+		return access_allowed(op, e, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL);
 	return access_allowed(op, e, slap_schema.si_ad_userPassword, NULL, ACL_WRITE, NULL);
 }
 
@@ -73,7 +75,7 @@ read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct 
 		if (e == NULL)
 			return TARGET_MISSING;
 	}
-	if (!may_write_password(op, e, at->is_add)) {
+	if (!may_make_change(op, e, at)) {
 		st = TARGET_NO_ACCESS;
 		goto out;
 	}
@@ -302,6 +304,14 @@ decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 	char err[256];
 
 	rg_decide(ch->have_policy ? &ch->policy : NULL, &ch->req, &ch->dec);
+	/* Inside a transaction the requester's access cannot be read, so its refusal is only
+	 * logged: a record would let anyone write denials of any account. */
+	if (ch->req.in_transaction) {
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: refused a password change of \"%s\" by "
+			"\"%s\" inside an LDAP transaction\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, ch->req.requester_ndn);
+		return;
+	}
 	rg_log_lock(ri);
 	if (ch->dec.allowed && ch->have_policy && !ch->req.exempt)
 		check_velocity(op, ri, ch);
@@ -377,16 +387,16 @@ change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
 }
 
-/* Facts about the target, unless the change is refused whatever they say (inside a
- * transaction nothing may be read: back-mdb holds that transaction's write lock). Returns
- * non-zero when the backend, not resetguard, answers the client. */
+/* Facts about the target. Inside a transaction nothing may be read (back-mdb holds that
+ * transaction's write lock), so the refusal is decided without them. Returns non-zero when
+ * the backend, not resetguard, answers the client. */
 static int
 gather_target_facts(Operation *op, slap_overinst *on, rg_info *ri, struct rg_change *ch,
 	struct berval *policy_ndn)
 {
 	struct rg_request *req = &ch->req;
 
-	if (req->in_transaction || req->password_in_rdn)
+	if (req->in_transaction)
 		return 0;
 	switch (read_target(op, on, policy_ndn, ch)) {
 	case TARGET_MISSING:        /* noSuchObject */

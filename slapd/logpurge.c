@@ -118,9 +118,10 @@ purge_task(void *ctx, void *arg)
 
 	op->o_callback = &rg_internal_cb;
 	rs_reinit(&rs, REP_RESULT);
-	/* The log lock orders the purge with appends: a head search or a velocity count never
-	 * sees the anchor moved and its records not yet gone. It is not held across the pause
-	 * check, where a paused pool would wait for the threads queued on it. */
+	/* The log lock orders each write of the purge with appends and velocity counts, so
+	 * none of them reads the log in the middle of one. It is released between writes and
+	 * so never held across the pause check, where a paused pool would wait for the
+	 * threads queued on it. */
 	rg_log_lock(ri);
 	rc = move_anchor(op, ri, &ps);
 	rg_log_unlock(ri);

@@ -105,23 +105,35 @@ has_value(Entry *e, AttributeDescription *ad, const char *value)
 	return 0;
 }
 
+/* Whether a record proves that the account existed: a change of an entry (judged only when
+ * the entry was there), or an Add that was applied. A refused Add proves nothing. */
+static int
+proves_existence(Entry *e, int allowed)
+{
+	return !has_value(e, rg_ad.log_operation, "add") ||
+		(allowed && has_value(e, rg_ad.log_outcome, "applied"));
+}
+
 static int
 history_entry(Operation *op, SlapReply *rs)
 {
 	struct history_scan *hs = op->o_callback->sc_private;
 	Entry *e = rs->sr_entry;
-	int allowed;
+	int allowed, not_failed;
 
 	if (rs->sr_type != REP_SEARCH || e == NULL)
 		return 0;
-	hs->h->known = 1;
 	allowed = has_value(e, rg_ad.log_decision, "allowed");
-	if (allowed && !has_value(e, rg_ad.log_outcome, "failed"))
+	not_failed = allowed && !has_value(e, rg_ad.log_outcome, "failed");
+	if (proves_existence(e, allowed))
+		hs->h->known = 1;
+	if (not_failed)
 		hs->h->applied++;
 	if (has_value(e, rg_ad.log_review_required, "TRUE") &&
 	    attr_find(e->e_attrs, rg_ad.log_review_verdict) == NULL)
 		hs->h->unreviewed = 1;
-	if (allowed && hs->id_jti != NULL && has_value(e, rg_ad.log_jti, hs->id_jti) &&
+	/* As on the account: a token whose change failed was not used. */
+	if (not_failed && hs->id_jti != NULL && has_value(e, rg_ad.log_jti, hs->id_jti) &&
 	    has_value(e, rg_ad.log_issuer, hs->id_iss))
 		hs->h->token_used = 1;
 	return 0;
@@ -133,8 +145,8 @@ rg_log_history(Operation *op, rg_info *ri, struct berval *target_ndn,
 {
 	struct history_scan hs = { h, ev != NULL ? ev->iss : NULL, ev != NULL ? ev->jti : NULL };
 	slap_callback cb = { NULL, history_entry, NULL, &hs };
-	AttributeName attrs[7];
-	AttributeDescription *ads[] = { rg_ad.log_decision, rg_ad.log_outcome,
+	AttributeName attrs[8];
+	AttributeDescription *ads[] = { rg_ad.log_operation, rg_ad.log_decision, rg_ad.log_outcome,
 		rg_ad.log_review_required, rg_ad.log_review_verdict, rg_ad.log_jti,
 		rg_ad.log_issuer };
 	char *target, *filter = NULL;

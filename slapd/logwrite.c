@@ -50,10 +50,11 @@ rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berva
 		ber_str2bv_x("", 0, 1, ndn, op->o_tmpmemctx);
 }
 
-/* Reads one value of ad from the entry at ndn in the log database; 0 if the entry exists. */
+/* Reads one value of ad from the entry at ndn in the log database; 0 if the entry exists
+ * and is of class oc. */
 static int
-read_value(Operation *op, BackendDB *be, struct berval *ndn, AttributeDescription *ad,
-	char *out, size_t outlen)
+read_value(Operation *op, BackendDB *be, struct berval *ndn, ObjectClass *oc,
+	AttributeDescription *ad, char *out, size_t outlen)
 {
 	BackendDB *saved = op->o_bd;
 	Entry *e = NULL;
@@ -61,7 +62,7 @@ read_value(Operation *op, BackendDB *be, struct berval *ndn, AttributeDescriptio
 	int rc;
 
 	op->o_bd = be;
-	rc = be_entry_get_rw(op, ndn, NULL, NULL, 0, &e);
+	rc = be_entry_get_rw(op, ndn, oc, NULL, 0, &e);
 	if (rc == LDAP_SUCCESS && e != NULL) {
 		if (out != NULL && (a = attr_find(e->e_attrs, ad)) != NULL && a->a_numvals > 0)
 			snprintf(out, outlen, "%.*s", (int)a->a_vals[0].bv_len, a->a_vals[0].bv_val);
@@ -81,7 +82,7 @@ record_exists(Operation *op, BackendDB *be, rg_info *ri, unsigned long long n, c
 	int rc;
 
 	rg_log_record_ndn(op, ri, n, &ndn);
-	rc = read_value(op, be, &ndn, rg_ad.log_hash, hash, RG_LOG_HASH_HEX);
+	rc = read_value(op, be, &ndn, rg_ad.oc_log_record, rg_ad.log_hash, hash, RG_LOG_HASH_HEX);
 	op->o_tmpfree(ndn.bv_val, op->o_tmpmemctx);
 	return rc == 0;
 }
@@ -94,11 +95,11 @@ find_head(Operation *op, BackendDB *be, rg_info *ri)
 
 	strcpy(ri->ri_log_head_hash, RG_LOG_GENESIS);
 	ri->ri_log_head = 0;
-	if (read_value(op, be, &ri->ri_log_nbase, rg_ad.log_anchor_number, anchor,
-	    sizeof(anchor)) == 0 && anchor[0] != '\0') {
+	if (read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_number,
+	    anchor, sizeof(anchor)) == 0 && anchor[0] != '\0') {
 		ri->ri_log_head = strtoull(anchor, NULL, 10);
-		read_value(op, be, &ri->ri_log_nbase, rg_ad.log_anchor_hash, ri->ri_log_head_hash,
-			sizeof(ri->ri_log_head_hash));
+		read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_hash,
+			ri->ri_log_head_hash, sizeof(ri->ri_log_head_hash));
 	}
 	/* Records are contiguous above the anchor: gallop to a missing number, then bisect. */
 	lo = ri->ri_log_head;

@@ -4,6 +4,7 @@
  *   conn.c    connect and bind, paged searches with a per-entry callback, and the decoding
  *             of a log entry into a struct rg_log_record
  *   verify.c  the hash chain check
+ *   checkpoint.c  verify's checkpoint file: the head kept outside the directory
  *   report.c  filters and the table, CSV and JSON outputs */
 #ifndef RG_AUDIT_H
 #define RG_AUDIT_H
@@ -20,7 +21,8 @@ enum {
 	AUDIT_OK = 0,          /* verified, or the report was printed */
 	AUDIT_BROKEN = 1,      /* the chain is broken */
 	AUDIT_USAGE = 2,       /* bad arguments */
-	AUDIT_ERROR = 3        /* LDAP or other error */
+	AUDIT_ERROR = 3,       /* LDAP or other error */
+	AUDIT_CP_PURGED = 4    /* verified, but the checkpoint is older than the purge anchor */
 };
 
 #define AUDIT_PAGE_SIZE 1000
@@ -46,7 +48,7 @@ void audit_ldap_error(LDAP *ld, int rc, const char *what);
 typedef int (*audit_entry_cb)(LDAP *ld, LDAPMessage *entry, void *arg);
 
 /* Returned by an unpaged audit_search that a size limit cut short; nothing is printed. */
-#define AUDIT_LIMITED 4
+#define AUDIT_LIMITED 100
 
 /* A search, with paged set, with the Simple Paged Results control (AUDIT_PAGE_SIZE a page);
  * entries are handed to cb one at a time as they arrive. Returns AUDIT_OK, the callback's
@@ -85,8 +87,49 @@ extern char *audit_hash_attrs[];
 int audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a);
 void audit_entry_free(struct audit_entry *a);
 
+/* ---- the checkpoint file of verify (checkpoint.c) ---- */
+
+#define AUDIT_CP_TIME_LEN 21    /* YYYY-MM-DDTHH:MM:SSZ */
+
+/* The head of the chain as last verified. */
+struct audit_checkpoint {
+	char *base;                     /* the log base, as audit_cp_base gives it */
+	unsigned long long number;      /* the last record, or the anchor; 0 for an empty log */
+	char hash[RG_LOG_HASH_HEX];     /* its hash (the anchor's, or the genesis hash) */
+	char time[AUDIT_CP_TIME_LEN];   /* when it was verified, UTC */
+	int present;                    /* loaded from a file */
+};
+
+/* The key of --checkpoint-key: the file's bytes (32 to 1024 of them), readable by its owner
+ * only. AUDIT_OK or AUDIT_ERROR with err set. Free with audit_cp_key_free, which cleanses. */
+int audit_cp_key_load(const char *path, unsigned char **key, size_t *len, char *err,
+	size_t errlen);
+void audit_cp_key_free(unsigned char *key, size_t len);
+/* The log base normalized by libldap (malloc'd), NULL if it is not a DN. */
+char *audit_cp_base(const char *base);
+/* Loads path into cp, checking its HMAC when key is given, and that it is for base (as
+ * audit_cp_base gives it). AUDIT_OK (cp->present is 0 when there is no such file),
+ * AUDIT_BROKEN (malformed, unsigned while a key is given, or its signature does not verify),
+ * AUDIT_USAGE (signed but no key given, or for another log base) or AUDIT_ERROR, with err
+ * set. */
+int audit_cp_load(const char *path, const char *base, const unsigned char *key, size_t keylen,
+	struct audit_checkpoint *cp, char *err, size_t errlen);
+/* Writes cp to path atomically (a temporary file, fsync, rename; mode 0600), signed when
+ * key is given. AUDIT_OK or AUDIT_ERROR with err set. */
+int audit_cp_save(const char *path, const struct audit_checkpoint *cp, const unsigned char *key,
+	size_t keylen, char *err, size_t errlen);
+void audit_cp_free(struct audit_checkpoint *cp);
+void audit_cp_now(char out[AUDIT_CP_TIME_LEN]);
+
 /* Commands. The options have been parsed and checked by main.c. */
-int audit_verify(LDAP *ld, const char *base, int verbose);
+struct audit_verify_opts {
+	const char *checkpoint;         /* --checkpoint FILE, or NULL */
+	struct audit_checkpoint *cp;    /* loaded from it (cp->present 0: none yet) */
+	const unsigned char *key;       /* --checkpoint-key, or NULL */
+	size_t keylen;
+	int verbose;
+};
+int audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o);
 
 enum audit_format { FMT_TABLE, FMT_CSV, FMT_JSON };
 

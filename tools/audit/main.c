@@ -22,7 +22,9 @@
 	"usage: " PROG " [-H URI] [-D BINDDN] [-y PASSWORD-FILE | -w PASSWORD | -Y EXTERNAL] [-Z]\n" \
 	"       [-b LOGBASE] [-v] COMMAND [OPTIONS]\n" \
 	"commands:\n" \
-	"  verify            check the hash chain of the whole log\n" \
+	"  verify [--checkpoint FILE [--checkpoint-key KEYFILE]]\n" \
+	"                    check the hash chain of the whole log (and against the head\n" \
+	"                    kept in FILE by the last verify, which moves it to the new head)\n" \
 	"  report [--since T] [--until T] [--target DN] [--requester DN] [--approver DN]\n" \
 	"         [--kind KIND] [--decision allowed|denied] [--review-required] [--alert]\n" \
 	"         [--format table|csv|json]\n" \
@@ -183,6 +185,16 @@ static const struct option report_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+enum { O_CHECKPOINT = 300, O_CHECKPOINT_KEY };
+
+static const struct option verify_options[] = {
+	{ "checkpoint", required_argument, NULL, O_CHECKPOINT },
+	{ "checkpoint-key", required_argument, NULL, O_CHECKPOINT_KEY },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
 static const struct option main_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -280,13 +292,56 @@ parse_report(int argc, char **argv, struct report_opts *o, char since[32], char 
 	return AUDIT_OK;
 }
 
+/* Options of verify; argv[0] is the command. */
+static int
+parse_verify(int argc, char **argv, struct audit_verify_opts *o, const char **keyfile)
+{
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:v", verify_options, NULL)) != -1) {
+		switch (c) {
+		case O_CHECKPOINT:
+			if (*optarg == '\0')
+				return usage_error("--checkpoint: the file name is empty");
+			o->checkpoint = optarg;
+			break;
+		case O_CHECKPOINT_KEY:
+			if (*optarg == '\0')
+				return usage_error("--checkpoint-key: the file name is empty");
+			*keyfile = optarg;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case O_HELP:
+			fputs(USAGE, stdout);
+			exit(AUDIT_OK);
+		case ':':
+			return usage_error("verify: option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("verify: unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("verify: unexpected argument '%s'", argv[optind]);
+	if (*keyfile != NULL && o->checkpoint == NULL)
+		return usage_error("verify: --checkpoint-key needs --checkpoint FILE");
+	return AUDIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct audit_conn_opts co = { 0 };
 	struct report_opts ro = { 0 };
-	char since[32], until[32];
-	const char *base = "cn=resetlog", *pwfile = NULL, *cmd;
+	struct audit_verify_opts vo = { 0 };
+	struct audit_checkpoint cp = { 0 };
+	unsigned char *key = NULL;
+	size_t keylen = 0;
+	char since[32], until[32], err[512];
+	const char *base = "cn=resetlog", *pwfile = NULL, *cmd, *keyfile = NULL;
 	char *pw = NULL;
 	int c, verbose = 0, ret, is_verify;
 	LDAP *ld = NULL;
@@ -374,14 +429,9 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	is_verify = strcmp(cmd, "verify") == 0;
 	if (is_verify) {
-		for (int i = optind + 1; i < argc; i++) {
-			if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-				verbose = 1;
-			} else {
-				usage_error("verify: unexpected argument '%s'", argv[i]);
-				goto out;
-			}
-		}
+		if (parse_verify(argc - optind, argv + optind, &vo, &keyfile) != AUDIT_OK)
+			goto out;
+		vo.verbose |= verbose;
 	} else if (strcmp(cmd, "report") == 0 || strcmp(cmd, "pending-review") == 0) {
 		ro.pending = cmd[0] == 'p';
 		if (parse_report(argc - optind, argv + optind, &ro, since, until) != AUDIT_OK)
@@ -392,6 +442,37 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* The checkpoint is read, and its signature checked, before anything else is done. */
+	if (vo.checkpoint != NULL) {
+		char *nbase = audit_cp_base(base);
+
+		if (nbase == NULL) {
+			ret = AUDIT_ERROR;
+			goto out;
+		}
+		if (keyfile != NULL &&
+		    (ret = audit_cp_key_load(keyfile, &key, &keylen, err, sizeof(err))) != AUDIT_OK) {
+			fprintf(stderr, PROG ": %s\n", err);
+			free(nbase);
+			goto out;
+		}
+		ret = audit_cp_load(vo.checkpoint, nbase, key, keylen, &cp, err, sizeof(err));
+		if (ret != AUDIT_OK) {
+			if (ret == AUDIT_BROKEN)
+				printf("%s\n", err);
+			else
+				fprintf(stderr, PROG ": %s\n", err);
+			free(nbase);
+			goto out;
+		}
+		if (cp.present)
+			free(nbase);
+		else
+			cp.base = nbase;
+		vo.cp = &cp;
+		vo.key = key;
+		vo.keylen = keylen;
+	}
 	if (pwfile != NULL) {
 		if ((pw = calloc(1, AUDIT_PW_MAX)) == NULL) {
 			ret = AUDIT_ERROR;
@@ -408,11 +489,13 @@ main(int argc, char **argv)
 	if ((ret = audit_connect(&co, &ld)) != AUDIT_OK)
 		goto out;
 	if (is_verify)
-		ret = audit_verify(ld, base, verbose);
+		ret = audit_verify(ld, base, &vo);
 	else
 		ret = audit_report(ld, base, &ro);
 	ldap_unbind_ext_s(ld, NULL, NULL);
 out:
+	audit_cp_key_free(key, keylen);
+	audit_cp_free(&cp);
 	if (pw != NULL) {
 		OPENSSL_cleanse(pw, AUDIT_PW_MAX);
 		free(pw);

@@ -1,5 +1,8 @@
 /* verify: reads every record, recomputes its hash while streaming, keeps ~80 bytes a record,
- * then walks the chain in change number order and reports its first break. */
+ * then walks the chain in change number order and reports its first break. With a
+ * checkpoint, the head verified last time must still be in the chain, with the same hash:
+ * a chain rewritten offline and hashed again, or cut short, is intact in itself but not
+ * against what the auditor kept. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -246,8 +249,82 @@ walk(const struct vstate *st, char head[RG_LOG_HASH_HEX])
 	return 0;
 }
 
+/* The checkpoint against the verified chain, whose head is record (or anchor) head.
+ * AUDIT_OK, AUDIT_BROKEN or AUDIT_CP_PURGED, the finding printed. */
+static int
+check_checkpoint(const struct vstate *st, unsigned long long head,
+	const struct audit_checkpoint *cp, const char *path)
+{
+	unsigned long long n = cp->number;
+	char have[RG_LOG_HASH_HEX];
+
+	if (st->has_anchor && n < st->anchor) {
+		printf("checkpoint predates the purge: record %llu of the checkpoint from %s is "
+			"below the purge anchor (record %llu), so whether the records up to it were "
+			"rewritten cannot be checked; the chain verified from the anchor. If that "
+			"purge is expected, move %s aside and verify again to start a new "
+			"checkpoint\n", n, cp->time, st->anchor, path);
+		return AUDIT_CP_PURGED;
+	}
+	if (n > head) {
+		printf("truncated: the log ends at ");
+		if (head == 0)
+			printf("no record (it is empty)");
+		else
+			printf("record %llu", head);
+		printf(", but the checkpoint from %s says record %llu (hash %s) was there: "
+			"records %llu..%llu were removed\n", cp->time, n, cp->hash, head + 1, n);
+		return AUDIT_BROKEN;
+	}
+	if (st->has_anchor && n == st->anchor) {
+		memcpy(have, st->anchor_hex, sizeof(have));
+	} else if (n == 0) {
+		memcpy(have, RG_LOG_GENESIS, sizeof(have));
+	} else {
+		/* walk() found the records contiguous from v[0] */
+		tohex(st->v[n - st->v[0].number].hash, have);
+	}
+	if (strcmp(have, cp->hash) != 0) {
+		printf("re-chained or edited: record %llu has hash %s, the checkpoint from %s says "
+			"%s%s\n", n, have, cp->time, cp->hash, st->has_anchor && n == st->anchor ?
+			" (the record was purged: its hash is the purge anchor's)" : "");
+		return AUDIT_BROKEN;
+	}
+	return AUDIT_OK;
+}
+
+/* After a verified chain: the checkpoint checked, then moved to the new head. */
+static int
+checkpoint(const struct vstate *st, const char *head_hex, const struct audit_verify_opts *o)
+{
+	struct audit_checkpoint next;
+	unsigned long long head = st->n > 0 ? st->v[st->n - 1].number :
+		st->has_anchor ? st->anchor : 0;
+	char err[512];
+	int ret;
+
+	if (o->cp->present &&
+	    (ret = check_checkpoint(st, head, o->cp, o->checkpoint)) != AUDIT_OK)
+		return ret;
+	memset(&next, 0, sizeof(next));
+	next.base = o->cp->base;
+	next.number = head;
+	memcpy(next.hash, head_hex, sizeof(next.hash));
+	audit_cp_now(next.time);
+	if (audit_cp_save(o->checkpoint, &next, o->key, o->keylen, err, sizeof(err)) != AUDIT_OK) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return AUDIT_ERROR;
+	}
+	if (o->cp->present)
+		printf("checkpoint: record %llu from %s is still in the chain with its hash; %s now "
+			"holds record %llu\n", o->cp->number, o->cp->time, o->checkpoint, head);
+	else
+		printf("checkpoint: %s created at record %llu\n", o->checkpoint, head);
+	return AUDIT_OK;
+}
+
 int
-audit_verify(LDAP *ld, const char *base, int verbose)
+audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
 {
 	struct vstate st;
 	char filter[] = "(objectClass=rgLogRecord)";
@@ -281,7 +358,9 @@ audit_verify(LDAP *ld, const char *base, int verbose)
 			printf("the chain continues from the anchor: record %llu, hash %s\n",
 				st.anchor, st.anchor_hex);
 	}
-	if (verbose) {
+	if (ret == AUDIT_OK && o->checkpoint != NULL)
+		ret = checkpoint(&st, head, o);
+	if (o->verbose) {
 		double s;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -186,7 +186,10 @@ claim_token(Operation *op, rg_info *ri, struct rg_change *ch)
 {
 	char timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
 	struct berval exp = { sizeof(timebuf), timebuf };
-	time_t expires = (time_t)ch->ev.exp + ri->ri_clock_skew;
+	/* Kept within year 9999: a five-digit year would sort as already expired, and the
+	 * value would be pruned while the token could still be presented. */
+	time_t expires = (time_t)(ch->ev.exp > RG_EVIDENCE_MAX_TIME - ri->ri_clock_skew ?
+		RG_EVIDENCE_MAX_TIME : ch->ev.exp + ri->ri_clock_skew);
 
 	slap_timestamp(&expires, &exp);
 	ch->token.bv_len = 64 + 1 + exp.bv_len;

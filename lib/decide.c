@@ -51,13 +51,14 @@ rg_rule_name(enum rg_rule rule)
 
 enum rg_kind
 rg_classify(const struct rg_policy *p, int is_add, const char *requester_ndn,
-	const char *target_ndn)
+	const char *target_ndn, enum rg_group_fact break_glass_member)
 {
 	if (is_add)
 		return RG_KIND_PROVISIONING;
 	if (strcmp(requester_ndn, target_ndn) == 0)
 		return RG_KIND_SELF_CHANGE;
-	if (p != NULL && rg_strlist_has(&p->break_glass, requester_ndn))
+	if (p != NULL && (rg_strlist_has(&p->break_glass, requester_ndn) ||
+		break_glass_member == RG_GROUP_YES))
 		return RG_KIND_BREAK_GLASS;
 	if (p != NULL && rg_strlist_has(&p->reset_agents, requester_ndn))
 		return RG_KIND_SELF_SERVICE;
@@ -338,7 +339,9 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 	}
 	if (r->exempt) {
 		allow(d, RG_RULE_ROOTDN_EXEMPT);
-		d->review_required = 1;
+		/* A new account has no holder yet whose reset could need review: marking every
+		 * Add would bury the resets of real accounts under bulk provisioning. */
+		d->review_required = r->kind != RG_KIND_PROVISIONING;
 		snprintf(d->text, sizeof(d->text), "the rootdn is exempt from the reset policy "
 			"(resetguard-rootdn exempt)");
 		return;

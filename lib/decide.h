@@ -95,10 +95,12 @@ struct rg_decision {
 	char text[512];
 };
 
-/* A new entry is provisioning; so is no other change. A re-created account (an Add of a DN
+/* A new entry is provisioning; so is no other change. break_glass_member says whether the
+ * requester is in one of the policy's rgBreakGlassGroup groups (unknown counts as no: the
+ * change is then judged as delegated and needs evidence). A re-created account (an Add of a DN
  * the reset log already knows) is classified with is_add 0: it is a reset of that account. */
 enum rg_kind rg_classify(const struct rg_policy *p, int is_add, const char *requester_ndn,
-	const char *target_ndn);
+	const char *target_ndn, enum rg_group_fact break_glass_member);
 /* The whole decision but the velocity limits. Refusals that no policy can lift
  * (transactions, passwords in RDNs, ambiguous old values) come first; an exempt rootdn's
  * change is then allowed without judgement but always marked for review. */

@@ -97,6 +97,7 @@ static const struct attr_def attr_defs[] = {
 	{ "rgForceChangeAfterDelegated", T_BOOL, F(force_change), 0 },
 	{ "rgResetAgent", T_DN, F(reset_agents), 0 },
 	{ "rgBreakGlass", T_DN, F(break_glass), 0 },
+	{ "rgBreakGlassGroup", T_DN, F(break_glass_groups), 0 },
 	{ "rgProvisioner", T_DN, F(provisioners), 0 },
 	{ "rgVelocityLimit", T_VELOCITY, F(velocity), 0 },
 };
@@ -291,6 +292,7 @@ rg_policy_free(struct rg_policy *p)
 	rg_strlist_free(&p->approver_groups);
 	rg_strlist_free(&p->reset_agents);
 	rg_strlist_free(&p->break_glass);
+	rg_strlist_free(&p->break_glass_groups);
 	rg_strlist_free(&p->provisioners);
 	free(p->velocity);
 	memset(p, 0, sizeof(*p));

@@ -56,6 +56,7 @@ struct rg_policy {
 	int force_change;               /* rgForceChangeAfterDelegated -> pwdReset */
 	struct rg_strlist reset_agents;         /* rgResetAgent (normalized DNs) */
 	struct rg_strlist break_glass;          /* rgBreakGlass (normalized DNs) */
+	struct rg_strlist break_glass_groups;   /* rgBreakGlassGroup (normalized DNs) */
 	struct rg_strlist provisioners;         /* rgProvisioner (normalized DNs); empty: any */
 	struct rg_velocity_limit *velocity;     /* rgVelocityLimit */
 	size_t nvelocity;

@@ -235,6 +235,14 @@ load_policy(Operation *op, rg_info *ri, struct berval *policy_ndn, struct rg_cha
 		ch->req.policy_error = ch->policy_err;
 }
 
+static enum rg_group_fact
+break_glass_member(Operation *op, struct rg_change *ch)
+{
+	if (!ch->have_policy || ch->policy.break_glass_groups.n == 0 || BER_BVISEMPTY(&op->o_ndn))
+		return RG_GROUP_NO;
+	return rg_group_member(op, &ch->policy.break_glass_groups, &op->o_ndn);
+}
+
 /* Proxied authorization changes o_ndn, never the connection's bound identity: the request
  * is judged as the authorization identity and records the bound one beside it. */
 static void
@@ -450,7 +458,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 	if (!req->exempt)
 		load_policy(op, ri, &policy_ndn, &ch);
 	req->kind = rg_classify(ch.have_policy ? &ch.policy : NULL, at->is_add && !ch.recreated,
-		req->requester_ndn, req->target_ndn);
+		req->requester_ndn, req->target_ndn, break_glass_member(op, &ch));
 	if (ch.have_policy && uses_evidence(req->kind) && !req->in_transaction)
 		gather_evidence_facts(op, ri, &ch);
 	decide_and_record(op, ri, &ch);

@@ -167,6 +167,19 @@ check "  the new password binds" binds "$ALICE" "$new"
 pw[$ALICE]=$new count[$ALICE]=$((count[$ALICE] + 1))
 check_eq "  the exempt change is still recorded (rgResetCount)" "${count[$ALICE]}" "$(opattr "$ALICE" rgResetCount)"
 check_eq "  and flagged for review (rgReviewRequired)" TRUE "$(opattr "$ALICE" rgReviewRequired)"
+# Bulk provisioning by an exempt rootdn must not flood the review queue: a new account has
+# no holder whose reset could need review.
+bulkuid=bulk$RANDOM newacct="uid=$bulkuid,ou=people,$RG_BASE"
+check "  the rootdn adds an account with a password" as_admin -a <<EOF
+dn: $newacct
+objectClass: inetOrgPerson
+uid: $bulkuid
+cn: Bulk
+sn: Bulk
+userPassword: $(newpw)
+EOF
+check_eq "  a new account is not marked for review" "" "$(opattr "$newacct" rgReviewRequired)"
+check_eq "  but its change is counted" 1 "$(opattr "$newacct" rgResetCount)"
 cfg "olcRgRootDN can be set back to governed" "replace: olcRgRootDN
 olcRgRootDN: governed"
 new=$(newpw)

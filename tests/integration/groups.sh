@@ -111,4 +111,32 @@ reset "ACL: mgr.lee may not reset hd.two, a privileged member of the ACL's help-
 reset "ACL: the help desk itself may reset alice with approver hd.two" 0 - \
 	"$RG_HELPDESK_DN" "$RG_HELPDESK_PW" "$ALICE" "$HD2"
 
+# ---- a break-glass group ----
+# Members of an rgBreakGlassGroup reset without evidence, marked for review; the group is
+# asked about the requester, not the target.
+check "setup: a policy whose break-glass identities are the help-desk group" as_admin -a <<EOF
+dn: cn=helpdesk-breakglass,ou=policies,$RG_BASE
+objectClass: rgPolicy
+cn: helpdesk-breakglass
+rgBreakGlassGroup: $HELPDESK
+EOF
+set_policy "$CAROL" helpdesk-breakglass
+new=$(newpw)
+check "break-glass group: hd.two resets carol without a token" \
+	ldappasswd -x -H "$RG_URI" -D "$HD2" -w "$hd2_pw" -s "$new" "$CAROL"
+check "  the new password binds" binds "$CAROL" "$new"
+check_eq "  carol is marked for review" TRUE "$(opattr "$CAROL" rgReviewRequired)"
+check_eq "  the change was break-glass" break-glass "$(opattr "$CAROL" rgLastResetKind)"
+check_result "break-glass group: only under the policy that names it (not alice's)" \
+	50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$ALICE"
+check "setup: the break-glass group names a group that does not exist" as_admin <<EOF
+dn: cn=helpdesk-breakglass,ou=policies,$RG_BASE
+changetype: modify
+replace: rgBreakGlassGroup
+rgBreakGlassGroup: cn=nobody,ou=groups,$RG_BASE
+EOF
+check_result "break-glass group unreadable: hd.two is judged as the help desk, needs evidence" \
+	50 evidence-missing ldappasswd -x -H "$RG_URI" -D "$HD2" -w "$hd2_pw" -s "$(newpw)" "$CAROL"
+
 finish

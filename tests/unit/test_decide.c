@@ -149,15 +149,18 @@ END_TEST
 
 START_TEST(classification)
 {
-	ck_assert_int_eq(rg_classify(&pol, 1, AGENT, TARGET), RG_KIND_PROVISIONING);
-	ck_assert_int_eq(rg_classify(&pol, 0, TARGET, TARGET), RG_KIND_SELF_CHANGE);
-	ck_assert_int_eq(rg_classify(&pol, 0, BREAKGLASS, TARGET), RG_KIND_BREAK_GLASS);
-	ck_assert_int_eq(rg_classify(&pol, 0, AGENT, TARGET), RG_KIND_SELF_SERVICE);
-	ck_assert_int_eq(rg_classify(&pol, 0, HELPDESK, TARGET), RG_KIND_DELEGATED);
-	ck_assert_int_eq(rg_classify(&pol, 0, "", TARGET), RG_KIND_DELEGATED);
-	ck_assert_int_eq(rg_classify(NULL, 0, AGENT, TARGET), RG_KIND_DELEGATED);
+	ck_assert_int_eq(rg_classify(&pol, 1, AGENT, TARGET, RG_GROUP_NO), RG_KIND_PROVISIONING);
+	ck_assert_int_eq(rg_classify(&pol, 0, TARGET, TARGET, RG_GROUP_NO), RG_KIND_SELF_CHANGE);
+	ck_assert_int_eq(rg_classify(&pol, 0, BREAKGLASS, TARGET, RG_GROUP_NO), RG_KIND_BREAK_GLASS);
+	ck_assert_int_eq(rg_classify(&pol, 0, AGENT, TARGET, RG_GROUP_NO), RG_KIND_SELF_SERVICE);
+	ck_assert_int_eq(rg_classify(&pol, 0, HELPDESK, TARGET, RG_GROUP_NO), RG_KIND_DELEGATED);
+	ck_assert_int_eq(rg_classify(&pol, 0, "", TARGET, RG_GROUP_NO), RG_KIND_DELEGATED);
+	ck_assert_int_eq(rg_classify(NULL, 0, AGENT, TARGET, RG_GROUP_NO), RG_KIND_DELEGATED);
+	ck_assert_int_eq(rg_classify(&pol, 0, HELPDESK, TARGET, RG_GROUP_YES), RG_KIND_BREAK_GLASS);
+	ck_assert_int_eq(rg_classify(&pol, 0, HELPDESK, TARGET, RG_GROUP_UNKNOWN),
+		RG_KIND_DELEGATED);
 	/* A break-glass identity changing its own password is an ordinary self-change. */
-	ck_assert_int_eq(rg_classify(&pol, 0, BREAKGLASS, BREAKGLASS), RG_KIND_SELF_CHANGE);
+	ck_assert_int_eq(rg_classify(&pol, 0, BREAKGLASS, BREAKGLASS, RG_GROUP_NO), RG_KIND_SELF_CHANGE);
 }
 END_TEST
 
@@ -368,6 +371,10 @@ START_TEST(structural_refusals_beat_any_policy)
 	expect_allowed();
 	ck_assert_str_eq(rg_rule_name(dec.rule), "rootdn-exempt");
 	ck_assert(dec.review_required);
+	req.kind = RG_KIND_PROVISIONING;
+	expect_allowed();
+	ck_assert(!dec.review_required);    /* bulk provisioning floods no review queue */
+	req.kind = RG_KIND_SELF_SERVICE;
 	req.log_error = 1;
 	expect_denied(RG_RULE_LOG_FAILED, RG_LDAP_UNWILLING_TO_PERFORM);
 }

@@ -41,6 +41,7 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_BREAK_GLASS_PROXIED] = "break-glass-proxied",
 	[RG_RULE_GROUP_LOOKUP_FAILED] = "group-lookup-failed",
 	[RG_RULE_OLD_PASSWORD_AMBIGUOUS] = "old-password-ambiguous",
+	[RG_RULE_OLD_PASSWORD_WRONG] = "old-password-wrong",
 };
 
 const char *
@@ -369,6 +370,13 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 			rg_deny(d, RG_RULE_OLD_PASSWORD_AMBIGUOUS, RG_LDAP_CONSTRAINT_VIOLATION,
 				"a change of your own password deletes exactly one old value: give "
 				"only the current password");
+			return;
+		}
+		/* Told apart so that an auditor can: a wrong current password is a guess, while a
+		 * missing one is what clients such as nslcd send first, before retrying with it. */
+		if (p->selfchange_require_old && r->old_password_wrong) {
+			rg_deny(d, RG_RULE_OLD_PASSWORD_WRONG, RG_LDAP_CONSTRAINT_VIOLATION,
+				"the old password given does not match your current password");
 			return;
 		}
 		if (p->selfchange_require_old && !r->old_password_given) {

@@ -47,6 +47,7 @@ enum rg_rule {
 	RG_RULE_BREAK_GLASS_PROXIED,
 	RG_RULE_GROUP_LOOKUP_FAILED,
 	RG_RULE_OLD_PASSWORD_AMBIGUOUS,
+	RG_RULE_OLD_PASSWORD_WRONG,
 	RG_RULE_COUNT
 };
 
@@ -67,6 +68,7 @@ struct rg_request {
 	int password_in_rdn;           /* a rename whose old or new RDN holds a password */
 	int old_values;                /* password values a Modify deletes */
 	int old_password_given;
+	int old_password_wrong;        /* an old value was given and did not verify */
 	enum rg_group_fact privileged; /* target is in one of the policy's privileged groups */
 	enum rg_group_fact approver_authorized; /* approver is in an approver group */
 	int token_replayed;            /* the token's id is already recorded as used */

@@ -87,6 +87,8 @@ read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct 
 
 		if (slap_passwd_check(op, e, a, &at->old_values[0], &text) == 0)
 			ch->req.old_password_given = 1;
+		else
+			ch->req.old_password_wrong = 1;
 	}
 	copy_first_value(op, e, rg_ad.policy_subentry, 1, policy_ndn);
 	if ((a = attr_find(e->e_attrs, rg_ad.used_token)) != NULL)

@@ -132,7 +132,7 @@ check "  old password still binds, new does not, count unchanged" unchanged "$AL
 
 # The deleted value must verify as the old password (alice's is stored in cleartext since the
 # Modify replace above: without ppolicy slapd stores what a Modify sends).
-check_result "Modify delete-old + add-new with a wrong old value is denied" 19 old-password-required \
+check_result "Modify delete-old + add-new with a wrong old value is denied" 19 old-password-wrong \
 	ldapmodify -x -H "$RG_URI" -D "$ALICE" -w "$alice_pw" <<EOF
 dn: $ALICE
 changetype: modify
@@ -148,7 +148,7 @@ check "  old password still binds, new does not, count unchanged" unchanged "$AL
 # Modify proves nothing.
 decoy=$(newpw) new2=$(newpw)
 check_result "Modify by the user deleting a value it added itself (no old password) is denied" \
-	19 old-password-required ldapmodify -x -H "$RG_URI" -D "$CAROL" -w "$carol_pw" <<EOF
+	19 old-password-wrong ldapmodify -x -H "$RG_URI" -D "$CAROL" -w "$carol_pw" <<EOF
 dn: $CAROL
 changetype: modify
 add: userPassword
@@ -228,7 +228,7 @@ hash=$(ldapsearch -x -H "$RG_URI" -D "$BOB" -w "$bob_pw" -LLL -b "$BOB" -s base 
 	sed -n 's/^userPassword:: //p' | base64 -d)
 check "root.bob can read his own password hash" test -n "$hash"
 new=$(newpw)
-check_result "Modify by the user deleting the stored hash + add-new is denied" 19 old-password-required \
+check_result "Modify by the user deleting the stored hash + add-new is denied" 19 old-password-wrong \
 	ldapmodify -x -H "$RG_URI" -D "$BOB" -w "$bob_pw" <<EOF
 dn: $BOB
 changetype: modify

@@ -389,6 +389,11 @@ START_TEST(self_change_with_many_old_values_is_no_oracle)
 	expect_allowed();
 	req.old_values = 2;
 	expect_denied(RG_RULE_OLD_PASSWORD_AMBIGUOUS, RG_LDAP_CONSTRAINT_VIOLATION);
+	req.old_values = 1;
+	req.old_password_given = 0;
+	expect_denied(RG_RULE_OLD_PASSWORD_REQUIRED, RG_LDAP_CONSTRAINT_VIOLATION);
+	req.old_password_wrong = 1;
+	expect_denied(RG_RULE_OLD_PASSWORD_WRONG, RG_LDAP_CONSTRAINT_VIOLATION);
 }
 END_TEST
 

@@ -8,20 +8,15 @@
 #include <errno.h>
 #include <ldap.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "hook.h"
-#include "syncd.h"
-#include "target.h"
-
-/* registry.c; target.h and hook.h are shared interfaces, so they are declared here. */
-void target_kinds_list(char *buf, size_t len);
-void hook_kinds_list(char *buf, size_t len);
+#include "confkv.h"
+#include "errbuf.h"
+#include "registry.h"
 
 #define MAX_LINE 8192
 #define MAX_NAME 64
@@ -37,24 +32,24 @@ struct key_def {
 
 #define F(field) offsetof(struct syncd_config, field)
 static const struct key_def keys[] = {
-	{ "log-uri", V_URI, F(log_uri), 0, 0 },
-	{ "log-base", V_DN, F(log_base), 0, 0 },
-	{ "bind-dn", V_DN, F(bind_dn), 0, 0 },
-	{ "bind-password-file", V_PATH, F(bind_password_file), 0, 0 },
-	{ "sasl-external", V_BOOL, F(sasl_external), 0, 0 },
-	{ "starttls", V_BOOL, F(starttls), 0, 0 },
-	{ "tls-ca-file", V_PATH, F(tls_ca_file), 0, 0 },
-	{ "key-file", V_PATH, F(key_file), 0, 0 },
-	{ "cert-file", V_PATH, F(cert_file), 0, 0 },
-	{ "state-file", V_PATH, F(state_file), 0, 0 },
-	{ "metrics-listen", V_LISTEN, F(metrics_listen), 0, 0 },
-	{ "log", V_LOG, F(log_mode), 0, 0 },
-	{ "user", V_USER, F(user), 0, 0 },
-	{ "max-attempts", V_INT, F(max_attempts), 1, 1000 },
-	{ "retry-base", V_INT, F(retry_base), 1, 3600 },
+	{"log-uri", V_URI, F(log_uri), 0, 0},
+	{"log-base", V_DN, F(log_base), 0, 0},
+	{"bind-dn", V_DN, F(bind_dn), 0, 0},
+	{"bind-password-file", V_PATH, F(bind_password_file), 0, 0},
+	{"sasl-external", V_BOOL, F(sasl_external), 0, 0},
+	{"starttls", V_BOOL, F(starttls), 0, 0},
+	{"tls-ca-file", V_PATH, F(tls_ca_file), 0, 0},
+	{"key-file", V_PATH, F(key_file), 0, 0},
+	{"cert-file", V_PATH, F(cert_file), 0, 0},
+	{"state-file", V_PATH, F(state_file), 0, 0},
+	{"metrics-listen", V_LISTEN, F(metrics_listen), 0, 0},
+	{"log", V_LOG, F(log_mode), 0, 0},
+	{"user", V_USER, F(user), 0, 0},
+	{"max-attempts", V_INT, F(max_attempts), 1, 1000},
+	{"retry-base", V_INT, F(retry_base), 1, 3600},
 	/* the lower bound that matters is retry-base, checked once the whole file is read */
-	{ "retry-max", V_INT, F(retry_max), 1, 86400 },
-	{ "op-timeout", V_INT, F(op_timeout), 1, 300 },
+	{"retry-max", V_INT, F(retry_max), 1, 86400},
+	{"op-timeout", V_INT, F(op_timeout), 1, 300},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -66,8 +61,8 @@ struct parser {
 	int line;
 	char *err;
 	size_t errlen;
-	int seen[NKEYS];            /* line where each global key was set, 0 if not */
-	enum block block;           /* the open block, if any */
+	int seen[NKEYS];  /* line where each global key was set, 0 if not */
+	enum block block; /* the open block, if any */
 	char *bname;
 	int bline;
 	char *btype;
@@ -75,25 +70,6 @@ struct parser {
 	struct conf_kv *kv;
 	size_t nkv;
 };
-
-static int fail(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* p->err is never NULL: config_load substitutes a scratch buffer. */
-static int
-fail(struct parser *p, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(p->err, p->errlen, "%s:%d: ", p->file, line);
-	if (n >= 0 && (size_t)n < p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static char *
 trim(char *s)
@@ -157,17 +133,22 @@ unquote(struct parser *p, char *v)
 	while (*r != '\0' && *r != '"') {
 		if (*r == '\\') {
 			if (r[1] != '"' && r[1] != '\\')
-				return fail(p, p->line, "bad escape \"\\%.1s\" in quoted value: only "
-					"\\\" and \\\\ are allowed", r + 1);
+				return confkv_err(p->err, p->errlen, p->file, p->line,
+					"bad escape \"\\%.1s\" in quoted value: only "
+					"\\\" and \\\\ are allowed",
+					r + 1);
 			r++;
 		}
 		*w++ = *r++;
 	}
 	if (*r != '"')
-		return fail(p, p->line, "quoted value has no closing quote");
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"quoted value has no closing quote");
 	if (r[1] != '\0')
-		return fail(p, p->line, "text after the closing quote: \"%s\" (comments go on "
-			"their own line)", r + 1);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"text after the closing quote: \"%s\" (comments go on "
+			"their own line)",
+			r + 1);
 	*w = '\0';
 	return 0;
 }
@@ -179,14 +160,16 @@ parse_int(struct parser *p, const struct key_def *d, const char *v, int *out)
 	long n;
 
 	if (!isdigit((unsigned char)v[0]))
-		return fail(p, p->line, "%s: \"%s\" is not a number", d->name, v);
+		return confkv_err(p->err, p->errlen, p->file, p->line, "%s: \"%s\" is not a number",
+			d->name, v);
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (*end != '\0')
-		return fail(p, p->line, "%s: \"%s\" is not a number", d->name, v);
+		return confkv_err(p->err, p->errlen, p->file, p->line, "%s: \"%s\" is not a number",
+			d->name, v);
 	if (errno == ERANGE || n < d->min || n > d->max)
-		return fail(p, p->line, "%s %s is out of range (%d..%d)", d->name, v, d->min,
-			d->max);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"%s %s is out of range (%d..%d)", d->name, v, d->min, d->max);
 	*out = (int)n;
 	return 0;
 }
@@ -198,17 +181,23 @@ check_uri(struct parser *p, const char *v)
 	int bad;
 
 	if (strncasecmp(v, "ldap://", 7) != 0 && strncasecmp(v, "ldaps://", 8) != 0 &&
-	    strncasecmp(v, "ldapi://", 8) != 0)
-		return fail(p, p->line, "log-uri \"%s\" must start with ldap://, ldaps:// or "
-			"ldapi://", v);
+		strncasecmp(v, "ldapi://", 8) != 0)
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"log-uri \"%s\" must start with ldap://, ldaps:// or "
+			"ldapi://",
+			v);
 	if (strpbrk(v, " \t") != NULL || ldap_url_parse(v, &lud) != LDAP_URL_SUCCESS)
-		return fail(p, p->line, "log-uri \"%s\" is not a valid LDAP URI (one URI, with "
-			"a socket path in ldapi:// written as %%2F)", v);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"log-uri \"%s\" is not a valid LDAP URI (one URI, with "
+			"a socket path in ldapi:// written as %%2F)",
+			v);
 	bad = lud->lud_dn != NULL && lud->lud_dn[0] != '\0';
 	ldap_free_urldesc(lud);
 	if (bad)
-		return fail(p, p->line, "log-uri \"%s\" names a DN: give only the server and set "
-			"log-base for the DN", v);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"log-uri \"%s\" names a DN: give only the server and set "
+			"log-base for the DN",
+			v);
 	return 0;
 }
 
@@ -218,7 +207,8 @@ check_dn(struct parser *p, const char *key, const char *v)
 	LDAPDN dn = NULL;
 
 	if (ldap_str2dn(v, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
-		return fail(p, p->line, "%s \"%s\" is not a valid DN", key, v);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"%s \"%s\" is not a valid DN", key, v);
 	ldap_dnfree(dn);
 	return 0;
 }
@@ -230,20 +220,26 @@ check_listen(struct parser *p, const char *v)
 {
 	const char *colon = strrchr(v, ':');
 	size_t hlen = colon ? (size_t)(colon - v) : 0;
-	struct key_def port = { "metrics-listen port", V_INT, 0, 1, 65535 };
+	struct key_def port = {"metrics-listen port", V_INT, 0, 1, 65535};
 	int n;
 
 	if (colon == NULL || colon[1] == '\0')
-		return fail(p, p->line, "metrics-listen \"%s\": expected HOST:PORT, e.g. "
-			"127.0.0.1:9464", v);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"metrics-listen \"%s\": expected HOST:PORT, e.g. "
+			"127.0.0.1:9464",
+			v);
 	if (hlen == 3 && strncmp(v, "::1", 3) == 0)
-		return fail(p, p->line, "metrics-listen \"%s\": write IPv6 in brackets: "
-			"[::1]:PORT", v);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"metrics-listen \"%s\": write IPv6 in brackets: "
+			"[::1]:PORT",
+			v);
 	if (!(hlen == 9 && strncmp(v, "127.0.0.1", 9) == 0) &&
-	    !(hlen == 5 && strncmp(v, "[::1]", 5) == 0) &&
-	    !(hlen == 9 && strncmp(v, "localhost", 9) == 0))
-		return fail(p, p->line, "metrics-listen \"%s\": metrics are served on loopback "
-			"only: use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", v);
+		!(hlen == 5 && strncmp(v, "[::1]", 5) == 0) &&
+		!(hlen == 9 && strncmp(v, "localhost", 9) == 0))
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"metrics-listen \"%s\": metrics are served on loopback "
+			"only: use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT",
+			v);
 	return parse_int(p, &port, colon + 1, &n);
 }
 
@@ -263,8 +259,9 @@ distance(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			up = row[j];
-			row[j] = diag + (tolower((unsigned char)a[i - 1]) !=
-				tolower((unsigned char)b[j - 1]));
+			row[j] = diag +
+				(tolower((unsigned char)a[i - 1]) !=
+					tolower((unsigned char)b[j - 1]));
 			if (up + 1 < row[j])
 				row[j] = up + 1;
 			if (row[j - 1] + 1 < row[j])
@@ -294,17 +291,19 @@ set_global(struct parser *p, const char *key, const char *v)
 			strcat(known, ", ");
 		}
 		if (near != NULL)
-			return fail(p, p->line, "unknown key \"%s\" (did you mean \"%s\"?)", key,
-				near);
-		return fail(p, p->line, "unknown key \"%s\" (known: %starget, hook)", key, known);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"unknown key \"%s\" (did you mean \"%s\"?)", key, near);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"unknown key \"%s\" (known: %starget, hook)", key, known);
 	}
 	d = &keys[i];
 	if (p->seen[i])
-		return fail(p, p->line, "duplicate key \"%s\" (first set on line %d): keep one",
-			key, p->seen[i]);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"duplicate key \"%s\" (first set on line %d): keep one", key, p->seen[i]);
 	p->seen[i] = p->line;
 	if (*v == '\0')
-		return fail(p, p->line, "key \"%s\" has an empty value", key);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"key \"%s\" has an empty value", key);
 	sp = (char **)((char *)p->cfg + d->off);
 	ip = (int *)((char *)p->cfg + d->off);
 	switch (d->type) {
@@ -312,7 +311,8 @@ set_global(struct parser *p, const char *key, const char *v)
 		return parse_int(p, d, v, ip);
 	case V_BOOL:
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
-			return fail(p, p->line, "%s must be yes or no, not \"%s\"", key, v);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"%s must be yes or no, not \"%s\"", key, v);
 		*ip = strcmp(v, "yes") == 0;
 		return 0;
 	case V_URI:
@@ -326,7 +326,8 @@ set_global(struct parser *p, const char *key, const char *v)
 	case V_PATH:
 		/* the daemon runs from / and re-reads files on reload */
 		if (v[0] != '/')
-			return fail(p, p->line, "%s \"%s\" must be an absolute path", key, v);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"%s \"%s\" must be an absolute path", key, v);
 		break;
 	case V_LISTEN:
 		if (check_listen(p, v) != 0)
@@ -334,16 +335,19 @@ set_global(struct parser *p, const char *key, const char *v)
 		break;
 	case V_LOG:
 		if (strcmp(v, "syslog") != 0 && strcmp(v, "json") != 0)
-			return fail(p, p->line, "log must be syslog or json, not \"%s\"", v);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"log must be syslog or json, not \"%s\"", v);
 		break;
 	case V_USER:
 		if (getpwnam(v) == NULL)
-			return fail(p, p->line, "user \"%s\" does not exist: create it or fix the "
-				"name", v);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"user \"%s\" does not exist: create it or fix the "
+				"name",
+				v);
 		break;
 	}
 	if ((*sp = strdup(v)) == NULL)
-		return fail(p, p->line, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	return 0;
 }
 
@@ -365,23 +369,28 @@ open_block(struct parser *p, enum block b, char *v)
 	char *name;
 
 	if (len == 0 || v[len - 1] != '{')
-		return fail(p, p->line, "expected \"%s NAME {\" with the \"{\" on the same line",
-			word);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"expected \"%s NAME {\" with the \"{\" on the same line", word);
 	v[len - 1] = '\0';
 	name = trim(v);
 	if (!valid_name(name))
-		return fail(p, p->line, "bad %s name \"%s\": use 1 to %d of A-Z a-z 0-9 _ . -",
-			word, name, MAX_NAME);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"bad %s name \"%s\": use 1 to %d of A-Z a-z 0-9 _ . -", word, name,
+			MAX_NAME);
 	for (size_t i = 0; b == B_TARGET && i < p->cfg->ntargets; i++)
 		if (strcmp(p->cfg->targets[i]->name, name) == 0)
-			return fail(p, p->line, "duplicate target name \"%s\" (first defined on "
-				"line %d): rename one", name, p->cfg->targets[i]->line);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"duplicate target name \"%s\" (first defined on "
+				"line %d): rename one",
+				name, p->cfg->targets[i]->line);
 	for (size_t i = 0; b == B_HOOK && i < p->cfg->nhooks; i++)
 		if (strcmp(p->cfg->hooks[i]->name, name) == 0)
-			return fail(p, p->line, "duplicate hook name \"%s\" (first defined on "
-				"line %d): rename one", name, p->cfg->hooks[i]->line);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"duplicate hook name \"%s\" (first defined on "
+				"line %d): rename one",
+				name, p->cfg->hooks[i]->line);
 	if ((p->bname = strdup(name)) == NULL)
-		return fail(p, p->line, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	p->block = b;
 	p->bline = p->line;
 	return 0;
@@ -394,15 +403,17 @@ block_line(struct parser *p, const char *key, const char *v)
 
 	if (strcmp(key, "type") == 0) {
 		if (p->btype != NULL)
-			return fail(p, p->line, "duplicate \"type\" in %s \"%s\" (first on line "
-				"%d)", block_word(p->block), p->bname, p->btype_line);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"duplicate \"type\" in %s \"%s\" (first on line "
+				"%d)",
+				block_word(p->block), p->bname, p->btype_line);
 		if ((p->btype = strdup(v)) == NULL)
-			return fail(p, p->line, "out of memory");
+			return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 		p->btype_line = p->line;
 		return 0;
 	}
 	if ((kv = realloc(p->kv, (p->nkv + 1) * sizeof(*kv))) == NULL)
-		return fail(p, p->line, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	p->kv = kv;
 	kv = &p->kv[p->nkv];
 	kv->key = strdup(key);
@@ -411,7 +422,7 @@ block_line(struct parser *p, const char *key, const char *v)
 	kv->line = p->line;
 	p->nkv++;
 	if (kv->key == NULL || kv->value == NULL)
-		return fail(p, p->line, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	return 0;
 }
 
@@ -422,8 +433,8 @@ add_target(struct parser *p, const struct target_ops *ops)
 	struct target **v, *t;
 
 	if ((v = realloc(cfg->targets, (cfg->ntargets + 1) * sizeof(*v))) == NULL ||
-	    (cfg->targets = v, (t = calloc(1, sizeof(*t))) == NULL))
-		return fail(p, p->line, "out of memory");
+		(cfg->targets = v, (t = calloc(1, sizeof(*t))) == NULL))
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	t->name = p->bname;
 	p->bname = NULL;
 	t->ops = ops;
@@ -440,8 +451,8 @@ add_hook(struct parser *p, const struct hook_ops *ops)
 	struct hook **v, *h;
 
 	if ((v = realloc(cfg->hooks, (cfg->nhooks + 1) * sizeof(*v))) == NULL ||
-	    (cfg->hooks = v, (h = calloc(1, sizeof(*h))) == NULL))
-		return fail(p, p->line, "out of memory");
+		(cfg->hooks = v, (h = calloc(1, sizeof(*h))) == NULL))
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
 	h->name = p->bname;
 	p->bname = NULL;
 	h->ops = ops;
@@ -463,22 +474,24 @@ close_block(struct parser *p)
 	int rc;
 
 	if (p->block == B_TARGET) {
-		tops = target_ops_find(p->btype);
-		target_kinds_list(known, sizeof(known));
+		tops = registry_target_ops(p->btype);
+		registry_target_kinds(known, sizeof(known));
 	} else {
-		hops = hook_ops_find(p->btype);
-		hook_kinds_list(known, sizeof(known));
+		hops = registry_hook_ops(p->btype);
+		registry_hook_kinds(known, sizeof(known));
 	}
 	if (p->btype == NULL)
-		return fail(p, p->bline, "%s \"%s\" has no type: add \"type KIND\" (known: %s)",
-			word, p->bname, known);
+		return confkv_err(p->err, p->errlen, p->file, p->bline,
+			"%s \"%s\" has no type: add \"type KIND\" (known: %s)", word, p->bname,
+			known);
 	if (tops == NULL && hops == NULL)
-		return fail(p, p->btype_line, "unknown %s type \"%s\" (known: %s)", word,
-			p->btype, known);
+		return confkv_err(p->err, p->errlen, p->file, p->btype_line,
+			"unknown %s type \"%s\" (known: %s)", word, p->btype, known);
 	p->err[0] = '\0';
 	rc = tops != NULL ? add_target(p, tops) : add_hook(p, hops);
 	if (rc == -2 && p->err[0] == '\0')
-		fail(p, p->bline, "%s block refused by its type %s", word, p->btype);
+		confkv_err(p->err, p->errlen, p->file, p->bline, "%s block refused by its type %s",
+			word, p->btype);
 	if (rc != 0)
 		return -1;
 	block_reset(p);
@@ -491,17 +504,20 @@ parse_line(struct parser *p, char *s, size_t n)
 	char *key, *v;
 
 	if (strlen(s) != n)
-		return fail(p, p->line, "line contains a NUL byte");
+		return confkv_err(p->err, p->errlen, p->file, p->line, "line contains a NUL byte");
 	if (n > MAX_LINE)
-		return fail(p, p->line, "line is longer than %d bytes", MAX_LINE);
+		return confkv_err(p->err, p->errlen, p->file, p->line,
+			"line is longer than %d bytes", MAX_LINE);
 	s = trim(s);
 	if (*s == '\0' || *s == '#')
 		return 0;
 	if (*s == '}') {
 		if (s[1] != '\0')
-			return fail(p, p->line, "\"}\" must be alone on its line");
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"\"}\" must be alone on its line");
 		if (p->block == B_NONE)
-			return fail(p, p->line, "stray \"}\" outside a block: remove it");
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"stray \"}\" outside a block: remove it");
 		return close_block(p);
 	}
 	key = s;
@@ -511,12 +527,15 @@ parse_line(struct parser *p, char *s, size_t n)
 	v = trim(v);
 	if (strcmp(key, "target") == 0 || strcmp(key, "hook") == 0) {
 		if (p->block != B_NONE)
-			return fail(p, p->line, "nested block: close %s \"%s\" (line %d) with \"}\" "
-				"first", block_word(p->block), p->bname, p->bline);
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"nested block: close %s \"%s\" (line %d) with \"}\" "
+				"first",
+				block_word(p->block), p->bname, p->bline);
 		return open_block(p, key[0] == 't' ? B_TARGET : B_HOOK, v);
 	}
 	if (*v == '\0')
-		return fail(p, p->line, "key \"%s\" has no value", key);
+		return confkv_err(p->err, p->errlen, p->file, p->line, "key \"%s\" has no value",
+			key);
 	if (unquote(p, v) != 0)
 		return -1;
 	return p->block != B_NONE ? block_line(p, key, v) : set_global(p, key, v);
@@ -527,45 +546,53 @@ parse_line(struct parser *p, char *s, size_t n)
 static int
 finish(struct parser *p)
 {
-	static const char *const required[] = { "log-uri", "key-file", "cert-file",
-		"state-file" };
+	static const char *const required[] = {"log-uri", "key-file", "cert-file", "state-file"};
 	struct syncd_config *cfg = p->cfg;
 	int last = p->line;
 
 	if (p->block != B_NONE)
-		return fail(p, p->bline, "%s \"%s\" is not closed: add a \"}\" line",
-			block_word(p->block), p->bname);
+		return confkv_err(p->err, p->errlen, p->file, p->bline,
+			"%s \"%s\" is not closed: add a \"}\" line", block_word(p->block),
+			p->bname);
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!seen(p, required[i]))
-			return fail(p, last, "missing required key \"%s\"", required[i]);
+			return confkv_err(p->err, p->errlen, p->file, last,
+				"missing required key \"%s\"", required[i]);
 	if (cfg->sasl_external) {
 		if (cfg->bind_dn != NULL)
-			return fail(p, seen(p, "bind-dn"), "bind-dn is not allowed with "
+			return confkv_err(p->err, p->errlen, p->file, seen(p, "bind-dn"),
+				"bind-dn is not allowed with "
 				"sasl-external yes: remove one");
 		if (cfg->bind_password_file != NULL)
-			return fail(p, seen(p, "bind-password-file"), "bind-password-file is not "
+			return confkv_err(p->err, p->errlen, p->file, seen(p, "bind-password-file"),
+				"bind-password-file is not "
 				"allowed with sasl-external yes: remove one");
 	} else {
 		if (cfg->bind_dn == NULL)
-			return fail(p, last, "missing required key \"bind-dn\" (set bind-dn and "
+			return confkv_err(p->err, p->errlen, p->file, last,
+				"missing required key \"bind-dn\" (set bind-dn and "
 				"bind-password-file, or sasl-external yes)");
 		if (cfg->bind_password_file == NULL)
-			return fail(p, last, "missing required key \"bind-password-file\" (it "
+			return confkv_err(p->err, p->errlen, p->file, last,
+				"missing required key \"bind-password-file\" (it "
 				"goes with bind-dn)");
 	}
 	if (cfg->starttls && strncasecmp(cfg->log_uri, "ldap://", 7) != 0)
-		return fail(p, seen(p, "starttls"), "starttls yes cannot be used with %.8s URIs "
-			"(%s): use ldap:// or remove starttls", cfg->log_uri,
-			strncasecmp(cfg->log_uri, "ldaps", 5) == 0 ? "already TLS" :
-			"a local socket");
+		return confkv_err(p->err, p->errlen, p->file, seen(p, "starttls"),
+			"starttls yes cannot be used with %.8s URIs "
+			"(%s): use ldap:// or remove starttls",
+			cfg->log_uri,
+			strncasecmp(cfg->log_uri, "ldaps", 5) == 0 ? "already TLS"
+								   : "a local socket");
 	if (cfg->retry_max < cfg->retry_base)
-		return fail(p, seen(p, "retry-max") ? seen(p, "retry-max") : seen(p, "retry-base"),
+		return confkv_err(p->err, p->errlen, p->file,
+			seen(p, "retry-max") ? seen(p, "retry-max") : seen(p, "retry-base"),
 			"retry-max (%d) must be >= retry-base (%d)", cfg->retry_max,
 			cfg->retry_base);
 	if (cfg->log_base == NULL && (cfg->log_base = strdup("cn=resetlog")) == NULL)
-		return fail(p, last, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	if (cfg->log_mode == NULL && (cfg->log_mode = strdup("syslog")) == NULL)
-		return fail(p, last, "out of memory");
+		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	return 0;
 }
 
@@ -573,7 +600,7 @@ int
 config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen)
 {
 	char scratch[SYNCD_ERR];
-	struct parser p = { 0 };
+	struct parser p = {0};
 	FILE *f = NULL;
 	char *buf = NULL;
 	size_t cap = 0;
@@ -581,7 +608,7 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
-	/* configure() and fail() always have somewhere to write */
+	/* configure() and the parser always have somewhere to write */
 	if (err == NULL || errlen == 0) {
 		err = scratch;
 		errlen = sizeof(scratch);
@@ -595,12 +622,12 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 	cfg->retry_max = 300;
 	cfg->op_timeout = 10;
 	if ((cfg->file = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		rg_seterr(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	p.file = cfg->file;
 	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		rg_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	while ((n = getline(&buf, &cap, f)) != -1) {
@@ -609,7 +636,7 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 			goto out;
 	}
 	if (ferror(f)) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		rg_seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		goto out;
 	}
 	if (finish(&p) != 0)

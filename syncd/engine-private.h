@@ -11,9 +11,13 @@
 #define RECENT 4096
 
 #define NBUCKETS 11
-extern const double bucket_bounds[NBUCKETS];   /* delivery latency histogram, seconds */
+extern const double engine_bucket_bounds[NBUCKETS];   /* delivery latency histogram, seconds */
 
 enum phase { PH_DELIVER, PH_HOOKS, PH_DONE };
+
+/* What a job came to, whether a target's delivery_result or a hook's hook_result: the
+ * worker translates each, so the two interfaces' enums never stand in for each other. */
+enum outcome { OUTCOME_DONE, OUTCOME_RETRY, OUTCOME_FAIL };
 
 struct tstate {
 	enum tstatus st;
@@ -46,7 +50,7 @@ struct job {
 	long long epoch;
 	unsigned char *sealed;
 	size_t sealed_len;
-	int result;
+	enum outcome outcome;
 	char err[SYNCD_ERR];
 	struct job *next;
 };
@@ -90,15 +94,15 @@ struct engine {
 /* worker.c: every function but worker_main runs in the event loop. */
 void *worker_main(void *arg);
 struct worker *worker_of(struct engine *e, struct tstate *s, int is_hook);
-void enqueue(struct engine *e, struct tstate *s, int is_hook);
-int dequeue(struct engine *e, struct tstate *s, int is_hook);
-void job_free(struct job *j);
+void worker_enqueue(struct engine *e, struct tstate *s, int is_hook);
+int worker_dequeue(struct engine *e, struct tstate *s, int is_hook);
+void worker_job_free(struct job *j);
 
 /* records.c */
-void now_gentime(char buf[32]);
-void write_status(struct engine *e, struct rec *rc);
-int newer_change_exists(struct engine *e, const struct log_record *r);
-int copy_record(struct log_record *dst, const struct log_record *src);
-char *first_rdn_value(const char *dn);
+void records_now_gentime(char buf[32]);
+void records_write_status(struct engine *e, struct rec *rc);
+int records_newer_change_exists(struct engine *e, const struct log_record *r);
+int records_copy(struct log_record *dst, const struct log_record *src);
+char *records_first_rdn_value(const char *dn);
 
 #endif

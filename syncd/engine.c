@@ -14,8 +14,10 @@
 #include <openssl/rand.h>
 
 #include "engine-private.h"
+#include "errbuf.h"
 
-const double bucket_bounds[NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+const double engine_bucket_bounds[NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+	300 };
 
 /* rgLogTime carries microseconds: delivery latency is measured from them. */
 static double
@@ -49,7 +51,7 @@ static int
 all_final(struct tstate *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!tstatus_final(v[i].st))
+		if (!status_final(v[i].st))
 			return 0;
 	return 1;
 }
@@ -70,7 +72,7 @@ rec_free(struct rec *rc, size_t nt, size_t nh)
 	free(rc->ts);
 	free(rc->hs);
 	free(rc->rdn_value);
-	log_record_free(&rc->r);
+	records_free(&rc->r);
 	free(rc);
 }
 
@@ -94,7 +96,7 @@ flush_statuses(struct engine *e)
 	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
 		if (rc->dirty) {
 			rc->dirty = 0;
-			write_status(e, rc);
+			records_write_status(e, rc);
 		}
 	}
 }
@@ -136,7 +138,7 @@ advance(struct engine *e, struct rec *rc)
 		rc->phase = superseded || e->cfg->nhooks == 0 ? PH_DONE : PH_HOOKS;
 		if (rc->phase == PH_HOOKS && !e->draining)
 			for (size_t i = 0; i < e->cfg->nhooks; i++)
-				enqueue(e, &rc->hs[i], 1);
+				worker_enqueue(e, &rc->hs[i], 1);
 	}
 	if (rc->phase == PH_HOOKS && all_final(rc->hs, e->cfg->nhooks))
 		rc->phase = PH_DONE;
@@ -145,7 +147,7 @@ advance(struct engine *e, struct rec *rc)
 		event_active(e->flush_ev, EV_READ, 0);
 		return;
 	}
-	write_status(e, rc);
+	records_write_status(e, rc);
 	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
 		rc->r.account);
 	e->recent[e->recent_next++ % RECENT] = rc->r.number;
@@ -192,7 +194,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(s->timer);
 	s->timer = NULL;
 	if (s->st == TS_RETRYING && !e->draining)
-		enqueue(e, s, is_hook);
+		worker_enqueue(e, s, is_hook);
 }
 
 static void
@@ -223,17 +225,17 @@ record_result(struct engine *e, struct job *j)
 	struct worker *w = worker_of(e, s, j->is_hook);
 	const char *name = j->is_hook ? e->cfg->hooks[s->index]->name :
 		e->cfg->targets[s->index]->name;
-	int result = j->result;
+	enum outcome outcome = j->outcome;
 
 	s->queued = 0;
 	if (s->st == TS_SUPERSEDED)
 		goto out;   /* a newer change overtook it while it ran; its result is moot */
 	s->attempts++;
 	w->attempts++;
-	now_gentime(s->time);
+	records_now_gentime(s->time);
 	free(s->error);
 	s->error = j->err[0] != '\0' ? strdup(j->err) : NULL;
-	if (result == DELIVERY_DONE) {
+	if (outcome == OUTCOME_DONE) {
 		double secs = now_seconds() - rc->epoch;
 
 		s->st = TS_DELIVERED;
@@ -243,12 +245,12 @@ record_result(struct engine *e, struct job *j)
 		w->latency_sum += secs;
 		w->latency_count++;
 		for (size_t i = 0; i < NBUCKETS; i++)
-			if (secs <= bucket_bounds[i])
+			if (secs <= engine_bucket_bounds[i])
 				w->buckets[i]++;
 		log_msg(LOG_INFO, "delivered", "change %llu for %s: %s %s after %d attempt(s)",
 			rc->r.number, rc->r.account, j->is_hook ? "hook" : "target", name,
 			s->attempts);
-	} else if (result == DELIVERY_RETRY && s->attempts < e->cfg->max_attempts) {
+	} else if (outcome == OUTCOME_RETRY && s->attempts < e->cfg->max_attempts) {
 		s->st = TS_RETRYING;
 		log_msg(LOG_WARNING, "retry", "change %llu for %s: %s %s attempt %d failed (%s); "
 			"retrying", rc->r.number, rc->r.account, j->is_hook ? "hook" : "target",
@@ -290,7 +292,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		rev = j->next;
 		record_result(e, j);
 		OPENSSL_cleanse(j->err, sizeof(j->err));
-		job_free(j);
+		worker_job_free(j);
 	}
 	check_drained(e);
 }
@@ -307,10 +309,10 @@ supersede(struct engine *e, struct rec *rc, unsigned long long by)
 	for (size_t i = 0; i < e->cfg->ntargets; i++) {
 		struct tstate *s = &rc->ts[i];
 
-		if (tstatus_final(s->st))
+		if (status_final(s->st))
 			continue;
 		/* A job already running finishes; the newer one is queued behind it. */
-		if (s->queued && !dequeue(e, s, 0))
+		if (s->queued && !worker_dequeue(e, s, 0))
 			continue;
 		if (s->timer != NULL) {
 			void *ta = event_get_callback_arg(s->timer);
@@ -320,7 +322,7 @@ supersede(struct engine *e, struct rec *rc, unsigned long long by)
 			s->timer = NULL;
 		}
 		s->st = TS_SUPERSEDED;
-		now_gentime(s->time);
+		records_now_gentime(s->time);
 		free(s->error);
 		s->error = strdup(why);
 	}
@@ -348,10 +350,10 @@ engine_submit(struct engine *e, const struct log_record *r)
 	for (rc = e->recs; rc != NULL; rc = rc->next)
 		if (rc->r.number == r->number)
 			return;
-	if ((rc = calloc(1, sizeof(*rc))) == NULL || copy_record(&rc->r, r) != 0 ||
+	if ((rc = calloc(1, sizeof(*rc))) == NULL || records_copy(&rc->r, r) != 0 ||
 	    (rc->ts = calloc(nt ? nt : 1, sizeof(*rc->ts))) == NULL ||
 	    (rc->hs = calloc(nh ? nh : 1, sizeof(*rc->hs))) == NULL ||
-	    (rc->rdn_value = first_rdn_value(r->account)) == NULL) {
+	    (rc->rdn_value = records_first_rdn_value(r->account)) == NULL) {
 		log_msg(LOG_ERR, "record", "cannot take change %llu: out of memory or a bad "
 			"account DN", r->number);
 		if (rc != NULL)
@@ -360,7 +362,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 	}
 	e->records_total++;
 	rc->epoch = gentime_epoch(r->time);
-	now_gentime(now);
+	records_now_gentime(now);
 	for (size_t i = 0; i < nt; i++) {
 		struct tstate *s = &rc->ts[i];
 
@@ -384,7 +386,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 	e->recs = rc;
 	log_msg(LOG_INFO, "record", "change %llu for %s taken", r->number, r->account);
 
-	if (newer_change_exists(e, r)) {
+	if (records_newer_change_exists(e, r)) {
 		supersede(e, rc, 0);
 		return;
 	}
@@ -400,8 +402,8 @@ engine_submit(struct engine *e, const struct log_record *r)
 		break;   /* supersede() may have freed other: the list changed under us */
 	}
 	for (size_t i = 0; i < nt; i++)
-		if (!tstatus_final(rc->ts[i].st))
-			enqueue(e, &rc->ts[i], 0);
+		if (!status_final(rc->ts[i].st))
+			worker_enqueue(e, &rc->ts[i], 0);
 	advance(e, rc);
 }
 
@@ -432,7 +434,7 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 		pthread_mutex_init(&w->mu, NULL);
 		pthread_cond_init(&w->cv, NULL);
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			snprintf(err, errlen, "cannot start a worker thread: %s", strerror(errno));
+			rg_seterr(err, errlen, "cannot start a worker thread: %s", strerror(errno));
 			engine_free(e);
 			return NULL;
 		}
@@ -440,7 +442,7 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	}
 	return e;
 nomem:
-	snprintf(err, errlen, "out of memory starting the delivery engine");
+	rg_seterr(err, errlen, "out of memory starting the delivery engine");
 	engine_free(e);
 	return NULL;
 }
@@ -467,10 +469,10 @@ engine_drain(struct engine *e, void (*done)(void *), void *arg)
 	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
 		for (size_t i = 0; i < e->cfg->ntargets; i++)
 			if (rc->ts[i].queued)
-				dequeue(e, &rc->ts[i], 0);
+				worker_dequeue(e, &rc->ts[i], 0);
 		for (size_t i = 0; i < e->cfg->nhooks; i++)
 			if (rc->hs[i].queued)
-				dequeue(e, &rc->hs[i], 1);
+				worker_dequeue(e, &rc->hs[i], 1);
 	}
 	check_drained(e);
 }
@@ -492,7 +494,7 @@ engine_free(struct engine *e)
 		w->stop = 1;
 		while ((j = w->head) != NULL) {
 			w->head = j->next;
-			job_free(j);
+			worker_job_free(j);
 		}
 		w->tail = &w->head;
 		pthread_cond_signal(&w->cv);
@@ -503,7 +505,7 @@ engine_free(struct engine *e)
 	}
 	while ((j = e->done) != NULL) {
 		e->done = j->next;
-		job_free(j);
+		worker_job_free(j);
 	}
 	while ((rc = e->recs) != NULL) {
 		e->recs = rc->next;
@@ -534,13 +536,13 @@ engine_stats(struct engine *e, struct engine_stats *out, size_t max)
 		long long backlog = 0;
 
 		for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
-			backlog += !tstatus_final(rc->ts[i].st);
+			backlog += !status_final(rc->ts[i].st);
 		out[n].target = e->cfg->targets[i]->name;
 		out[n].backlog = backlog;
 		out[n].attempts = w->attempts;
 		out[n].failures = w->failures;
 		out[n].delivered = w->delivered;
-		out[n].bucket_bounds = bucket_bounds;
+		out[n].bucket_bounds = engine_bucket_bounds;
 		out[n].bucket_counts = w->buckets;
 		out[n].nbuckets = NBUCKETS;
 		out[n].latency_sum = w->latency_sum;

@@ -35,7 +35,8 @@ void engine_submit(struct engine *e, const struct log_record *r);
 /* Stops taking work; calls done(arg) once in-flight deliveries have finished. */
 void engine_drain(struct engine *e, void (*done)(void *), void *arg);
 void engine_free(struct engine *e);
-void log_record_free(struct log_record *r);
+/* records.c */
+void records_free(struct log_record *r);
 
 /* For metrics.c */
 struct engine_stats {
@@ -44,7 +45,7 @@ struct engine_stats {
 	long long attempts;
 	long long failures;
 	long long delivered;
-	const double *bucket_bounds;     /* seconds, ascending */
+	const double *bucket_bounds;            /* seconds, ascending */
 	const long long *bucket_counts;  /* cumulative per bound */
 	size_t nbuckets;
 	double latency_sum;
@@ -56,8 +57,8 @@ int engine_directory_ok(struct engine *e);
 
 /* status.c: rgLogTargetStatus / rgLogHookStatus values */
 enum tstatus { TS_PENDING, TS_RETRYING, TS_DELIVERED, TS_SUPERSEDED, TS_FAILED };
-const char *tstatus_name(enum tstatus s);
-int tstatus_final(enum tstatus s);
+const char *status_name(enum tstatus s);
+int status_final(enum tstatus s);
 /* "NAME STATUS attempts=N time=T[ error=TEXT]"; *out malloc'd. */
 char *status_format(const char *name, enum tstatus s, int attempts, const char *time,
 	const char *error);
@@ -75,9 +76,5 @@ struct metrics;
 struct metrics *metrics_start(struct event_base *base, const char *listen, struct engine *e,
 	char *err, size_t errlen);
 void metrics_stop(struct metrics *m);
-
-/* Connects and binds with the config's settings (follow.c). */
-LDAP *directory_connect(struct syncd_config *cfg, const char *password, char *err,
-	size_t errlen);
 
 #endif

@@ -14,7 +14,9 @@
 
 #include <lber.h>
 
+#include "directory.h"
 #include "engine.h"
+#include "errbuf.h"
 
 #define READ_SLICE 32
 
@@ -39,50 +41,6 @@ static char *record_attrs[] = {
 	"rgLogChangeNumber", "rgLogTarget", "rgLogKind", "rgLogRequester", "rgLogTime",
 	"rgLogSealedPassword", "rgLogTargetStatus", "rgLogHookStatus", NULL
 };
-
-LDAP *
-directory_connect(struct syncd_config *cfg, const char *password, char *err, size_t errlen)
-{
-	LDAP *ld = NULL;
-	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
-	struct timeval tv = { cfg->op_timeout, 0 };
-	struct berval cred = { 0, NULL };
-
-	if ((rc = ldap_initialize(&ld, cfg->log_uri)) != LDAP_SUCCESS) {
-		snprintf(err, errlen, "log-uri %s: %s", cfg->log_uri, ldap_err2string(rc));
-		return NULL;
-	}
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
-	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	/* Certificates are verified whatever ldap.conf says. */
-	ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-	if (cfg->tls_ca_file != NULL)
-		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg->tls_ca_file);
-	ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	if (cfg->starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		snprintf(err, errlen, "StartTLS with %s failed: %s", cfg->log_uri,
-			ldap_err2string(rc));
-		goto fail;
-	}
-	if (cfg->sasl_external) {
-		rc = ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
-	} else {
-		cred.bv_val = (char *)password;
-		cred.bv_len = password != NULL ? strlen(password) : 0;
-		rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	}
-	if (rc != LDAP_SUCCESS) {
-		snprintf(err, errlen, "cannot bind to %s as %s: %s", cfg->log_uri,
-			cfg->sasl_external ? "SASL EXTERNAL" : cfg->bind_dn, ldap_err2string(rc));
-		goto fail;
-	}
-	return ld;
-fail:
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	return NULL;
-}
 
 static char **
 values(LDAP *ld, LDAPMessage *entry, const char *attr)
@@ -140,7 +98,7 @@ submit_entry(struct follower *f, LDAP *ld, LDAPMessage *entry)
 	if (r.dn != NULL && r.account != NULL && r.sealed != NULL)
 		engine_submit(f->e, &r);
 out:
-	log_record_free(&r);
+	records_free(&r);
 	ldap_value_free_len(sealed);
 	ldap_memfree(dn);
 	free(num);
@@ -333,7 +291,7 @@ recover_pending(struct follower *f, char *err, size_t errlen)
 		PENDING_FILTER, record_attrs, 0, NULL, NULL, &tv, 0, &res);
 
 	if (rc != LDAP_SUCCESS) {
-		snprintf(err, errlen, "cannot read pending records under %s: %s",
+		rg_seterr(err, errlen, "cannot read pending records under %s: %s",
 			f->cfg->log_base, ldap_err2string(rc));
 		ldap_msgfree(res);
 		return -1;
@@ -368,7 +326,7 @@ start_sync(struct follower *f, char *err, size_t errlen)
 	ctrl.ldctl_iscritical = 1;
 	if ((rc = ldap_search_ext(f->ld_sync, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
 	    PENDING_FILTER, record_attrs, 0, ctrls, NULL, NULL, 0, &f->msgid)) != LDAP_SUCCESS) {
-		snprintf(err, errlen, "cannot start following %s: %s", f->cfg->log_base,
+		rg_seterr(err, errlen, "cannot start following %s: %s", f->cfg->log_base,
 			ldap_err2string(rc));
 		rc = -1;
 		goto out;
@@ -376,7 +334,7 @@ start_sync(struct follower *f, char *err, size_t errlen)
 	if (ldap_get_option(f->ld_sync, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
 	    (f->read_ev = event_new(f->base, fd, EV_READ | EV_PERSIST, readable, f)) == NULL ||
 	    event_add(f->read_ev, NULL) != 0) {
-		snprintf(err, errlen, "cannot watch the directory connection");
+		rg_seterr(err, errlen, "cannot watch the directory connection");
 		rc = -1;
 		goto out;
 	}
@@ -438,7 +396,7 @@ follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e
 
 	if (f == NULL || (password != NULL && (f->password = strdup(password)) == NULL) ||
 	    (f->retry_ev = evtimer_new(base, reconnect_cb, f)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		rg_seterr(err, errlen, "out of memory");
 		follow_stop(f);
 		return NULL;
 	}

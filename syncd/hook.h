@@ -44,6 +44,4 @@ extern const struct hook_ops hook_caep_ops;
 extern const struct hook_ops hook_webhook_ops;
 extern const struct hook_ops hook_exec_ops;
 
-const struct hook_ops *hook_ops_find(const char *kind);
-
 #endif

@@ -4,10 +4,6 @@
  * a handshake per hook firing, which is nothing next to a password change, and means no
  * libevent object is ever touched by two threads. The overall deadline is a timer on the
  * private base; libevent's own connection timeout bounds each connect/read/write step. */
-#ifdef HAVE_CONFIG_H
-#include <config.h>
-#endif
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -27,8 +23,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "http.h"
 #include "errbuf.h"
+#include "http.h"
+#include "securefile.h"
 
 #define DEFAULT_TIMEOUT 10
 #define MAX_HEADERS_SIZE (16 * 1024)
@@ -36,24 +33,25 @@
 struct endpoint {
 	struct evhttp_uri *uri;
 	int https;
-	int ip;                   /* host is an IP literal: no SNI, check the IP SAN */
-	char host[256];           /* without IPv6 brackets */
+	int ip;         /* host is an IP literal: no SNI, check the IP SAN */
+	char host[256]; /* without IPv6 brackets */
 	int port;
-	char where[300];          /* scheme://host:port for messages; never the path */
+	char where[300]; /* scheme://host:port for messages; never the path */
 };
 
 struct call {
 	struct http_response *resp;
-	int finished;             /* the request callback ran */
+	int finished; /* the request callback ran */
 	int timed_out;
-	int reqerr;               /* enum evhttp_request_error + 1; 0 for none */
-	int connected;            /* TCP (and TLS) were up at some point */
+	int reqerr;    /* enum evhttp_request_error + 1; 0 for none */
+	int connected; /* TCP (and TLS) were up at some point */
 	struct event_base *base;
 };
 
 /* Loopback only by address, or the name every resolver maps to it; anything else could be
  * routed off the host. */
-static int is_loopback(const char *host)
+static int
+is_loopback(const char *host)
 {
 	struct in_addr a4;
 	struct in6_addr a6;
@@ -64,18 +62,19 @@ static int is_loopback(const char *host)
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	if (inet_pton(AF_INET6, host, &a6) == 1)
 		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+			(IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 	return 0;
 }
 
-static int parse_target(const char *url, struct endpoint *t, char *err, size_t errlen)
+static int
+parse_target(const char *url, struct endpoint *t, char *err, size_t errlen)
 {
 	const char *scheme, *host;
 	struct in_addr a4;
 	struct in6_addr a6;
 	size_t hl;
 
-	memset(t, 0, sizeof *t);
+	memset(t, 0, sizeof(*t));
 	if (url == NULL || *url == '\0') {
 		rg_seterr(err, errlen, "no URL given");
 		return -1;
@@ -87,7 +86,8 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 	}
 	scheme = evhttp_uri_get_scheme(t->uri);
 	host = evhttp_uri_get_host(t->uri);
-	if (scheme == NULL || (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)) {
+	if (scheme == NULL ||
+		(strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)) {
 		rg_seterr(err, errlen, "URL scheme must be https (or http on loopback)");
 		goto bad;
 	}
@@ -107,7 +107,7 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 		host++;
 		hl -= 2;
 	}
-	if (hl >= sizeof t->host) {
+	if (hl >= sizeof(t->host)) {
 		rg_seterr(err, errlen, "URL host is too long");
 		goto bad;
 	}
@@ -117,11 +117,11 @@ static int parse_target(const char *url, struct endpoint *t, char *err, size_t e
 	t->port = evhttp_uri_get_port(t->uri);
 	if (t->port <= 0)
 		t->port = t->https ? 443 : 80;
-	snprintf(t->where, sizeof t->where, strchr(t->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+	snprintf(t->where, sizeof(t->where), strchr(t->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
 		t->https ? "https" : "http", t->host, t->port);
 	if (!t->https && !is_loopback(t->host)) {
-		rg_seterr(err, errlen, "%s: plain http is only allowed to a loopback host; use https",
-			t->where);
+		rg_seterr(err, errlen,
+			"%s: plain http is only allowed to a loopback host; use https", t->where);
 		goto bad;
 	}
 	return 0;
@@ -131,7 +131,8 @@ bad:
 	return -1;
 }
 
-int http_check_url(const char *url, char *err, size_t errlen)
+int
+http_check_url(const char *url, char *err, size_t errlen)
 {
 	struct endpoint t;
 
@@ -141,27 +142,23 @@ int http_check_url(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-int http_check_ca_file(const char *path, char *err, size_t errlen)
+int
+http_check_ca_file(const char *path, char *err, size_t errlen)
 {
-	X509_STORE *st = X509_STORE_new();
-	int ok = st != NULL && X509_STORE_load_file(st, path) == 1;
-
-	X509_STORE_free(st);
-	ERR_clear_error();
-	if (!ok)
-		rg_seterr(err, errlen, "cannot load CA certificates from %s", path);
-	return ok ? 0 : -1;
+	return securefile_check_ca("tls-ca-file", path, err, errlen);
 }
 
-void http_response_free(struct http_response *resp)
+void
+http_response_free(struct http_response *resp)
 {
 	if (resp == NULL)
 		return;
 	free(resp->body);
-	memset(resp, 0, sizeof *resp);
+	memset(resp, 0, sizeof(*resp));
 }
 
-void http_snippet(const struct http_response *resp, char *buf, size_t len)
+void
+http_snippet(const struct http_response *resp, char *buf, size_t len)
 {
 	size_t i, n;
 
@@ -178,7 +175,8 @@ void http_snippet(const struct http_response *resp, char *buf, size_t len)
 
 /* Keeps the first RG_HTTP_MAX_RESPONSE bytes and drops the rest, so a hostile or broken
  * receiver cannot make the daemon buffer without bound. */
-static void take_body(struct call *c, struct evbuffer *in)
+static void
+take_body(struct call *c, struct evbuffer *in)
 {
 	struct http_response *r = c->resp;
 	size_t n = evbuffer_get_length(in), room;
@@ -205,12 +203,14 @@ static void take_body(struct call *c, struct evbuffer *in)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-static void on_chunk(struct evhttp_request *req, void *arg)
+static void
+on_chunk(struct evhttp_request *req, void *arg)
 {
 	take_body(arg, evhttp_request_get_input_buffer(req));
 }
 
-static void on_error(enum evhttp_request_error e, void *arg)
+static void
+on_error(enum evhttp_request_error e, void *arg)
 {
 	struct call *c = arg;
 
@@ -220,14 +220,16 @@ static void on_error(enum evhttp_request_error e, void *arg)
 /* libevent calls this only for a connection that was established (TLS included); that is
  * how a refused connection is told from a peer that hung up. errno is no help: by the time
  * the request callback runs, libevent's cleanup has overwritten it. */
-static void on_close(struct evhttp_connection *evcon, void *arg)
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct call *c = arg;
 
 	c->connected = 1;
 }
 
-static void on_done(struct evhttp_request *req, void *arg)
+static void
+on_done(struct evhttp_request *req, void *arg)
 {
 	struct call *c = arg;
 
@@ -240,7 +242,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 	event_base_loopbreak(c->base);
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
 
@@ -250,8 +253,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 /* A TLS context that verifies the peer: chain against ca_file (or the system store) and
  * the URL's host name or IP address against the certificate. */
-static SSL *tls_new(const struct endpoint *t, const char *ca_file, SSL_CTX **ctxp, char *err,
-	size_t errlen)
+static SSL *
+tls_new(const struct endpoint *t, const char *ca_file, SSL_CTX **ctxp, char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
 	SSL *ssl = NULL;
@@ -262,10 +265,12 @@ static SSL *tls_new(const struct endpoint *t, const char *ca_file, SSL_CTX **ctx
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
-			    : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		rg_seterr(err, errlen, "cannot load the CA certificates%s%s", ca_file ? " from " : "",
-			ca_file ? ca_file : "");
+	if (ca_file != NULL) {
+		if (securefile_load_ca(SSL_CTX_get_cert_store(ctx), "tls-ca-file", ca_file, err,
+			    errlen) != 0)
+			return NULL;
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		rg_seterr(err, errlen, "cannot load the system's CA certificates");
 		return NULL;
 	}
 	ssl = SSL_new(ctx);
@@ -288,8 +293,9 @@ fail:
 }
 
 /* Why no response arrived, as precisely as libevent and OpenSSL let us tell. */
-static void explain_failure(const struct call *c, const struct endpoint *t, SSL *ssl,
-	struct bufferevent *bev, int timeout, char *err, size_t errlen)
+static void
+explain_failure(const struct call *c, const struct endpoint *t, SSL *ssl, struct bufferevent *bev,
+	int timeout, char *err, size_t errlen)
 {
 	unsigned long e, last = 0;
 	long vr;
@@ -307,8 +313,8 @@ static void explain_failure(const struct call *c, const struct endpoint *t, SSL 
 	if (ssl != NULL) {
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK) {
-			rg_seterr(err, errlen, "%s: TLS certificate verification failed: %s", t->where,
-				X509_verify_cert_error_string(vr));
+			rg_seterr(err, errlen, "%s: TLS certificate verification failed: %s",
+				t->where, X509_verify_cert_error_string(vr));
 			return;
 		}
 		/* The queue also holds bare SSL_get_error() codes (no library part) for
@@ -317,7 +323,7 @@ static void explain_failure(const struct call *c, const struct endpoint *t, SSL 
 			if (ERR_GET_LIB(e) != 0)
 				last = e;
 		if (last != 0) {
-			ERR_error_string_n(last, buf, sizeof buf);
+			ERR_error_string_n(last, buf, sizeof(buf));
 			rg_seterr(err, errlen, "%s: TLS error: %s", t->where, buf);
 			return;
 		}
@@ -335,13 +341,12 @@ static void explain_failure(const struct call *c, const struct endpoint *t, SSL 
 		rg_seterr(err, errlen, "%s: response headers too large", t->where);
 		break;
 	default:
-		rg_seterr(err, errlen, "%s: connection closed without a response",
-			t->where);
+		rg_seterr(err, errlen, "%s: connection closed without a response", t->where);
 	}
 }
 
-int http_post(const struct http_request *rq, struct http_response *resp, char *err,
-	size_t errlen)
+int
+http_post(const struct http_request *rq, struct http_response *resp, char *err, size_t errlen)
 {
 	struct endpoint t;
 	struct call c;
@@ -360,8 +365,8 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 	size_t i, tl;
 	int timeout, rc = RG_HTTP_TRANSIENT;
 
-	memset(resp, 0, sizeof *resp);
-	memset(&c, 0, sizeof c);
+	memset(resp, 0, sizeof(*resp));
+	memset(&c, 0, sizeof(c));
 	c.resp = resp;
 	if (parse_target(rq->url, &t, err, errlen) != 0)
 		return RG_HTTP_BAD_REQUEST;
@@ -415,22 +420,22 @@ int http_post(const struct http_request *rq, struct http_response *resp, char *e
 	evhttp_request_set_chunked_cb(req, on_chunk);
 	evhttp_request_set_error_cb(req, on_error);
 	hdrs = evhttp_request_get_output_headers(req);
-	snprintf(hosthdr, sizeof hosthdr, strchr(t.host, ':') ? "[%s]" : "%s", t.host);
+	snprintf(hosthdr, sizeof(hosthdr), strchr(t.host, ':') ? "[%s]" : "%s", t.host);
 	if (t.port != (t.https ? 443 : 80))
-		snprintf(hosthdr + strlen(hosthdr), sizeof hosthdr - strlen(hosthdr), ":%d",
+		snprintf(hosthdr + strlen(hosthdr), sizeof(hosthdr) - strlen(hosthdr), ":%d",
 			t.port);
 	if (evhttp_add_header(hdrs, "Host", hosthdr) != 0 ||
-	    evhttp_add_header(hdrs, "User-Agent", "resetguard-syncd") != 0 ||
-	    evhttp_add_header(hdrs, "Connection", "close") != 0 ||
-	    (rq->content_type != NULL &&
-	     evhttp_add_header(hdrs, "Content-Type", rq->content_type) != 0) ||
-	    (rq->accept != NULL && evhttp_add_header(hdrs, "Accept", rq->accept) != 0))
+		evhttp_add_header(hdrs, "User-Agent", "resetguard-syncd") != 0 ||
+		evhttp_add_header(hdrs, "Connection", "close") != 0 ||
+		(rq->content_type != NULL &&
+			evhttp_add_header(hdrs, "Content-Type", rq->content_type) != 0) ||
+		(rq->accept != NULL && evhttp_add_header(hdrs, "Accept", rq->accept) != 0))
 		goto badhdr;
 	for (i = 0; i < rq->nheaders; i++)
 		if (evhttp_add_header(hdrs, rq->headers[i].name, rq->headers[i].value) != 0)
 			goto badhdr;
 	if (rq->body_len > 0 &&
-	    evbuffer_add(evhttp_request_get_output_buffer(req), rq->body, rq->body_len) != 0)
+		evbuffer_add(evhttp_request_get_output_buffer(req), rq->body, rq->body_len) != 0)
 		goto nomem;
 
 	path = evhttp_uri_get_path(t.uri);
@@ -475,7 +480,7 @@ out:
 	if (req != NULL)
 		evhttp_request_free(req);
 	if (evcon != NULL)
-		evhttp_connection_free(evcon);   /* and bev, and with it ssl */
+		evhttp_connection_free(evcon); /* and bev, and with it ssl */
 	else if (ssl != NULL)
 		SSL_free(ssl);
 	if (deadline != NULL)

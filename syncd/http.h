@@ -11,16 +11,14 @@
 
 #include <stddef.h>
 
-#include "hook.h"
-
 /* Responses beyond this are truncated (the rest is read and dropped). */
 #define RG_HTTP_MAX_RESPONSE (64 * 1024)
 
 /* libevent's http.h owns the HTTP_* names. */
 enum rg_http_status {
-	RG_HTTP_OK = 0,            /* a response arrived; see resp->status */
-	RG_HTTP_TRANSIENT = -1,    /* no response: connection, TLS, timeout — worth retrying */
-	RG_HTTP_BAD_REQUEST = -2,  /* the request itself is unusable (URL, scheme, CA file) */
+	RG_HTTP_OK = 0,           /* a response arrived; see resp->status */
+	RG_HTTP_TRANSIENT = -1,   /* no response: connection, TLS, timeout — worth retrying */
+	RG_HTTP_BAD_REQUEST = -2, /* the request itself is unusable (URL, scheme, CA file) */
 };
 
 struct http_header {
@@ -29,28 +27,27 @@ struct http_header {
 };
 
 struct http_request {
-	const char *url;                   /* http(s)://host[:port]/path[?query] */
+	const char *url; /* http(s)://host[:port]/path[?query] */
 	const char *content_type;
 	const char *accept;                /* NULL: no Accept header */
 	const struct http_header *headers; /* extra headers, may be NULL */
 	size_t nheaders;
 	const void *body;
 	size_t body_len;
-	const char *ca_file;               /* NULL: the system's default trust store */
-	int timeout;                       /* seconds for the whole exchange; <= 0: 10 */
+	const char *ca_file; /* NULL: the system's default trust store */
+	int timeout;         /* seconds for the whole exchange; <= 0: 10 */
 };
 
 struct http_response {
-	int status;                        /* HTTP status code, 0 when none arrived */
-	char *body;                        /* malloc'd, NUL-terminated, NULL when empty */
+	int status; /* HTTP status code, 0 when none arrived */
+	char *body; /* malloc'd, NUL-terminated, NULL when empty */
 	size_t body_len;
-	int truncated;                     /* body was longer than RG_HTTP_MAX_RESPONSE */
+	int truncated; /* body was longer than RG_HTTP_MAX_RESPONSE */
 };
 
 /* Returns an enum rg_http_status. resp is always initialised and must be released with
  * http_response_free. On an error, err names it (the URL's host, never the body). */
-int http_post(const struct http_request *req, struct http_response *resp, char *err,
-	size_t errlen);
+int http_post(const struct http_request *req, struct http_response *resp, char *err, size_t errlen);
 void http_response_free(struct http_response *resp);
 
 /* A printable excerpt of the response body for an error text: at most len - 1 bytes,
@@ -63,19 +60,5 @@ int http_check_url(const char *url, char *err, size_t errlen);
 
 /* For configure(): path holds PEM certificates OpenSSL can load. 0 when usable. */
 int http_check_ca_file(const char *path, char *err, size_t errlen);
-
-/* ---- shared by the hook kinds (they may not extend hook.h) ---- */
-
-/* The JSON document describing ev that the webhook POSTs and the exec hook writes on the
- * command's stdin: {"event":"password-changed","change_number":N,"account":..,"uid":..,
- * "kind":..,"requester":..,"time":..}, compact, in that order; absent strings are null.
- * malloc'd; NULL on allocation failure. Defined in hook_webhook.c. */
-char *hook_event_json(const struct hook_event *ev);
-/* A stable transaction id for ev: lower-case hex SHA-256 of the change number and the
- * account, so every retry of the same change carries the same id. 0 on success. Defined
- * in hook_webhook.c. */
-int hook_txn_id(const struct hook_event *ev, char out[65]);
-/* Parses a timeout value in seconds (1..3600). Defined in hook_webhook.c. */
-int hook_parse_timeout(const struct conf_kv *kv, int *out, char *err, size_t errlen);
 
 #endif

@@ -11,16 +11,16 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "engine.h"
-#include "seal.h"
+#include "errbuf.h"
+#include "securefile.h"
 
 struct daemon {
 	const char *config_file;
@@ -46,48 +46,39 @@ usage(void)
 		"  -d       stay in the foreground and log debug messages\n");
 }
 
-/* The private key unseals every password: it must be readable by its owner alone. */
-static EVP_PKEY *
-load_key(const char *path, char *err, size_t errlen)
+/* The certificate the overlay seals to: CMS needs an EC or an RSA key in it. */
+static X509 *
+load_cert(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	FILE *fp;
-	EVP_PKEY *key;
+	X509 *cert = securefile_load_cert("cert-file", path, err, errlen);
+	EVP_PKEY *key = cert != NULL ? X509_get0_pubkey(cert) : NULL;
 
-	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "key-file %s: not a regular file", path);
+	if (cert != NULL && (key == NULL || !(EVP_PKEY_is_a(key, "EC") ||
+						     EVP_PKEY_is_a(key, "RSA")))) {
+		rg_seterr(err, errlen, "cert-file %s has neither an EC nor an RSA key: a CMS "
+			"recipient needs one", path);
+		X509_free(cert);
 		return NULL;
 	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "key-file %s is accessible by group or others: chmod 600 it",
-			path);
-		return NULL;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "key-file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
-	if (key == NULL)
-		snprintf(err, errlen, "key-file %s holds no PEM private key", path);
-	return key;
+	return cert;
 }
 
 static int
 load_secrets(struct daemon *d, struct syncd_config *cfg, char *err, size_t errlen)
 {
-	if ((d->key = load_key(cfg->key_file, err, errlen)) == NULL)
+	/* the private key unseals every password */
+	if ((d->key = securefile_load_key("key-file", cfg->key_file, err, errlen)) == NULL)
 		return -1;
-	if ((d->cert = rg_seal_load_cert(cfg->cert_file, err, errlen)) == NULL)
+	if ((d->cert = load_cert(cfg->cert_file, err, errlen)) == NULL)
 		return -1;
 	if (X509_check_private_key(d->cert, d->key) != 1) {
-		snprintf(err, errlen, "key-file %s does not belong to cert-file %s", cfg->key_file,
+		rg_seterr(err, errlen, "key-file %s does not belong to cert-file %s", cfg->key_file,
 			cfg->cert_file);
 		return -1;
 	}
 	if (!cfg->sasl_external &&
-	    read_secret_file(cfg->bind_password_file, &d->password, err, errlen) != 0)
+	    securefile_read_secret("bind-password-file", cfg->bind_password_file, &d->password,
+	    err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -97,7 +88,7 @@ drop_secrets(struct daemon *d)
 {
 	EVP_PKEY_free(d->key);
 	X509_free(d->cert);
-	free_secret(d->password);
+	securefile_free_secret(d->password);
 	d->key = NULL;
 	d->cert = NULL;
 	d->password = NULL;
@@ -111,16 +102,16 @@ drop_privileges(const char *user, char *err, size_t errlen)
 	if (user == NULL || geteuid() != 0)
 		return 0;
 	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, errlen, "user %s does not exist", user);
+		rg_seterr(err, errlen, "user %s does not exist", user);
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0) {
-		snprintf(err, errlen, "cannot become %s: %s", user, strerror(errno));
+		rg_seterr(err, errlen, "cannot become %s: %s", user, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0) {
-		snprintf(err, errlen, "privileges could not be dropped for good");
+		rg_seterr(err, errlen, "privileges could not be dropped for good");
 		return -1;
 	}
 	return 0;

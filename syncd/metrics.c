@@ -8,6 +8,7 @@
 #include <event2/http.h>
 
 #include "engine.h"
+#include "errbuf.h"
 
 #define MAX_TARGETS 256
 
@@ -90,7 +91,7 @@ metrics_start(struct event_base *base, const char *listen, struct engine *e, cha
 	size_t hlen;
 
 	if (m == NULL || colon == NULL || (hlen = (size_t)(colon - listen)) >= sizeof(host)) {
-		snprintf(err, errlen, "metrics-listen %s is not host:port", listen);
+		rg_seterr(err, errlen, "metrics-listen %s is not host:port", listen);
 		free(m);
 		return NULL;
 	}
@@ -104,7 +105,7 @@ metrics_start(struct event_base *base, const char *listen, struct engine *e, cha
 	m->e = e;
 	if ((m->http = evhttp_new(base)) == NULL ||
 	    evhttp_bind_socket(m->http, host, (ev_uint16_t)atoi(colon + 1)) != 0) {
-		snprintf(err, errlen, "cannot listen for metrics on %s: address in use or not "
+		rg_seterr(err, errlen, "cannot listen for metrics on %s: address in use or not "
 			"local", listen);
 		metrics_stop(m);
 		return NULL;

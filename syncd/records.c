@@ -9,7 +9,7 @@
 #include "engine-private.h"
 
 void
-write_status(struct engine *e, struct rec *rc)
+records_write_status(struct engine *e, struct rec *rc)
 {
 	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
 	char **tv = calloc(nt + 1, sizeof(char *)), **hv = calloc(nh + 1, sizeof(char *));
@@ -66,7 +66,7 @@ out:
 /* Is there an applied change for the same account newer than this one? Then this one must
  * never reach a store, even if syncd crashed after delivering the newer one. */
 int
-newer_change_exists(struct engine *e, const struct log_record *r)
+records_newer_change_exists(struct engine *e, const struct log_record *r)
 {
 	char *filter = NULL, *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct berval acct, esc = { 0, NULL };
@@ -96,7 +96,7 @@ out:
 }
 
 int
-copy_record(struct log_record *dst, const struct log_record *src)
+records_copy(struct log_record *dst, const struct log_record *src)
 {
 	size_t n;
 
@@ -126,7 +126,7 @@ copy_record(struct log_record *dst, const struct log_record *src)
 
 /* The value of the account DN's first RDN, unescaped: what mappings call %r. */
 char *
-first_rdn_value(const char *dn)
+records_first_rdn_value(const char *dn)
 {
 	LDAPDN parsed = NULL;
 	char *out = NULL;
@@ -141,7 +141,7 @@ out:
 }
 
 void
-log_record_free(struct log_record *r)
+records_free(struct log_record *r)
 {
 	free(r->dn);
 	free(r->account);
@@ -159,7 +159,7 @@ log_record_free(struct log_record *r)
 }
 
 void
-now_gentime(char buf[32])
+records_now_gentime(char buf[32])
 {
 	time_t t = time(NULL);
 	struct tm tm;

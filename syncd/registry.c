@@ -3,12 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hook.h"
-#include "target.h"
-
-/* Not in target.h/hook.h, which are shared interfaces; config.c declares them itself. */
-void target_kinds_list(char *buf, size_t len);
-void hook_kinds_list(char *buf, size_t len);
+#include "registry.h"
 
 static const struct target_ops *const target_kinds[] = {
 	&target_ldap_ops,
@@ -25,7 +20,7 @@ static const struct hook_ops *const hook_kinds[] = {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct target_ops *
-target_ops_find(const char *kind)
+registry_target_ops(const char *kind)
 {
 	for (size_t i = 0; kind != NULL && i < COUNT(target_kinds); i++)
 		if (strcmp(target_kinds[i]->kind, kind) == 0)
@@ -34,7 +29,7 @@ target_ops_find(const char *kind)
 }
 
 const struct hook_ops *
-hook_ops_find(const char *kind)
+registry_hook_ops(const char *kind)
 {
 	for (size_t i = 0; kind != NULL && i < COUNT(hook_kinds); i++)
 		if (strcmp(hook_kinds[i]->kind, kind) == 0)
@@ -61,7 +56,7 @@ join(char *buf, size_t len, const char *const *names, size_t n)
 }
 
 void
-target_kinds_list(char *buf, size_t len)
+registry_target_kinds(char *buf, size_t len)
 {
 	const char *names[COUNT(target_kinds)];
 
@@ -71,7 +66,7 @@ target_kinds_list(char *buf, size_t len)
 }
 
 void
-hook_kinds_list(char *buf, size_t len)
+registry_hook_kinds(char *buf, size_t len)
 {
 	const char *names[COUNT(hook_kinds)];
 

@@ -16,13 +16,13 @@ static const char *const names[] = {
 };
 
 const char *
-tstatus_name(enum tstatus s)
+status_name(enum tstatus s)
 {
 	return names[s];
 }
 
 int
-tstatus_final(enum tstatus s)
+status_final(enum tstatus s)
 {
 	return s == TS_DELIVERED || s == TS_SUPERSEDED || s == TS_FAILED;
 }
@@ -39,7 +39,7 @@ status_format(const char *name, enum tstatus s, int attempts, const char *time,
 	for (i = 0; error != NULL && error[i] != '\0' && i < sizeof(clean) - 1; i++)
 		clean[i] = (error[i] == '\n' || error[i] == '\r') ? ' ' : error[i];
 	clean[i] = '\0';
-	if (asprintf(&out, "%s %s attempts=%d time=%s%s%s", name, tstatus_name(s), attempts,
+	if (asprintf(&out, "%s %s attempts=%d time=%s%s%s", name, status_name(s), attempts,
 	    time, clean[0] != '\0' ? " error=" : "", clean) < 0)
 		return NULL;
 	return out;

@@ -51,11 +51,6 @@ struct syncd_config {
  * name — each is an error naming file and line. On error *cfg is left empty. */
 int config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen);
 void config_free(struct syncd_config *cfg);
-/* For the kinds' configure(): keeps a copy of kv's value in *slot, refusing a second one. */
-int conf_set_once(char **slot, const struct conf_kv *kv, char *err, size_t errlen);
-/* A secret file must be a regular file readable by its owner only. Reads the first line. */
-int read_secret_file(const char *path, char **secret, char *err, size_t errlen);
-void free_secret(char *secret);
 
 /* Logging: syslog or JSON lines on standard error. Never pass a password. */
 void log_init(const char *mode, int foreground_debug);

@@ -13,7 +13,8 @@ enum delivery_result {
 };
 
 /* One password to deliver. account is the DN in the main directory; rdn_value the value of
- * its first RDN (e.g. the uid), used by account mappings. */
+ * its first RDN (e.g. the uid), used by account mappings only once the engine has made
+ * sure no other entry of the main directory has it (see maps_by_rdn). */
 struct delivery {
 	unsigned long long number;         /* change number of the log record */
 	const char *account;
@@ -41,13 +42,13 @@ struct target {
 	const char *file;                  /* where the block starts, for messages */
 	int line;
 	void *priv;                        /* the kind's own state */
+	int maps_by_rdn;                   /* set by configure(): the kind finds the account
+					    * in its store by rdn_value */
 	struct target_worker *worker;      /* engine's */
 };
 
 extern const struct target_ops target_ldap_ops;
 extern const struct target_ops target_ad_ops;
 extern const struct target_ops target_exec_ops;
-
-const struct target_ops *target_ops_find(const char *kind);
 
 #endif

@@ -10,7 +10,7 @@
 #include "seal.h"
 
 void
-job_free(struct job *j)
+worker_job_free(struct job *j)
 {
 	free(j->account);
 	free(j->rdn_value);
@@ -27,6 +27,32 @@ worker_of(struct engine *e, struct tstate *s, int is_hook)
 	return is_hook ? &e->workers[e->nworkers - 1] : &e->workers[s->index];
 }
 
+static enum outcome
+delivery_outcome(enum delivery_result r)
+{
+	switch (r) {
+	case DELIVERY_DONE:
+		return OUTCOME_DONE;
+	case DELIVERY_RETRY:
+		return OUTCOME_RETRY;
+	default:
+		return OUTCOME_FAIL;
+	}
+}
+
+static enum outcome
+hook_outcome(enum hook_result r)
+{
+	switch (r) {
+	case HOOK_DONE:
+		return OUTCOME_DONE;
+	case HOOK_RETRY:
+		return OUTCOME_RETRY;
+	default:
+		return OUTCOME_FAIL;
+	}
+}
+
 /* Runs in the worker thread: the password exists in clear only inside this call. */
 static void
 run_job(struct worker *w, struct job *j)
@@ -40,18 +66,19 @@ run_job(struct worker *w, struct job *j)
 		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
 			j->requester, j->time, j->epoch };
 
-		j->result = h->ops->fire(h, &ev, j->err, sizeof(j->err));
+		j->outcome = hook_outcome(h->ops->fire(h, &ev, j->err, sizeof(j->err)));
 		return;
 	}
 	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
 	    sizeof(j->err)) != 0) {
-		j->result = DELIVERY_FAIL;
+		j->outcome = OUTCOME_FAIL;
 		return;
 	}
 	{
 		struct delivery d = { j->number, j->account, j->rdn_value, pw, pwlen };
 
-		j->result = w->target->ops->deliver(w->target, &d, j->err, sizeof(j->err));
+		j->outcome = delivery_outcome(
+			w->target->ops->deliver(w->target, &d, j->err, sizeof(j->err)));
 	}
 	rg_unseal_free(pw, pwlen);
 }
@@ -90,7 +117,7 @@ worker_main(void *arg)
 }
 
 void
-enqueue(struct engine *e, struct tstate *s, int is_hook)
+worker_enqueue(struct engine *e, struct tstate *s, int is_hook)
 {
 	struct rec *rc = s->rec;
 	struct worker *w = worker_of(e, s, is_hook);
@@ -121,7 +148,7 @@ enqueue(struct engine *e, struct tstate *s, int is_hook)
 
 /* Takes s's job back out of its worker's queue; 0 if it is already running. */
 int
-dequeue(struct engine *e, struct tstate *s, int is_hook)
+worker_dequeue(struct engine *e, struct tstate *s, int is_hook)
 {
 	struct worker *w = worker_of(e, s, is_hook);
 	struct job **jp, *j;
@@ -134,7 +161,7 @@ dequeue(struct engine *e, struct tstate *s, int is_hook)
 			*jp = j->next;
 			if (*jp == NULL)
 				w->tail = jp;
-			job_free(j);
+			worker_job_free(j);
 			found = 1;
 			break;
 		}

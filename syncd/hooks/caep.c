@@ -7,123 +7,73 @@
  * "exp" either (RFC 8417 section 2.2: a SET is a statement of fact, it does not expire).
  * txn is derived from the change, so receivers can recognise retries and correlate the two
  * SETs of one change; jti is new for every token. */
-#ifdef HAVE_CONFIG_H
-#include <config.h>
-#endif
-
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "evidence.h"
-#include "hook.h"
-#include "http.h"
+#include "confkv.h"
 #include "errbuf.h"
+#include "hook.h"
+#include "hookevent.h"
+#include "http.h"
+#include "jws.h"
+#include "securefile.h"
 
 #define DEFAULT_TIMEOUT 10
 #define NEVENTS 2
 
 static const struct {
-	const char *name;        /* as written in "events" */
+	const char *name; /* as written in "events" */
 	const char *uri;
 } caep_events[NEVENTS] = {
-	{ "credential-change",
-	  "https://schemas.openid.net/secevent/caep/event-type/credential-change" },
-	{ "session-revoked",
-	  "https://schemas.openid.net/secevent/caep/event-type/session-revoked" },
+	{"credential-change",
+		"https://schemas.openid.net/secevent/caep/event-type/credential-change"},
+	{"session-revoked", "https://schemas.openid.net/secevent/caep/event-type/session-revoked"},
 };
 
 struct caep {
 	char *url;
 	char *issuer;
 	char *audience;
-	char *kid;               /* NULL: no kid in the header */
+	char *kid; /* NULL: no kid in the header */
 	char *ca_file;
-	EVP_PKEY *key;           /* P-256 private key */
-	unsigned events;         /* bit i: caep_events[i] */
+	EVP_PKEY *key;   /* P-256 private key */
+	unsigned events; /* bit i: caep_events[i] */
 	int timeout;
 };
 
 /* CAEP's initiating_entity: who caused the change. A reset someone else performed is the
  * admin's; a user changing (or recovering) their own password is the user's. */
-static const char *initiating_entity(const char *kind)
+static const char *
+initiating_entity(const char *kind)
 {
 	if (kind == NULL)
 		return "system";
 	if (strcmp(kind, "self-change") == 0 || strcmp(kind, "self-service") == 0)
 		return "user";
 	if (strcmp(kind, "delegated") == 0 || strcmp(kind, "break-glass") == 0 ||
-	    strcmp(kind, "provisioning") == 0)
+		strcmp(kind, "provisioning") == 0)
 		return "admin";
 	return "system";
 }
 
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* The key is read as securefile.h reads every key; this adds what ES256 needs. */
+static EVP_PKEY *
+load_key(const char *path, char *err, size_t errlen)
 {
-	return -1;   /* never prompt: a daemon has no terminal */
-}
-
-/* The rules of read_secret_file (secret.c): a regular file, not a symbolic link, that
- * only its owner may access. Opened before checking, so the mode checked is that of the
- * file read. */
-static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	EVP_PKEY *key = NULL;
-	FILE *f = NULL;
+	EVP_PKEY *key = securefile_load_key("signing-key", path, err, errlen);
 	char group[64];
-	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			rg_seterr(err, errlen, "signing-key %s is a symbolic link: name the file "
-				"itself", path);
-		else
-			rg_seterr(err, errlen, "signing-key %s: cannot open: %s", path,
-				strerror(errno));
+	if (key == NULL)
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rg_seterr(err, errlen, "signing-key %s is not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & 077) {
-		rg_seterr(err, errlen, "signing-key %s is %s by group or others: chmod 600 it",
-			path, (st.st_mode & 044) ? "readable" : (st.st_mode & 022) ? "writable"
-			: "accessible");
-		close(fd);
-		return NULL;
-	}
-	f = fdopen(fd, "r");
-	if (f == NULL) {
-		rg_seterr(err, errlen, "signing-key %s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	fclose(f);
-	ERR_clear_error();
-	if (key == NULL) {
-		rg_seterr(err, errlen, "signing-key %s: not an unencrypted PEM private key", path);
-		return NULL;
-	}
 	if (!EVP_PKEY_is_a(key, "EC") ||
-	    EVP_PKEY_get_group_name(key, group, sizeof group, NULL) != 1 ||
-	    (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
+		EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) != 1 ||
+		(strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
 		rg_seterr(err, errlen, "signing-key %s: must be an EC P-256 key (ES256)", path);
 		EVP_PKEY_free(key);
 		return NULL;
@@ -131,7 +81,8 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
 	return key;
 }
 
-static int parse_events(const struct conf_kv *kv, unsigned *out, char *err, size_t errlen)
+static int
+parse_events(const struct conf_kv *kv, unsigned *out, char *err, size_t errlen)
 {
 	const char *p = kv->value, *q;
 	size_t len, i;
@@ -147,24 +98,26 @@ static int parse_events(const struct conf_kv *kv, unsigned *out, char *err, size
 		len = (size_t)(q - p);
 		for (i = 0; i < NEVENTS; i++)
 			if (strlen(caep_events[i].name) == len &&
-			    strncmp(caep_events[i].name, p, len) == 0)
+				strncmp(caep_events[i].name, p, len) == 0)
 				break;
 		if (i == NEVENTS) {
-			rg_seterr(err, errlen, "%s:%d: events: unknown event \"%.*s\" (known: "
-				"credential-change session-revoked)", kv->file, kv->line, (int)len, p);
-			return -1;
+			return confkv_err(err, errlen, kv->file, kv->line,
+				"events: unknown event "
+				"\"%.*s\" (known: credential-change session-revoked)",
+				(int)len, p);
 		}
 		*out |= 1u << i;
 		p = q;
 	}
 	if (*out == 0) {
-		rg_seterr(err, errlen, "%s:%d: events: name at least one event", kv->file, kv->line);
-		return -1;
+		return confkv_err(err, errlen, kv->file, kv->line,
+			"events: name at least one event");
 	}
 	return 0;
 }
 
-static void caep_free(struct hook *h)
+static void
+caep_free(struct hook *h)
 {
 	struct caep *c = h->priv;
 
@@ -180,8 +133,8 @@ static void caep_free(struct hook *h)
 	h->priv = NULL;
 }
 
-static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err,
-	size_t errlen)
+static int
+caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err, size_t errlen)
 {
 	struct caep *c;
 	const struct conf_kv *keykv = NULL;
@@ -189,11 +142,9 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 	int have_key = 0, have_timeout = 0, have_events = 0;
 	size_t i;
 
-	c = calloc(1, sizeof *c);
-	if (c == NULL) {
-		rg_seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
-		return -1;
-	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return confkv_err(err, errlen, h->file, h->line, "out of memory");
 	h->priv = c;
 	c->timeout = DEFAULT_TIMEOUT;
 	c->events = (1u << NEVENTS) - 1;
@@ -202,56 +153,63 @@ static int caep_configure(struct hook *h, const struct conf_kv *kv, size_t n, ch
 		int rc;
 
 		if (strcmp(k->key, "url") == 0) {
-			rc = conf_set_once(&c->url, k, err, errlen);
-			if (rc == 0 && http_check_url(k->value, why, sizeof why) != 0) {
-				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
+			rc = confkv_set_once(&c->url, k, err, errlen);
+			if (rc == 0 && http_check_url(k->value, why, sizeof(why)) != 0) {
+				confkv_err(err, errlen, k->file, k->line, "url: %s", why);
 				rc = -1;
 			}
 		} else if (strcmp(k->key, "issuer") == 0) {
-			rc = conf_set_once(&c->issuer, k, err, errlen);
+			rc = confkv_set_once(&c->issuer, k, err, errlen);
 		} else if (strcmp(k->key, "audience") == 0) {
-			rc = conf_set_once(&c->audience, k, err, errlen);
+			rc = confkv_set_once(&c->audience, k, err, errlen);
 		} else if (strcmp(k->key, "key-id") == 0) {
-			rc = conf_set_once(&c->kid, k, err, errlen);
+			rc = confkv_set_once(&c->kid, k, err, errlen);
 		} else if (strcmp(k->key, "tls-ca-file") == 0) {
-			rc = conf_set_once(&c->ca_file, k, err, errlen);
-			if (rc == 0 && http_check_ca_file(k->value, why, sizeof why) != 0) {
-				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
+			rc = confkv_set_once(&c->ca_file, k, err, errlen);
+			if (rc == 0 && http_check_ca_file(k->value, why, sizeof(why)) != 0) {
+				confkv_err(err, errlen, k->file, k->line, "%s", why);
 				rc = -1;
 			}
 		} else if (strcmp(k->key, "signing-key") == 0 || strcmp(k->key, "events") == 0 ||
-			   strcmp(k->key, "timeout") == 0) {
-			int *seen = k->key[0] == 's' ? &have_key : k->key[0] == 'e' ? &have_events
-										   : &have_timeout;
+			strcmp(k->key, "timeout") == 0) {
+			int *seen = k->key[0] == 's' ? &have_key
+				: k->key[0] == 'e'   ? &have_events
+						     : &have_timeout;
 
 			if ((*seen)++) {
-				rg_seterr(err, errlen, "%s:%d: %s given twice", k->file, k->line, k->key);
+				confkv_err(err, errlen, k->file, k->line, "%s given twice", k->key);
 				rc = -1;
 			} else if (k->key[0] == 's') {
-				keykv = k;   /* loaded once the whole block is known good */
+				keykv = k; /* loaded once the whole block is known good */
 				rc = 0;
 			} else if (k->key[0] == 'e') {
 				rc = parse_events(k, &c->events, err, errlen);
 			} else {
-				rc = hook_parse_timeout(k, &c->timeout, err, errlen);
+				rc = confkv_seconds(k, &c->timeout, err, errlen);
 			}
 		} else {
-			rg_seterr(err, errlen, "%s:%d: unknown key \"%s\" in a caep hook", k->file,
-				k->line, k->key);
-			rc = -1;
+			rc = confkv_err(err, errlen, k->file, k->line,
+				"unknown key \"%s\" in a caep "
+				"hook (known: url, issuer, audience, key-id, tls-ca-file, "
+				"signing-key, "
+				"events, timeout)",
+				k->key);
 		}
 		if (rc != 0)
 			goto fail;
 	}
 	if (c->url == NULL || c->issuer == NULL || c->audience == NULL || keykv == NULL) {
-		rg_seterr(err, errlen, "%s:%d: hook %s: a caep hook needs %s", h->file, h->line,
-			h->name ? h->name : "", c->url == NULL ? "url" : c->issuer == NULL ? "issuer"
-			: c->audience == NULL ? "audience" : "signing-key");
+		confkv_err(err, errlen, h->file, h->line, "hook %s: a caep hook needs %s",
+			h->name ? h->name : "",
+			c->url == NULL                ? "url"
+				: c->issuer == NULL   ? "issuer"
+				: c->audience == NULL ? "audience"
+						      : "signing-key");
 		goto fail;
 	}
-	c->key = load_key(keykv->value, why, sizeof why);
+	c->key = load_key(keykv->value, why, sizeof(why));
 	if (c->key == NULL) {
-		rg_seterr(err, errlen, "%s:%d: %s", keykv->file, keykv->line, why);
+		confkv_err(err, errlen, keykv->file, keykv->line, "%s", why);
 		goto fail;
 	}
 	return 0;
@@ -261,8 +219,9 @@ fail:
 }
 
 /* One signed SET for caep_events[which]. *out is malloc'd. */
-static int caep_build_set(const struct caep *c, const struct hook_event *ev, size_t which,
-	long long now, char **out, char *err, size_t errlen)
+static int
+caep_build_set(const struct caep *c, const struct hook_event *ev, size_t which, long long now,
+	char **out, char *err, size_t errlen)
 {
 	json_t *hdr = NULL, *claims = NULL, *event = NULL, *sub_id;
 	unsigned char rnd[16];
@@ -272,28 +231,27 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 	int rc = -1;
 
 	*out = NULL;
-	if (RAND_bytes(rnd, sizeof rnd) != 1 || hook_txn_id(ev, txn) != 0) {
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || hookevent_txn_id(ev, txn) != 0) {
 		rg_seterr(err, errlen, "cannot make the token ids");
 		goto out;
 	}
-	for (i = 0; i < sizeof rnd; i++)
+	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(reason, sizeof reason, "password reset (%s)", ev->kind ? ev->kind : "unknown");
+	snprintf(reason, sizeof(reason), "password reset (%s)", ev->kind ? ev->kind : "unknown");
 	if (ev->account != NULL)
-		sub_id = json_pack("{s:s, s:s, s:s}", "format", "iss_sub", "iss", c->issuer,
-			"sub", ev->account);
+		sub_id = json_pack("{s:s, s:s, s:s}", "format", "iss_sub", "iss", c->issuer, "sub",
+			ev->account);
 	else
 		sub_id = json_pack("{s:s, s:s}", "format", "opaque", "id",
 			ev->rdn_value ? ev->rdn_value : "");
 
 	/* Packed separately so the credential-change members can be added; both are
 	 * checked before "o" below hands them over. */
-	event = json_pack("{s:s, s:{s:s}, s:I}", "initiating_entity",
-		initiating_entity(ev->kind), "reason_admin", "en", reason, "event_timestamp",
-		(json_int_t)ev->epoch);
+	event = json_pack("{s:s, s:{s:s}, s:I}", "initiating_entity", initiating_entity(ev->kind),
+		"reason_admin", "en", reason, "event_timestamp", (json_int_t)ev->epoch);
 	if (event != NULL && which == 0 &&
-	    (json_object_set_new(event, "credential_type", json_string("password")) != 0 ||
-	     json_object_set_new(event, "change_type", json_string("update")) != 0)) {
+		(json_object_set_new(event, "credential_type", json_string("password")) != 0 ||
+			json_object_set_new(event, "change_type", json_string("update")) != 0)) {
 		json_decref(event);
 		event = NULL;
 	}
@@ -304,12 +262,12 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 		goto out;
 	}
 	/* "o" steals the references, also when packing fails (jansson >= 2.11). */
-	claims = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:{s:o}}", "iss", c->issuer,
-		"aud", c->audience, "iat", (json_int_t)now, "jti", jti, "txn", txn,
-		"sub_id", sub_id, "events", caep_events[which].uri, event);
+	claims = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:{s:o}}", "iss", c->issuer, "aud",
+		c->audience, "iat", (json_int_t)now, "jti", jti, "txn", txn, "sub_id", sub_id,
+		"events", caep_events[which].uri, event);
 	hdr = json_pack("{s:s, s:s}", "typ", "secevent+jwt", "alg", "ES256");
 	if (claims == NULL || hdr == NULL ||
-	    (c->kid != NULL && json_object_set_new(hdr, "kid", json_string(c->kid)) != 0)) {
+		(c->kid != NULL && json_object_set_new(hdr, "kid", json_string(c->kid)) != 0)) {
 		rg_seterr(err, errlen, "cannot build the token: out of memory");
 		goto out;
 	}
@@ -319,7 +277,7 @@ static int caep_build_set(const struct caep *c, const struct hook_event *ev, siz
 		rg_seterr(err, errlen, "cannot build the token: out of memory");
 		goto out;
 	}
-	if (rg_jws_sign_header(c->key, hs, cs, out, why, sizeof why) != 0) {
+	if (rg_jws_sign_header(c->key, hs, cs, out, why, sizeof(why)) != 0) {
 		rg_seterr(err, errlen, "%s", why);
 		goto out;
 	}
@@ -333,8 +291,8 @@ out:
 }
 
 /* RFC 8935 section 2.3: 202 is success; 400 carries {"err","description"}. */
-static enum hook_result caep_outcome(const struct http_response *resp, char *err,
-	size_t errlen)
+static enum hook_result
+caep_outcome(const struct http_response *resp, char *err, size_t errlen)
 {
 	json_t *j, *e, *d;
 	char snippet[160];
@@ -355,23 +313,23 @@ static enum hook_result caep_outcome(const struct http_response *resp, char *err
 			if (json_is_string(d)) {
 				clean.body = (char *)json_string_value(d);
 				clean.body_len = strlen(clean.body);
-				http_snippet(&clean, snippet, sizeof snippet);
-				snprintf(err + strlen(err), errlen - strlen(err), ": %s", snippet);
+				http_snippet(&clean, snippet, sizeof(snippet));
+				rg_seterr(err + strlen(err), errlen - strlen(err), ": %s", snippet);
 			}
 			json_decref(j);
 			return HOOK_FAIL;
 		}
 		json_decref(j);
 	}
-	http_snippet(resp, snippet, sizeof snippet);
+	http_snippet(resp, snippet, sizeof(snippet));
 	rg_seterr(err, errlen, "receiver answered HTTP %d%s%s", resp->status, *snippet ? ": " : "",
 		snippet);
 	return resp->status >= 500 || resp->status == 408 || resp->status == 429 ? HOOK_RETRY
-										   : HOOK_FAIL;
+										 : HOOK_FAIL;
 }
 
-static enum hook_result caep_fire(struct hook *h, const struct hook_event *ev, char *err,
-	size_t errlen)
+static enum hook_result
+caep_fire(struct hook *h, const struct hook_event *ev, char *err, size_t errlen)
 {
 	struct caep *c = h->priv;
 	struct http_request rq;
@@ -389,11 +347,11 @@ static enum hook_result caep_fire(struct hook *h, const struct hook_event *ev, c
 	for (i = 0; i < NEVENTS; i++) {
 		if (!(c->events & (1u << i)))
 			continue;
-		memset(&resp, 0, sizeof resp);
-		if (caep_build_set(c, ev, i, (long long)time(NULL), &set, why, sizeof why) != 0) {
+		memset(&resp, 0, sizeof(resp));
+		if (caep_build_set(c, ev, i, (long long)time(NULL), &set, why, sizeof(why)) != 0) {
 			res = HOOK_FAIL;
 		} else {
-			memset(&rq, 0, sizeof rq);
+			memset(&rq, 0, sizeof(rq));
 			rq.url = c->url;
 			rq.content_type = "application/secevent+jwt";
 			rq.accept = "application/json";
@@ -401,9 +359,9 @@ static enum hook_result caep_fire(struct hook *h, const struct hook_event *ev, c
 			rq.body_len = strlen(set);
 			rq.ca_file = c->ca_file;
 			rq.timeout = c->timeout;
-			rc = http_post(&rq, &resp, why, sizeof why);
+			rc = http_post(&rq, &resp, why, sizeof(why));
 			if (rc == RG_HTTP_OK)
-				res = caep_outcome(&resp, why, sizeof why);
+				res = caep_outcome(&resp, why, sizeof(why));
 			else
 				res = rc == RG_HTTP_BAD_REQUEST ? HOOK_FAIL : HOOK_RETRY;
 			http_response_free(&resp);
@@ -414,7 +372,7 @@ static enum hook_result caep_fire(struct hook *h, const struct hook_event *ev, c
 		if (res == HOOK_RETRY || all == HOOK_DONE)
 			all = res;
 		if (used < errlen) {
-			snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "",
+			rg_seterr(err + used, errlen - used, "%s%s: %s", used ? "; " : "",
 				caep_events[i].name, why);
 			used += strlen(err + used);
 		}

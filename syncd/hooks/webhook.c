@@ -1,12 +1,6 @@
 /* Hook kind "webhook": POSTs a small JSON document about the change, signed with
  * HMAC-SHA256 under a shared secret, so the receiver can tell it came from us and was not
  * altered. The receiver must compare the signature over the exact bytes it received. */
-#ifdef HAVE_CONFIG_H
-#include <config.h>
-#endif
-
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +10,24 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "hook.h"
-#include "http.h"
+#include "confkv.h"
 #include "errbuf.h"
+#include "hook.h"
+#include "hookevent.h"
+#include "http.h"
+#include "securefile.h"
 
 #define DEFAULT_TIMEOUT 10
 
 struct webhook {
 	char *url;
-	char *secret;          /* the HMAC key: first line of secret-file */
+	char *secret; /* the HMAC key: first line of secret-file */
 	char *ca_file;
 	int timeout;
 };
 
-static void hex(const unsigned char *in, size_t n, char *out)
+static void
+hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
@@ -41,85 +39,25 @@ static void hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* ---- shared helpers (declared in http.h) ---- */
-
-char *hook_event_json(const struct hook_event *ev)
-{
-	json_t *o;
-	char *s;
-
-	o = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?}",
-		"event", "password-changed",
-		"change_number", (json_int_t)ev->number,
-		"account", ev->account,
-		"uid", ev->rdn_value,
-		"kind", ev->kind,
-		"requester", ev->requester,
-		"time", ev->time);
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return s;
-}
-
-int hook_txn_id(const struct hook_event *ev, char out[65])
-{
-	static const char fmt[] = "resetguard-txn-v1\n%llu\n%s";
-	const char *account = ev->account ? ev->account : "";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char *buf;
-	int n, rc = -1;
-
-	/* The account is part of it so that two logs (or a rebuilt log) reusing a change
-	 * number for another account do not collide at the receivers. */
-	n = snprintf(NULL, 0, fmt, ev->number, account);
-	buf = n < 0 ? NULL : malloc((size_t)n + 1);
-	if (buf != NULL && snprintf(buf, (size_t)n + 1, fmt, ev->number, account) == n &&
-	    EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1 &&
-	    mdlen == sizeof md) {
-		hex(md, sizeof md, out);
-		rc = 0;
-	}
-	free(buf);
-	return rc;
-}
-
-int hook_parse_timeout(const struct conf_kv *kv, int *out, char *err, size_t errlen)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(kv->value, &end, 10);
-	if (errno != 0 || end == kv->value || *end != '\0' || v < 1 || v > 3600) {
-		rg_seterr(err, errlen, "%s:%d: %s must be a number of seconds from 1 to 3600",
-			kv->file, kv->line, kv->key);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-/* ---- the webhook ---- */
-
 /* "sha256=" and the lower-case hex HMAC-SHA256 of body under secret. */
-static int webhook_signature(const char *secret, const char *body, size_t len, char out[72])
+static int
+webhook_signature(const char *secret, const char *body, size_t len, char out[72])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len,
-		 mac, &maclen) == NULL || maclen != 32)
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac,
+		    &maclen) == NULL ||
+		maclen != 32)
 		return -1;
 	memcpy(out, "sha256=", 7);
 	hex(mac, maclen, out + 7);
-	OPENSSL_cleanse(mac, sizeof mac);
+	OPENSSL_cleanse(mac, sizeof(mac));
 	return 0;
 }
 
-static void webhook_free(struct hook *h)
+static void
+webhook_free(struct hook *h)
 {
 	struct webhook *w = h->priv;
 
@@ -127,73 +65,68 @@ static void webhook_free(struct hook *h)
 		return;
 	free(w->url);
 	if (w->secret != NULL)
-		free_secret(w->secret);
+		securefile_free_secret(w->secret);
 	free(w->ca_file);
 	free(w);
 	h->priv = NULL;
 }
 
-static int webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err,
-	size_t errlen)
+static int
+webhook_configure(struct hook *h, const struct conf_kv *kv, size_t n, char *err, size_t errlen)
 {
 	struct webhook *w;
 	const struct conf_kv *secret_kv = NULL;
 	char *secret_file = NULL, why[SYNCD_ERR];
-	int have_timeout = 0;
+	int timeout_line = 0;
 	size_t i;
 
-	w = calloc(1, sizeof *w);
-	if (w == NULL) {
-		rg_seterr(err, errlen, "%s:%d: out of memory", h->file, h->line);
-		return -1;
-	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return confkv_err(err, errlen, h->file, h->line, "out of memory");
 	h->priv = w;
 	w->timeout = DEFAULT_TIMEOUT;
 	for (i = 0; i < n; i++) {
 		const struct conf_kv *k = &kv[i];
 
 		if (strcmp(k->key, "url") == 0) {
-			if (conf_set_once(&w->url, k, err, errlen) != 0)
+			if (confkv_set_once(&w->url, k, err, errlen) != 0)
 				goto fail;
-			if (http_check_url(k->value, why, sizeof why) != 0) {
-				rg_seterr(err, errlen, "%s:%d: url: %s", k->file, k->line, why);
+			if (http_check_url(k->value, why, sizeof(why)) != 0) {
+				confkv_err(err, errlen, k->file, k->line, "url: %s", why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "secret-file") == 0) {
-			if (conf_set_once(&secret_file, k, err, errlen) != 0)
+			if (confkv_set_once(&secret_file, k, err, errlen) != 0)
 				goto fail;
 			secret_kv = k;
 		} else if (strcmp(k->key, "tls-ca-file") == 0) {
-			if (conf_set_once(&w->ca_file, k, err, errlen) != 0)
+			if (confkv_set_once(&w->ca_file, k, err, errlen) != 0)
 				goto fail;
-			if (http_check_ca_file(k->value, why, sizeof why) != 0) {
-				rg_seterr(err, errlen, "%s:%d: tls-ca-file: %s", k->file, k->line, why);
+			if (http_check_ca_file(k->value, why, sizeof(why)) != 0) {
+				confkv_err(err, errlen, k->file, k->line, "%s", why);
 				goto fail;
 			}
 		} else if (strcmp(k->key, "timeout") == 0) {
-			if (have_timeout++) {
-				rg_seterr(err, errlen, "%s:%d: timeout given twice", k->file, k->line);
-				goto fail;
-			}
-			if (hook_parse_timeout(k, &w->timeout, err, errlen) != 0)
+			if (confkv_once(k, &timeout_line, err, errlen) != 0 ||
+				confkv_seconds(k, &w->timeout, err, errlen) != 0)
 				goto fail;
 		} else {
-			rg_seterr(err, errlen, "%s:%d: unknown key \"%s\" in a webhook hook", k->file,
-				k->line, k->key);
+			confkv_err(err, errlen, k->file, k->line,
+				"unknown key \"%s\" in a webhook hook (known: url, secret-file, "
+				"tls-ca-file, timeout)",
+				k->key);
 			goto fail;
 		}
 	}
 	if (w->url == NULL || secret_file == NULL) {
-		rg_seterr(err, errlen, "%s:%d: hook %s: a webhook needs %s", h->file, h->line,
+		confkv_err(err, errlen, h->file, h->line, "hook %s: a webhook needs %s",
 			h->name ? h->name : "", w->url == NULL ? "url" : "secret-file");
 		goto fail;
 	}
 	/* Read now, so a bad secret file stops the daemon at start (or a reload) rather than
 	 * at the first password change. */
-	if (read_secret_file(secret_file, &w->secret, why, sizeof why) != 0) {
-		w->secret = NULL;
-		rg_seterr(err, errlen, "%s:%d: secret-file: %s", secret_kv->file, secret_kv->line,
-			why);
+	if (securefile_read_secret("secret-file", secret_file, &w->secret, why, sizeof(why)) != 0) {
+		confkv_err(err, errlen, secret_kv->file, secret_kv->line, "%s", why);
 		goto fail;
 	}
 	free(secret_file);
@@ -204,8 +137,8 @@ fail:
 	return -1;
 }
 
-static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev, char *err,
-	size_t errlen)
+static enum hook_result
+webhook_fire(struct hook *h, const struct hook_event *ev, char *err, size_t errlen)
 {
 	struct webhook *w = h->priv;
 	struct http_request rq;
@@ -216,16 +149,16 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 	enum hook_result res = HOOK_RETRY;
 	int rc;
 
-	memset(&resp, 0, sizeof resp);
-	body = hook_event_json(ev);
+	memset(&resp, 0, sizeof(resp));
+	body = hookevent_json(ev);
 	if (body == NULL || webhook_signature(w->secret, body, strlen(body), sig) != 0 ||
-	    hook_txn_id(ev, txn) != 0) {
+		hookevent_txn_id(ev, txn) != 0) {
 		rg_seterr(err, errlen, "cannot build the webhook request");
 		goto out;
 	}
-	hdr[0] = (struct http_header){ "X-Resetguard-Signature", sig };
-	hdr[1] = (struct http_header){ "X-Resetguard-Delivery", txn };
-	memset(&rq, 0, sizeof rq);
+	hdr[0] = (struct http_header){"X-Resetguard-Signature", sig};
+	hdr[1] = (struct http_header){"X-Resetguard-Delivery", txn};
+	memset(&rq, 0, sizeof(rq));
 	rq.url = w->url;
 	rq.content_type = "application/json";
 	rq.accept = "application/json";
@@ -236,7 +169,7 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 	rq.ca_file = w->ca_file;
 	rq.timeout = w->timeout;
 
-	rc = http_post(&rq, &resp, why, sizeof why);
+	rc = http_post(&rq, &resp, why, sizeof(why));
 	if (rc != RG_HTTP_OK) {
 		rg_seterr(err, errlen, "%s", why);
 		res = rc == RG_HTTP_BAD_REQUEST ? HOOK_FAIL : HOOK_RETRY;
@@ -246,7 +179,7 @@ static enum hook_result webhook_fire(struct hook *h, const struct hook_event *ev
 		res = HOOK_DONE;
 		goto out;
 	}
-	http_snippet(&resp, snippet, sizeof snippet);
+	http_snippet(&resp, snippet, sizeof(snippet));
 	rg_seterr(err, errlen, "webhook answered HTTP %d%s%s", resp.status, *snippet ? ": " : "",
 		snippet);
 	/* 408 and 429 say "later", like 5xx; any other answer will not change on retry. */

@@ -3,22 +3,25 @@
  * encoded UTF-16LE, and only over an encrypted connection. Like 389-DS winsync, a bind
  * with the new password comes first so that a password AD already has is not written again
  * (AD's history would count it, and two directories syncing each other would ping-pong). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
-#include "mapping.h"
+#include "ad.h"
+#include "confkv.h"
+#include "dirconn.h"
+#include "errbuf.h"
 
-static void put16(unsigned char *buf, size_t *o, unsigned v)
+static void
+put16(unsigned char *buf, size_t *o, unsigned v)
 {
 	buf[(*o)++] = v & 0xff;
 	buf[(*o)++] = v >> 8;
 }
 
-int ad_encode_password(const unsigned char *pw, size_t len, unsigned char **out,
-	size_t *outlen)
+int
+ad_encode_password(const unsigned char *pw, size_t len, unsigned char **out, size_t *outlen)
 {
 	/* each UTF-8 sequence of n bytes gives at most n UTF-16 bytes, but ASCII gives 2 */
 	unsigned char *buf = malloc(2 * len + 4);
@@ -80,15 +83,15 @@ struct ad_target {
 	struct dirconn c;
 };
 
-static int ad_configure(struct target *t, const struct conf_kv *kv, size_t n, char *err,
-	size_t errlen)
+static int
+ad_configure(struct target *t, const struct conf_kv *kv, size_t n, char *err, size_t errlen)
 {
-	struct ad_target *p = calloc(1, sizeof *p);
+	struct ad_target *p = calloc(1, sizeof(*p));
 	int ret = -1, rc;
 	size_t i;
 
 	if (!p) {
-		target_conf_error(err, errlen, t->file, t->line, "out of memory");
+		confkv_err(err, errlen, t->file, t->line, "out of memory");
 		goto out;
 	}
 	dirconn_init(&p->c, "ad");
@@ -97,17 +100,20 @@ static int ad_configure(struct target *t, const struct conf_kv *kv, size_t n, ch
 		if (rc < 0)
 			goto out;
 		if (rc == 0) {
-			target_conf_error(err, errlen, kv[i].file, kv[i].line, "unknown key \"%s\" in "
+			confkv_err(err, errlen, kv[i].file, kv[i].line,
+				"unknown key \"%s\" in "
 				"an ad target (known: uri, bind-dn, bind-password-file, starttls, "
 				"tls-ca-file, tls-verify, map-template, map-search-base, "
-				"map-search-filter, timeout)", kv[i].key);
+				"map-search-filter, timeout)",
+				kv[i].key);
 			goto out;
 		}
 	}
 	if (dirconn_conf_check(&p->c, t, err, errlen))
 		goto out;
 	if (p->c.scheme != DC_LDAPS && !p->c.starttls) {
-		target_conf_error(err, errlen, t->file, p->c.uri_line, "Active Directory accepts "
+		confkv_err(err, errlen, t->file, p->c.uri_line,
+			"Active Directory accepts "
 			"unicodePwd only over an encrypted connection: use an ldaps:// uri or "
 			"starttls yes");
 		goto out;
@@ -123,10 +129,11 @@ out:
 	return ret;
 }
 
-static int write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
+static int
+write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
 {
-	struct berval *vals[] = { arg, NULL };
-	LDAPMod mod, *mods[] = { &mod, NULL };
+	struct berval *vals[] = {arg, NULL};
+	LDAPMod mod, *mods[] = {&mod, NULL};
 
 	/* a REPLACE is AD's administrative reset: no old password needed, policy applies */
 	mod.mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
@@ -135,17 +142,17 @@ static int write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, 
 	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
 }
 
-static enum delivery_result ad_deliver(struct target *t, const struct delivery *d, char *err,
-	size_t errlen)
+static enum delivery_result
+ad_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
 {
 	struct ad_target *p = t->priv;
-	struct berval v = { 0, NULL };
+	struct berval v = {0, NULL};
 	unsigned char *enc = NULL;
 	size_t enclen = 0;
 	enum delivery_result r = DELIVERY_FAIL;
 
 	if (ad_encode_password(d->password, d->password_len, &enc, &enclen) != 0) {
-		snprintf(err, errlen, "the new password of %s is not valid UTF-8: not delivered",
+		rg_seterr(err, errlen, "the new password of %s is not valid UTF-8: not delivered",
 			d->account);
 		goto out;
 	}
@@ -159,7 +166,8 @@ out:
 	return r;
 }
 
-static void ad_disconnect(struct target *t)
+static void
+ad_disconnect(struct target *t)
 {
 	struct ad_target *p = t->priv;
 
@@ -167,7 +175,8 @@ static void ad_disconnect(struct target *t)
 		dirconn_disconnect(&p->c);
 }
 
-static void ad_free(struct target *t)
+static void
+ad_free(struct target *t)
 {
 	struct ad_target *p = t->priv;
 

@@ -63,14 +63,15 @@ newpw() { pw="N3w-$(rnd)"; USED+=("$pw"); }
 
 # ---- the driver: $TARGET_DRIVER if set, else the one make built if current, else one built
 # here; $TARGET_DRIVER_WRAP (e.g. "valgrind -q --error-exitcode=99") runs it under a tool ----
-srcs=("$top"/syncd/mapping.c "$top"/syncd/mapping.h "$top"/syncd/target_ldap.c \
-	"$top"/syncd/target_ad.c "$top"/syncd/target_exec.c "$top"/syncd/secret.c \
+srcs=("$top"/syncd/{confkv,securefile,spawn,dirconn,map,pwhash,scrub}.[ch] \
+	"$top"/syncd/targets/*.[ch] "$top"/syncd/target.h "$top"/lib/errbuf.c \
 	"$top"/tests/tools/target-driver.c)
 DRIVER=${TARGET_DRIVER:-$top/tests/tools/target-driver}
 [ -n "${TARGET_DRIVER:-}" ] || for s in "${srcs[@]}"; do [ "$s" -nt "$DRIVER" ] && DRIVER=; done
 if [ -z "$DRIVER" ] || [ ! -x "$DRIVER" ]; then
 	DRIVER=$W/target-driver
-	${CC:-cc} -std=gnu11 -O1 -g -I "$top/syncd" "${srcs[@]}" -o "$DRIVER" \
+	${CC:-cc} -std=gnu11 -O1 -g -D_GNU_SOURCE -I "$top/lib" -iquote "$top/syncd" \
+		$(printf '%s\n' "${srcs[@]}" | grep '\.c$') -o "$DRIVER" \
 		-lldap -llber -lcrypto -lcrypt -lpthread >"$W/cc.log" 2>&1 ||
 		bail "cannot build the target driver: $(cat "$W/cc.log")"
 fi

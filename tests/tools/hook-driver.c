@@ -13,10 +13,13 @@
 #include "hook.h"
 
 static const struct hook_ops *const kinds[] = {
-	&hook_caep_ops, &hook_webhook_ops, &hook_exec_ops,
+	&hook_caep_ops,
+	&hook_webhook_ops,
+	&hook_exec_ops,
 };
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct hook_event ev = {
 		.number = 42,
@@ -27,7 +30,7 @@ int main(int argc, char **argv)
 		.time = "20240102030405.000000Z",
 		.epoch = 1704164645,
 	};
-	struct hook h = { .name = "driver", .file = "command line", .line = 0 };
+	struct hook h = {.name = "driver", .file = "command line", .line = 0};
 	struct conf_kv *kv = NULL;
 	char err[SYNCD_ERR] = "";
 	enum hook_result res;
@@ -38,21 +41,30 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt(argc, argv, "n:k:a:u:")) != -1) {
 		switch (opt) {
-		case 'n': ev.number = strtoull(optarg, NULL, 10); break;
-		case 'k': ev.kind = optarg; break;
-		case 'a': ev.account = optarg; break;
-		case 'u': ev.rdn_value = optarg; break;
-		default: goto usage;
+		case 'n':
+			ev.number = strtoull(optarg, NULL, 10);
+			break;
+		case 'k':
+			ev.kind = optarg;
+			break;
+		case 'a':
+			ev.account = optarg;
+			break;
+		case 'u':
+			ev.rdn_value = optarg;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (optind >= argc)
 		goto usage;
-	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(kinds[i]->kind, argv[optind]) == 0)
 			h.ops = kinds[i];
 	if (h.ops == NULL)
 		goto usage;
-	kv = calloc((size_t)argc, sizeof *kv);
+	kv = calloc((size_t)argc, sizeof(*kv));
 	if (kv == NULL)
 		goto out;
 	for (opt = optind + 1; opt < argc; opt++) {
@@ -61,22 +73,32 @@ int main(int argc, char **argv)
 		if (eq == NULL)
 			goto usage;
 		*eq = '\0';
-		kv[n] = (struct conf_kv){ argv[opt], eq + 1, "command line", opt };
+		kv[n] = (struct conf_kv){argv[opt], eq + 1, "command line", opt};
 		n++;
 	}
-	if (h.ops->configure(&h, kv, n, err, sizeof err) != 0) {
+	if (h.ops->configure(&h, kv, n, err, sizeof(err)) != 0) {
 		printf("CONFIG: %s\n", err);
 		goto out;
 	}
-	res = h.ops->fire(&h, &ev, err, sizeof err);
+	res = h.ops->fire(&h, &ev, err, sizeof(err));
 	switch (res) {
-	case HOOK_DONE: printf("DONE\n"); rc = 0; break;
-	case HOOK_RETRY: printf("RETRY: %s\n", err); rc = 75; break;
-	default: printf("FAIL: %s\n", err); rc = 1; break;
+	case HOOK_DONE:
+		printf("DONE\n");
+		rc = 0;
+		break;
+	case HOOK_RETRY:
+		printf("RETRY: %s\n", err);
+		rc = 75;
+		break;
+	default:
+		printf("FAIL: %s\n", err);
+		rc = 1;
+		break;
 	}
 	goto out;
 usage:
-	fprintf(stderr, "usage: hook-driver [-n NUMBER] [-k KIND] [-a ACCOUNT] [-u UID] "
+	fprintf(stderr,
+		"usage: hook-driver [-n NUMBER] [-k KIND] [-a ACCOUNT] [-u UID] "
 		"caep|webhook|exec KEY=VALUE...\n");
 out:
 	if (h.ops != NULL && h.ops->free != NULL)

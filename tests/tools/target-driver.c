@@ -22,10 +22,11 @@
 
 #define MAX_KV 64
 
-static const struct target_ops *const kinds[] = { &target_ldap_ops, &target_ad_ops,
-	&target_exec_ops };
+static const struct target_ops *const kinds[] = {&target_ldap_ops, &target_ad_ops,
+	&target_exec_ops};
 
-static char *trim(char *s)
+static char *
+trim(char *s)
 {
 	char *e;
 
@@ -38,7 +39,8 @@ static char *trim(char *s)
 }
 
 /* "value" with \" and \\ as in syncd.conf; others are taken as they are. */
-static void unquote(char *v)
+static void
+unquote(char *v)
 {
 	char *r = v + 1, *w = v;
 	size_t n = strlen(v);
@@ -55,7 +57,8 @@ static void unquote(char *v)
 }
 
 /* The first RDN's value of dn, malloc'd. */
-static char *rdn_value(const char *dn)
+static char *
+rdn_value(const char *dn)
 {
 	LDAPDN d = NULL;
 	char *v = NULL;
@@ -66,8 +69,8 @@ static char *rdn_value(const char *dn)
 	return v;
 }
 
-static int load(const char *path, struct target *t, struct conf_kv *kv, size_t *n,
-	char **type)
+static int
+load(const char *path, struct target *t, struct conf_kv *kv, size_t *n, char **type)
 {
 	FILE *f = fopen(path, "r");
 	char buf[4096], *s, *v;
@@ -77,7 +80,7 @@ static int load(const char *path, struct target *t, struct conf_kv *kv, size_t *
 		perror(path);
 		return -1;
 	}
-	while (fgets(buf, sizeof buf, f)) {
+	while (fgets(buf, sizeof(buf), f)) {
 		line++;
 		s = trim(buf);
 		if (!*s || *s == '#' || strcmp(s, "}") == 0)
@@ -94,7 +97,7 @@ static int load(const char *path, struct target *t, struct conf_kv *kv, size_t *
 		} else if (strcmp(s, "type") == 0) {
 			*type = strdup(v);
 		} else if (*n < MAX_KV) {
-			kv[*n] = (struct conf_kv){ strdup(s), strdup(v), path, line };
+			kv[*n] = (struct conf_kv){strdup(s), strdup(v), path, line};
 			(*n)++;
 		}
 	}
@@ -102,10 +105,11 @@ static int load(const char *path, struct target *t, struct conf_kv *kv, size_t *
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct conf_kv kv[MAX_KV];
-	struct target t = { 0 };
+	struct target t = {0};
 	char err[SYNCD_ERR], *type = NULL, *rdn = NULL, *pw = NULL;
 	size_t n = 0, i, cap = 0;
 	ssize_t len;
@@ -119,7 +123,7 @@ int main(int argc, char **argv)
 	t.line = 1;
 	if (load(argv[1], &t, kv, &n, &type))
 		goto out;
-	for (i = 0; type && i < sizeof kinds / sizeof kinds[0]; i++)
+	for (i = 0; type && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(kinds[i]->kind, type) == 0)
 			t.ops = kinds[i];
 	if (!t.ops) {
@@ -132,22 +136,25 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	err[0] = '\0';
-	if (t.ops->configure(&t, kv, n, err, sizeof err) != 0) {
+	if (t.ops->configure(&t, kv, n, err, sizeof(err)) != 0) {
 		printf("CONFIG: %s\n", err);
 		goto out;
 	}
 	configured = 1;
 	while ((len = getline(&pw, &cap, stdin)) >= 0) {
-		struct delivery d = { 1, argv[2], rdn, (unsigned char *)pw, (size_t)len };
+		struct delivery d = {1, argv[2], rdn, (unsigned char *)pw, (size_t)len};
 		enum delivery_result r;
 
 		if (len > 0 && pw[len - 1] == '\n')
 			d.password_len--;
 		err[0] = '\0';
-		r = t.ops->deliver(&t, &d, err, sizeof err);
+		r = t.ops->deliver(&t, &d, err, sizeof(err));
 		OPENSSL_cleanse(pw, cap);
-		printf("%s%s%s\n", r == DELIVERY_DONE ? "DONE" : r == DELIVERY_RETRY ? "RETRY" :
-			"FAIL", *err ? ": " : "", err);
+		printf("%s%s%s\n",
+			r == DELIVERY_DONE            ? "DONE"
+				: r == DELIVERY_RETRY ? "RETRY"
+						      : "FAIL",
+			*err ? ": " : "", err);
 		fflush(stdout);
 		rc = r == DELIVERY_DONE ? 0 : r == DELIVERY_RETRY ? 75 : 1;
 	}

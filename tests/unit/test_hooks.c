@@ -3,7 +3,8 @@
  * against a throwaway listener on loopback.
  *
  * The hook sources are included so their static builders can be tested directly; link
- * with syncd/http.c, syncd/secret.c and librgcore. */
+ * with the hooks' shared sources (Makefile.am's SYNCD_COMMON_SOURCES, hookevent.c, http.c)
+ * and librgcore. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -14,22 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
-/* Each file has its own static seterr/set_once and DEFAULT_TIMEOUT. */
-#define seterr caep_seterr
-#define set_once caep_set_once
+#include <openssl/pem.h>
+
+/* Each file has its own DEFAULT_TIMEOUT (and the exec hook its KEEP). */
 #include "../../syncd/hooks/caep.c"
-#undef seterr
-#undef set_once
 #undef DEFAULT_TIMEOUT
-#define seterr webhook_seterr
-#define set_once webhook_set_once
 #include "../../syncd/hooks/webhook.c"
-#undef seterr
 #undef DEFAULT_TIMEOUT
-#define seterr exec_seterr
 #include "../../syncd/hooks/exec.c"
 #include "b64url.h"
 
@@ -39,16 +35,16 @@
 
 static char dir[64];
 static char p_key[96], p_key_open[96], p_key_ed[96], p_secret[96], p_script[96], p_out[96];
-static EVP_PKEY *pub;   /* public half of p_key, for signature checks */
+static EVP_PKEY *pub; /* public half of p_key, for signature checks */
 
-static const struct hook_event sample = {
-	42, ACCOUNT, "alice", "self-service", ACCOUNT, "20240102030405.000000Z", 1704164645
-};
+static const struct hook_event sample = {42, ACCOUNT, "alice", "self-service", ACCOUNT,
+	"20240102030405.000000Z", 1704164645};
 
 /* ---- fixtures ---- */
 
 /* Writes text, or the PEM of k when text is NULL. */
-static void write_file(const char *path, const char *text, EVP_PKEY *k, mode_t mode)
+static void
+write_file(const char *path, const char *text, EVP_PKEY *k, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
 
@@ -58,7 +54,8 @@ static void write_file(const char *path, const char *text, EVP_PKEY *k, mode_t m
 	ck_assert_int_eq(chmod(path, mode), 0);
 }
 
-static void slurp(const char *path, char *buf, size_t len)
+static void
+slurp(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
 	size_t n;
@@ -69,19 +66,20 @@ static void slurp(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-static void setup(void)
+static void
+setup(void)
 {
 	EVP_PKEY *ec, *ed;
 
 	signal(SIGPIPE, SIG_IGN);
 	strcpy(dir, "/tmp/rg-hooks.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(p_key, sizeof p_key, "%s/sign.pem", dir);
-	snprintf(p_key_open, sizeof p_key_open, "%s/open.pem", dir);
-	snprintf(p_key_ed, sizeof p_key_ed, "%s/ed.pem", dir);
-	snprintf(p_secret, sizeof p_secret, "%s/secret", dir);
-	snprintf(p_script, sizeof p_script, "%s/hook.sh", dir);
-	snprintf(p_out, sizeof p_out, "%s/out", dir);
+	snprintf(p_key, sizeof(p_key), "%s/sign.pem", dir);
+	snprintf(p_key_open, sizeof(p_key_open), "%s/open.pem", dir);
+	snprintf(p_key_ed, sizeof(p_key_ed), "%s/ed.pem", dir);
+	snprintf(p_secret, sizeof(p_secret), "%s/secret", dir);
+	snprintf(p_script, sizeof(p_script), "%s/hook.sh", dir);
+	snprintf(p_out, sizeof(p_out), "%s/out", dir);
 	ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	ck_assert(ec != NULL && ed != NULL);
@@ -92,19 +90,22 @@ static void setup(void)
 	EVP_PKEY_free(ed);
 	write_file(p_secret, "test-webhook-secret\nignored\n", NULL, 0600);
 	/* $1: exit status, or "sleep"; stdin and the environment go to the out file. */
-	write_file(p_script, "#!/bin/sh\ncat > \"$2\"\nenv | sort > \"$2.env\"\n"
-		"[ \"$1\" = sleep ] && exec sleep 30\necho \"said $1\" >&2\nexit \"$1\"\n", NULL, 0700);
+	write_file(p_script,
+		"#!/bin/sh\ncat > \"$2\"\nenv | sort > \"$2.env\"\n"
+		"[ \"$1\" = sleep ] && exec sleep 30\necho \"said $1\" >&2\nexit \"$1\"\n",
+		NULL, 0700);
 }
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	char path[128];
-	const char *files[] = { p_key, p_key_open, p_key_ed, p_secret, p_script, p_out };
+	const char *files[] = {p_key, p_key_open, p_key_ed, p_secret, p_script, p_out};
 	size_t i;
 
-	for (i = 0; i < sizeof files / sizeof files[0]; i++)
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(files[i]);
-	snprintf(path, sizeof path, "%s.env", p_out);
+	snprintf(path, sizeof(path), "%s.env", p_out);
 	unlink(path);
 	rmdir(dir);
 	EVP_PKEY_free(pub);
@@ -112,9 +113,13 @@ static void teardown(void)
 
 /* ---- helpers ---- */
 
-#define KV(k, v) { (char *)(k), (char *)(v), "test.conf", __LINE__ }
+#define KV(k, v)                                                                                   \
+	{                                                                                          \
+		(char *)(k), (char *)(v), "test.conf", __LINE__                                    \
+	}
 
-static json_t *decode_seg(const char *tok, int i)
+static json_t *
+decode_seg(const char *tok, int i)
 {
 	const char *p = tok, *e;
 	unsigned char *raw;
@@ -132,7 +137,8 @@ static json_t *decode_seg(const char *tok, int i)
 }
 
 /* ES256 over the first two segments, signature R||S converted to DER for OpenSSL. */
-static int sig_ok(const char *tok)
+static int
+sig_ok(const char *tok)
 {
 	const char *dot2 = strrchr(tok, '.');
 	unsigned char *raw = NULL, *der = NULL;
@@ -142,11 +148,11 @@ static int sig_ok(const char *tok)
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	if (rg_b64url_decode(dot2 + 1, strlen(dot2 + 1), &raw, &len) == 0 && len == 64 &&
-	    ECDSA_SIG_set0(s, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)) == 1 &&
-	    (derlen = i2d_ECDSA_SIG(s, &der)) > 0 &&
-	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub) == 1)
+		ECDSA_SIG_set0(s, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)) == 1 &&
+		(derlen = i2d_ECDSA_SIG(s, &der)) > 0 &&
+		EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub) == 1)
 		ok = EVP_DigestVerify(ctx, der, (size_t)derlen, (const unsigned char *)tok,
-			(size_t)(dot2 - tok)) == 1;
+			     (size_t)(dot2 - tok)) == 1;
 	free(raw);
 	OPENSSL_free(der);
 	ECDSA_SIG_free(s);
@@ -154,17 +160,20 @@ static int sig_ok(const char *tok)
 	return ok;
 }
 
-static struct hook caep_hook(const char *kid)
+static struct hook
+caep_hook(const char *kid)
 {
-	struct hook h = { .name = "t", .file = "test.conf", .line = 1 };
+	struct hook h = {.name = "t", .file = "test.conf", .line = 1};
 	struct conf_kv kv[] = {
-		KV("url", "https://rp.example/events"), KV("issuer", "https://rg.example"),
-		KV("audience", "https://rp.example"), KV("signing-key", p_key),
+		KV("url", "https://rp.example/events"),
+		KV("issuer", "https://rg.example"),
+		KV("audience", "https://rp.example"),
+		KV("signing-key", p_key),
 		KV("key-id", kid),
 	};
 	char err[SYNCD_ERR] = "";
 
-	ck_assert_msg(caep_configure(&h, kv, kid ? 5 : 4, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(caep_configure(&h, kv, kid ? 5 : 4, err, sizeof(err)) == 0, "%s", err);
 	return h;
 }
 
@@ -179,10 +188,11 @@ START_TEST(set_exact)
 	const char *k;
 	json_t *v;
 
-	ck_assert_int_eq(hook_txn_id(&sample, txn), 0);
+	ck_assert_int_eq(hookevent_txn_id(&sample, txn), 0);
 	for (which = 0; which < NEVENTS; which++) {
 		ck_assert_msg(caep_build_set(h.priv, &sample, which, 1700000000, &tok, err,
-			sizeof err) == 0, "%s", err);
+				      sizeof(err)) == 0,
+			"%s", err);
 		hdr = decode_seg(tok, 0);
 		want = json_pack("{s:s, s:s, s:s}", "typ", "secevent+jwt", "alg", "ES256", "kid",
 			"key-1");
@@ -190,20 +200,23 @@ START_TEST(set_exact)
 		json_decref(want);
 		cl = decode_seg(tok, 1);
 		ck_assert_int_eq(json_object_size(cl), 7);
-		json_object_foreach(cl, k, v) {
-			snprintf(name, sizeof name, " %s ", k);
+		json_object_foreach(cl, k, v)
+		{
+			snprintf(name, sizeof(name), " %s ", k);
 			ck_assert_msg(strstr(" iss aud iat jti txn sub_id events ", name) != NULL,
 				"unexpected claim %s", k);
 		}
 		ck_assert_ptr_null(json_object_get(cl, "sub"));
 		ck_assert_ptr_null(json_object_get(cl, "exp"));
-		ck_assert_str_eq(json_string_value(json_object_get(cl, "iss")), "https://rg.example");
-		ck_assert_str_eq(json_string_value(json_object_get(cl, "aud")), "https://rp.example");
+		ck_assert_str_eq(json_string_value(json_object_get(cl, "iss")),
+			"https://rg.example");
+		ck_assert_str_eq(json_string_value(json_object_get(cl, "aud")),
+			"https://rp.example");
 		ck_assert_int_eq(json_integer_value(json_object_get(cl, "iat")), 1700000000);
 		ck_assert_int_eq(strlen(json_string_value(json_object_get(cl, "jti"))), 32);
 		ck_assert_str_eq(json_string_value(json_object_get(cl, "txn")), txn);
-		want = json_pack("{s:s, s:s, s:s}", "format", "iss_sub", "iss", "https://rg.example",
-			"sub", ACCOUNT);
+		want = json_pack("{s:s, s:s, s:s}", "format", "iss_sub", "iss",
+			"https://rg.example", "sub", ACCOUNT);
 		ck_assert(json_equal(json_object_get(cl, "sub_id"), want));
 		json_decref(want);
 		if (which == 0)
@@ -213,8 +226,8 @@ START_TEST(set_exact)
 				"password reset (self-service)", "event_timestamp",
 				(json_int_t)1704164645);
 		else
-			want = json_pack("{s:{s:s, s:{s:s}, s:I}}", SR_URI, "initiating_entity", "user",
-				"reason_admin", "en", "password reset (self-service)",
+			want = json_pack("{s:{s:s, s:{s:s}, s:I}}", SR_URI, "initiating_entity",
+				"user", "reason_admin", "en", "password reset (self-service)",
 				"event_timestamp", (json_int_t)1704164645);
 		ck_assert_msg(json_equal(json_object_get(cl, "events"), want), "events of SET %zu",
 			which);
@@ -235,10 +248,10 @@ START_TEST(set_ids_and_subjects)
 	char *t1, *t2, err[SYNCD_ERR], a[65], b[65];
 	json_t *c1, *c2, *hdr, *ent;
 
-	ck_assert_int_eq(caep_build_set(h.priv, &ev, 1, 1, &t1, err, sizeof err), 0);
-	ck_assert_int_eq(caep_build_set(h.priv, &ev, 1, 2, &t2, err, sizeof err), 0);
+	ck_assert_int_eq(caep_build_set(h.priv, &ev, 1, 1, &t1, err, sizeof(err)), 0);
+	ck_assert_int_eq(caep_build_set(h.priv, &ev, 1, 2, &t2, err, sizeof(err)), 0);
 	hdr = decode_seg(t1, 0);
-	ck_assert_ptr_null(json_object_get(hdr, "kid"));   /* no key-id, no kid */
+	ck_assert_ptr_null(json_object_get(hdr, "kid")); /* no key-id, no kid */
 	c1 = decode_seg(t1, 1);
 	c2 = decode_seg(t2, 1);
 	/* The same change: the same txn on every retry, a new jti for every token. */
@@ -250,20 +263,20 @@ START_TEST(set_ids_and_subjects)
 	free(t1);
 	free(t2);
 
-	ck_assert_int_eq(hook_txn_id(&ev, a), 0);
+	ck_assert_int_eq(hookevent_txn_id(&ev, a), 0);
 	ck_assert_str_eq(a, "7461d9a262deda73df4395a73386e4d283b306d84974d409989b104423d9631c");
 	ev.number = 43;
-	ck_assert_int_eq(hook_txn_id(&ev, b), 0);
+	ck_assert_int_eq(hookevent_txn_id(&ev, b), 0);
 	ck_assert_str_ne(a, b);
 	ev.number = 42;
 	ev.account = "uid=bob,ou=people,dc=example,dc=org";
-	ck_assert_int_eq(hook_txn_id(&ev, b), 0);
+	ck_assert_int_eq(hookevent_txn_id(&ev, b), 0);
 	ck_assert_str_ne(a, b);
 
 	/* Without an account DN the subject is the RDN value, as an opaque id. */
 	ev.account = NULL;
 	ev.kind = "break-glass";
-	ck_assert_int_eq(caep_build_set(h.priv, &ev, 0, 1, &t1, err, sizeof err), 0);
+	ck_assert_int_eq(caep_build_set(h.priv, &ev, 0, 1, &t1, err, sizeof(err)), 0);
 	c1 = decode_seg(t1, 1);
 	hdr = json_pack("{s:s, s:s}", "format", "opaque", "id", "alice");
 	ck_assert(json_equal(json_object_get(c1, "sub_id"), hdr));
@@ -281,12 +294,13 @@ START_TEST(set_ids_and_subjects)
 END_TEST
 
 /* configure() with one line, expecting failure with msg in the text. */
-static void refused(const struct hook_ops *ops, struct conf_kv *kv, size_t n, const char *msg)
+static void
+refused(const struct hook_ops *ops, struct conf_kv *kv, size_t n, const char *msg)
 {
-	struct hook h = { .name = "t", .file = "test.conf", .line = 1 };
+	struct hook h = {.name = "t", .file = "test.conf", .line = 1};
 	char err[SYNCD_ERR] = "";
 
-	ck_assert_int_ne(ops->configure(&h, kv, n, err, sizeof err), 0);
+	ck_assert_int_ne(ops->configure(&h, kv, n, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, msg) != NULL, "\"%s\" not in \"%s\"", msg, err);
 	ck_assert_ptr_null(h.priv);
 	ops->free(&h);
@@ -295,8 +309,11 @@ static void refused(const struct hook_ops *ops, struct conf_kv *kv, size_t n, co
 START_TEST(caep_config)
 {
 	struct conf_kv kv[] = {
-		KV("url", "https://rp.example/"), KV("issuer", "i"), KV("audience", "a"),
-		KV("signing-key", p_key), KV("x", "y"),
+		KV("url", "https://rp.example/"),
+		KV("issuer", "i"),
+		KV("audience", "a"),
+		KV("signing-key", p_key),
+		KV("x", "y"),
 	};
 	char err[SYNCD_ERR];
 	char *out = NULL;
@@ -308,9 +325,9 @@ START_TEST(caep_config)
 	kv[4] = (struct conf_kv)KV("events", "session-revoked sessions");
 	refused(&hook_caep_ops, kv, 5, "unknown event \"sessions\"");
 	kv[4] = (struct conf_kv)KV("timeout", "0");
-	refused(&hook_caep_ops, kv, 5, "timeout must be");
+	refused(&hook_caep_ops, kv, 5, "timeout takes a whole number of seconds");
 	kv[4] = (struct conf_kv)KV("tls-ca-file", p_secret);
-	refused(&hook_caep_ops, kv, 5, "cannot load CA certificates");
+	refused(&hook_caep_ops, kv, 5, "holds no PEM certificate");
 	kv[3] = (struct conf_kv)KV("signing-key", p_key_open);
 	refused(&hook_caep_ops, kv, 4, "readable by group or others");
 	kv[3] = (struct conf_kv)KV("signing-key", p_key_ed);
@@ -321,38 +338,39 @@ START_TEST(caep_config)
 
 	/* rg_jws_sign_header refuses a header whose alg the key cannot make. */
 	ck_assert_int_ne(rg_jws_sign_header(pub, "{\"alg\":\"EdDSA\"}", "{}", &out, err,
-		sizeof err), 0);
-	ck_assert_int_ne(rg_jws_sign_header(pub, "[1]", "{}", &out, err, sizeof err), 0);
+				 sizeof(err)),
+		0);
+	ck_assert_int_ne(rg_jws_sign_header(pub, "[1]", "{}", &out, err, sizeof(err)), 0);
 	ck_assert_ptr_null(out);
 }
 END_TEST
 
 START_TEST(caep_outcomes)
 {
-	struct http_response r = { 0 };
+	struct http_response r = {0};
 	char err[SYNCD_ERR];
 
 	r.status = 202;
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_DONE);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_DONE);
 	r.status = 400;
 	r.body = "{\"err\":\"invalid_audience\",\"description\":\"not\\nus\"}";
 	r.body_len = strlen(r.body);
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_FAIL);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_FAIL);
 	ck_assert_str_eq(err, "receiver refused the SET: invalid_audience: not?us");
 	r.body = "<html>bad</html>";
 	r.body_len = strlen(r.body);
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_FAIL);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_FAIL);
 	ck_assert_str_eq(err, "receiver answered HTTP 400: <html>bad</html>");
 	r.body = NULL;
 	r.body_len = 0;
 	r.status = 503;
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_RETRY);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_RETRY);
 	r.status = 429;
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_RETRY);
-	r.status = 200;   /* RFC 8935 says 202; anything else is not an acceptance */
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_FAIL);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_RETRY);
+	r.status = 200; /* RFC 8935 says 202; anything else is not an acceptance */
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_FAIL);
 	r.status = 401;
-	ck_assert_int_eq(caep_outcome(&r, err, sizeof err), HOOK_FAIL);
+	ck_assert_int_eq(caep_outcome(&r, err, sizeof(err)), HOOK_FAIL);
 }
 END_TEST
 
@@ -360,33 +378,38 @@ END_TEST
 
 START_TEST(webhook_known_answers)
 {
-	static const char body[] = "{\"event\":\"password-changed\",\"change_number\":42,"
+	static const char body[] =
+		"{\"event\":\"password-changed\",\"change_number\":42,"
 		"\"account\":\"" ACCOUNT "\",\"uid\":\"alice\",\"kind\":\"self-service\","
 		"\"requester\":\"" ACCOUNT "\",\"time\":\"20240102030405.000000Z\"}";
-	struct hook h = { .name = "t", .file = "test.conf", .line = 1 };
-	struct conf_kv kv[] = { KV("url", "https://rp.example/hook"), KV("secret-file", p_secret),
-		KV("timeout", "5") };
+	struct hook h = {.name = "t", .file = "test.conf", .line = 1};
+	struct conf_kv kv[] = {KV("url", "https://rp.example/hook"), KV("secret-file", p_secret),
+		KV("timeout", "5")};
 	struct hook_event ev = sample;
 	char sig[72], err[SYNCD_ERR], *j;
 
-	j = hook_event_json(&sample);
+	j = hookevent_json(&sample);
 	ck_assert_str_eq(j, body);
 	free(j);
 	ev.rdn_value = NULL;
 	ev.requester = NULL;
-	j = hook_event_json(&ev);
-	ck_assert_ptr_nonnull(strstr(j, "\"uid\":null,\"kind\":\"self-service\",\"requester\":null"));
+	j = hookevent_json(&ev);
+	ck_assert_ptr_nonnull(
+		strstr(j, "\"uid\":null,\"kind\":\"self-service\",\"requester\":null"));
 	free(j);
 
 	/* RFC 4231 test case 2, then the document above under the test secret. */
 	ck_assert_int_eq(webhook_signature("Jefe", "what do ya want for nothing?", 28, sig), 0);
-	ck_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-	ck_assert_msg(webhook_configure(&h, kv, 3, err, sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(sig,
+		"sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	ck_assert_msg(webhook_configure(&h, kv, 3, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(((struct webhook *)h.priv)->secret, "test-webhook-secret");
 	ck_assert_int_eq(((struct webhook *)h.priv)->timeout, 5);
-	ck_assert_int_eq(webhook_signature(((struct webhook *)h.priv)->secret, body,
-		strlen(body), sig), 0);
-	ck_assert_str_eq(sig, "sha256=28090d4775442081131b7affb37e8c712c25126fee6ed6ef3ff6e99413b6e23c");
+	ck_assert_int_eq(webhook_signature(((struct webhook *)h.priv)->secret, body, strlen(body),
+				 sig),
+		0);
+	ck_assert_str_eq(sig,
+		"sha256=28090d4775442081131b7affb37e8c712c25126fee6ed6ef3ff6e99413b6e23c");
 	webhook_free(&h);
 
 	kv[1] = (struct conf_kv)KV("secret-file", p_key_open);
@@ -399,15 +422,15 @@ END_TEST
 
 /* ---- exec ---- */
 
-static enum hook_result run_exec(const char *arg, const char *timeout, char *err, size_t len)
+static enum hook_result
+run_exec(const char *arg, const char *timeout, char *err, size_t len)
 {
-	struct hook h = { .name = "t", .file = "test.conf", .line = 1 };
+	struct hook h = {.name = "t", .file = "test.conf", .line = 1};
 	char args[160];
-	struct conf_kv kv[] = { KV("command", p_script), KV("args", args),
-		KV("timeout", timeout) };
+	struct conf_kv kv[] = {KV("command", p_script), KV("args", args), KV("timeout", timeout)};
 	enum hook_result r;
 
-	snprintf(args, sizeof args, "%s %s", arg, p_out);
+	snprintf(args, sizeof(args), "%s %s", arg, p_out);
 	ck_assert_msg(exec_configure(&h, kv, 3, err, len) == 0, "%s", err);
 	r = exec_fire(&h, &sample, err, len);
 	exec_free(&h);
@@ -419,30 +442,30 @@ START_TEST(exec_outcomes)
 	char err[SYNCD_ERR] = "", buf[1024], path[128], *want;
 
 	setenv("RG_TEST_LEAK", "must-not-reach-the-command", 1);
-	ck_assert_int_eq(run_exec("0", "5", err, sizeof err), HOOK_DONE);
+	ck_assert_int_eq(run_exec("0", "5", err, sizeof(err)), HOOK_DONE);
 	/* stdin is exactly the webhook document; the environment is PATH (and what sh adds). */
-	slurp(p_out, buf, sizeof buf);
-	want = hook_event_json(&sample);
+	slurp(p_out, buf, sizeof(buf));
+	want = hookevent_json(&sample);
 	ck_assert_str_eq(buf, want);
 	free(want);
-	snprintf(path, sizeof path, "%s.env", p_out);
-	slurp(path, buf, sizeof buf);
+	snprintf(path, sizeof(path), "%s.env", p_out);
+	slurp(path, buf, sizeof(buf));
 	ck_assert_ptr_null(strstr(buf, "RG_TEST_LEAK"));
 	ck_assert_ptr_nonnull(strstr(buf, "PATH=/usr/local/bin:/usr/bin:/bin"));
 	ck_assert_ptr_nonnull(strstr(buf, "PWD=/\n"));
 
-	ck_assert_int_eq(run_exec("75", "5", err, sizeof err), HOOK_RETRY);
+	ck_assert_int_eq(run_exec("75", "5", err, sizeof(err)), HOOK_RETRY);
 	ck_assert_ptr_nonnull(strstr(err, "exited with status 75: said 75"));
-	ck_assert_int_eq(run_exec("3", "5", err, sizeof err), HOOK_FAIL);
+	ck_assert_int_eq(run_exec("3", "5", err, sizeof(err)), HOOK_FAIL);
 	ck_assert_ptr_nonnull(strstr(err, "exited with status 3: said 3"));
-	ck_assert_int_eq(run_exec("sleep", "1", err, sizeof err), HOOK_RETRY);
+	ck_assert_int_eq(run_exec("sleep", "1", err, sizeof(err)), HOOK_RETRY);
 	ck_assert_ptr_nonnull(strstr(err, "did not finish within 1 s; killed"));
 }
 END_TEST
 
 START_TEST(exec_config)
 {
-	struct conf_kv kv[] = { KV("command", "bin/true"), KV("args", "a") };
+	struct conf_kv kv[] = {KV("command", "bin/true"), KV("args", "a")};
 
 	refused(&hook_exec_ops, kv, 1, "must be an absolute path");
 	refused(&hook_exec_ops, kv + 1, 1, "needs command");
@@ -460,12 +483,13 @@ END_TEST
 struct canned {
 	int fd;
 	const char *reply;
-	size_t pad;            /* bytes of body beyond reply */
+	size_t pad; /* bytes of body beyond reply */
 	char req[4096];
 };
 
 /* Accepts one connection, reads the request head and body, sends the canned reply. */
-static void *serve_once(void *arg)
+static void *
+serve_once(void *arg)
 {
 	struct canned *c = arg;
 	size_t got = 0;
@@ -475,7 +499,8 @@ static void *serve_once(void *arg)
 
 	if (s < 0)
 		return NULL;
-	while (got < sizeof c->req - 1 && (r = read(s, c->req + got, sizeof c->req - 1 - got)) > 0) {
+	while (got < sizeof(c->req) - 1 &&
+		(r = read(s, c->req + got, sizeof(c->req) - 1 - got)) > 0) {
 		got += (size_t)r;
 		c->req[got] = '\0';
 		body = strstr(c->req, "\r\n\r\n");
@@ -495,21 +520,27 @@ out:
 	return NULL;
 }
 
-static void post_canned(struct canned *c, struct http_response *resp, int *rc, char *err)
+static void
+post_canned(struct canned *c, struct http_response *resp, int *rc, char *err)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
-	socklen_t sl = sizeof sa;
-	struct http_header extra = { "X-Test", "1" };
-	struct http_request rq = { .content_type = "application/json", .accept = "text/plain",
-		.headers = &extra, .nheaders = 1, .body = "{\"a\":1}", .body_len = 7, .timeout = 5 };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t sl = sizeof(sa);
+	struct http_header extra = {"X-Test", "1"};
+	struct http_request rq = {.content_type = "application/json",
+		.accept = "text/plain",
+		.headers = &extra,
+		.nheaders = 1,
+		.body = "{\"a\":1}",
+		.body_len = 7,
+		.timeout = 5};
 	char url[64];
 	pthread_t th;
 
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(c->fd, 1), 0);
 	ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&sa, &sl), 0);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/p?q=1", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/p?q=1", ntohs(sa.sin_port));
 	rq.url = url;
 	ck_assert_int_eq(pthread_create(&th, NULL, serve_once, c), 0);
 	*rc = http_post(&rq, resp, err, SYNCD_ERR);
@@ -519,7 +550,7 @@ static void post_canned(struct canned *c, struct http_response *resp, int *rc, c
 
 START_TEST(http_client)
 {
-	struct canned c = { .reply = "HTTP/1.1 400 Bad\r\nContent-Length: 5\r\n\r\nhello" };
+	struct canned c = {.reply = "HTTP/1.1 400 Bad\r\nContent-Length: 5\r\n\r\nhello"};
 	struct http_response resp;
 	char err[SYNCD_ERR] = "";
 	int rc;
@@ -536,8 +567,8 @@ START_TEST(http_client)
 	http_response_free(&resp);
 
 	/* A large answer is cut at the cap, the rest read and dropped. */
-	c = (struct canned){ .reply = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
-		.pad = 100000 };
+	c = (struct canned){.reply = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
+		.pad = 100000};
 	post_canned(&c, &resp, &rc, err);
 	ck_assert_msg(rc == RG_HTTP_OK, "%s", err);
 	ck_assert_int_eq(resp.status, 200);
@@ -545,19 +576,20 @@ START_TEST(http_client)
 	ck_assert_int_eq(resp.truncated, 1);
 	http_response_free(&resp);
 
-	ck_assert_int_eq(http_check_url("https://rp.example:8443/x", err, sizeof err), 0);
-	ck_assert_int_eq(http_check_url("http://127.0.0.2:8080/", err, sizeof err), 0);
-	ck_assert_int_eq(http_check_url("http://localhost/", err, sizeof err), 0);
-	ck_assert_int_eq(http_check_url("http://[::1]:99/", err, sizeof err), 0);
-	ck_assert_int_ne(http_check_url("http://[::2]/", err, sizeof err), 0);
-	ck_assert_int_ne(http_check_url("http://rp.example/", err, sizeof err), 0);
-	ck_assert_int_ne(http_check_url("https://user:pw@rp.example/", err, sizeof err), 0);
-	ck_assert_int_ne(http_check_url("rp.example/x", err, sizeof err), 0);
-	ck_assert_int_ne(http_check_url("https://", err, sizeof err), 0);
+	ck_assert_int_eq(http_check_url("https://rp.example:8443/x", err, sizeof(err)), 0);
+	ck_assert_int_eq(http_check_url("http://127.0.0.2:8080/", err, sizeof(err)), 0);
+	ck_assert_int_eq(http_check_url("http://localhost/", err, sizeof(err)), 0);
+	ck_assert_int_eq(http_check_url("http://[::1]:99/", err, sizeof(err)), 0);
+	ck_assert_int_ne(http_check_url("http://[::2]/", err, sizeof(err)), 0);
+	ck_assert_int_ne(http_check_url("http://rp.example/", err, sizeof(err)), 0);
+	ck_assert_int_ne(http_check_url("https://user:pw@rp.example/", err, sizeof(err)), 0);
+	ck_assert_int_ne(http_check_url("rp.example/x", err, sizeof(err)), 0);
+	ck_assert_int_ne(http_check_url("https://", err, sizeof(err)), 0);
 }
 END_TEST
 
-int main(void)
+int
+main(void)
 {
 	Suite *s = suite_create("hooks");
 	TCase *tc = tcase_create("hooks");

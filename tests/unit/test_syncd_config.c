@@ -20,6 +20,7 @@
 
 #include "hook.h"
 #include "syncd.h"
+#include "securefile.h"
 #include "target.h"
 
 static char dir[] = "/tmp/rg-syncd-test.XXXXXX";
@@ -54,52 +55,52 @@ is_zero(const struct syncd_config *cfg)
 }
 
 /* Six lines, valid on their own. */
-#define BASE \
-	"log-uri ldap://ldap.example.com\n" \
-	"bind-dn cn=syncd,dc=example,dc=com\n" \
-	"bind-password-file /etc/resetguard/bind.pw\n" \
-	"key-file /etc/resetguard/syncd.key\n" \
-	"cert-file /etc/resetguard/syncd.crt\n" \
+#define BASE                                                                                       \
+	"log-uri ldap://ldap.example.com\n"                                                        \
+	"bind-dn cn=syncd,dc=example,dc=com\n"                                                     \
+	"bind-password-file /etc/resetguard/bind.pw\n"                                             \
+	"key-file /etc/resetguard/syncd.key\n"                                                     \
+	"cert-file /etc/resetguard/syncd.crt\n"                                                    \
 	"state-file /var/lib/resetguard/syncd.state\n"
 
-#define FULL \
-	"# resetguard-syncd test configuration\n"                 /* 1 */ \
-	"\n"                                                      /* 2 */ \
-	"log-uri   ldaps://ldap.example.com:636  \n"              /* 3 */ \
-	"log-base \"ou=reset log,dc=example,dc=com\"\n"           /* 4 */ \
-	"bind-dn cn=syncd,dc=example,dc=com\n"                    /* 5 */ \
-	"\tbind-password-file /etc/resetguard/bind.pw\n"          /* 6 */ \
-	"sasl-external no\n"                                      /* 7 */ \
-	"starttls no\n"                                           /* 8 */ \
-	"tls-ca-file \"/etc/ssl/my \\\"ca\\\" \\\\ dir/ca.pem\"\n" /* 9 */ \
-	"key-file /etc/resetguard/syncd.key\n"                    /* 10 */ \
-	"cert-file /etc/resetguard/syncd.crt\n"                   /* 11 */ \
-	"state-file /var/lib/resetguard/syncd.state\n"            /* 12 */ \
-	"metrics-listen [::1]:9464\n"                             /* 13 */ \
-	"log json\n"                                              /* 14 */ \
-	"user root\n"                                             /* 15 */ \
-	"max-attempts 1000\n"                                     /* 16 */ \
-	"retry-base 5\n"                                          /* 17 */ \
-	"retry-max 5\n"                                           /* 18 */ \
-	"op-timeout 300\n"                                        /* 19 */ \
-	"   # an indented comment\n"                              /* 20 */ \
-	"target legacy-1 {\n"                                     /* 21 */ \
-	"\ttype exec\n"                                           /* 22 */ \
-	"\tcommand /bin/true\n"                                   /* 23 */ \
-	"\ttimeout 5\n"                                           /* 24 */ \
-	"}\n"                                                     /* 25 */ \
-	"target App_2.x{\n"                                       /* 26 */ \
-	"    command \"/bin/true\"\n"                             /* 27 */ \
-	"    type exec\n"                                         /* 28 */ \
-	"  }  \n"                                                 /* 29 */ \
-	"hook notify {\n"                                         /* 30 */ \
-	"\ttype exec\n"                                           /* 31 */ \
-	"\tcommand /bin/true\n"                                   /* 32 */ \
-	"}\n"                                                     /* 33 */ \
-	"hook legacy-1 {\n"                                       /* 34 */ \
-	"\ttype exec\n"                                           /* 35 */ \
-	"\tcommand /bin/true\n"                                   /* 36 */ \
-	"}"                                                       /* 37, no newline */
+#define FULL                                                                                       \
+	"# resetguard-syncd test configuration\n"                  /* 1 */                         \
+	"\n"                                                       /* 2 */                         \
+	"log-uri   ldaps://ldap.example.com:636  \n"               /* 3 */                         \
+	"log-base \"ou=reset log,dc=example,dc=com\"\n"            /* 4 */                         \
+	"bind-dn cn=syncd,dc=example,dc=com\n"                     /* 5 */                         \
+	"\tbind-password-file /etc/resetguard/bind.pw\n"           /* 6 */                         \
+	"sasl-external no\n"                                       /* 7 */                         \
+	"starttls no\n"                                            /* 8 */                         \
+	"tls-ca-file \"/etc/ssl/my \\\"ca\\\" \\\\ dir/ca.pem\"\n" /* 9 */                         \
+	"key-file /etc/resetguard/syncd.key\n"                     /* 10 */                        \
+	"cert-file /etc/resetguard/syncd.crt\n"                    /* 11 */                        \
+	"state-file /var/lib/resetguard/syncd.state\n"             /* 12 */                        \
+	"metrics-listen [::1]:9464\n"                              /* 13 */                        \
+	"log json\n"                                               /* 14 */                        \
+	"user root\n"                                              /* 15 */                        \
+	"max-attempts 1000\n"                                      /* 16 */                        \
+	"retry-base 5\n"                                           /* 17 */                        \
+	"retry-max 5\n"                                            /* 18 */                        \
+	"op-timeout 300\n"                                         /* 19 */                        \
+	"   # an indented comment\n"                               /* 20 */                        \
+	"target legacy-1 {\n"                                      /* 21 */                        \
+	"\ttype exec\n"                                            /* 22 */                        \
+	"\tcommand /bin/true\n"                                    /* 23 */                        \
+	"\ttimeout 5\n"                                            /* 24 */                        \
+	"}\n"                                                      /* 25 */                        \
+	"target App_2.x{\n"                                        /* 26 */                        \
+	"    command \"/bin/true\"\n"                              /* 27 */                        \
+	"    type exec\n"                                          /* 28 */                        \
+	"  }  \n"                                                  /* 29 */                        \
+	"hook notify {\n"                                          /* 30 */                        \
+	"\ttype exec\n"                                            /* 31 */                        \
+	"\tcommand /bin/true\n"                                    /* 32 */                        \
+	"}\n"                                                      /* 33 */                        \
+	"hook legacy-1 {\n"                                        /* 34 */                        \
+	"\ttype exec\n"                                            /* 35 */                        \
+	"\tcommand /bin/true\n"                                    /* 36 */                        \
+	"}"                                                        /* 37, no newline */
 
 START_TEST(full_config)
 {
@@ -157,10 +158,10 @@ START_TEST(defaults)
 	char err[SYNCD_ERR];
 
 	write_conf("log-uri ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi\r\n"
-		"sasl-external yes\r\n"
-		"key-file /k\r\n"
-		"cert-file /c\r\n"
-		"state-file /s\r\n");
+		   "sasl-external yes\r\n"
+		   "key-file /k\r\n"
+		   "cert-file /c\r\n"
+		   "state-file /s\r\n");
 	ck_assert_msg(config_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(cfg.log_uri, "ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi");
 	ck_assert_str_eq(cfg.log_base, "cn=resetlog");
@@ -192,7 +193,7 @@ START_TEST(other_valid)
 		BASE "metrics-listen localhost:1\nretry-base 3600\nretry-max 86400\n",
 		BASE "max-attempts 1\nop-timeout 1\nretry-base 1\nretry-max 1\nlog syslog\n",
 		BASE "target a {\n type exec\n command /bin/true\n}\nhook a {\n type exec\n"
-			" command /bin/true\n}\n",
+		     " command /bin/true\n}\n",
 	};
 	struct syncd_config cfg;
 	char err[SYNCD_ERR];
@@ -212,93 +213,96 @@ struct bad {
 };
 
 static const struct bad bad[] = {
-	{ BASE "retry-bsae 5\n", 7, "unknown key \"retry-bsae\" (did you mean \"retry-base\"?)" },
-	{ BASE "colour blue\n", 7, "unknown key \"colour\" (known: log-uri, log-base, bind-dn" },
-	{ BASE "type exec\n", 7, "unknown key \"type\" (known: " },
-	{ BASE "log-base\n", 7, "key \"log-base\" has no value" },
-	{ BASE "log-base  \t \n", 7, "key \"log-base\" has no value" },
-	{ BASE "tls-ca-file \"\"\n", 7, "key \"tls-ca-file\" has an empty value" },
-	{ BASE "max-attempts 8x\n", 7, "max-attempts: \"8x\" is not a number" },
-	{ BASE "max-attempts -1\n", 7, "max-attempts: \"-1\" is not a number" },
-	{ BASE "op-timeout 0x10\n", 7, "op-timeout: \"0x10\" is not a number" },
-	{ BASE "retry-base +5\n", 7, "retry-base: \"+5\" is not a number" },
-	{ BASE "max-attempts 1001\n", 7, "max-attempts 1001 is out of range (1..1000)" },
-	{ BASE "max-attempts 0\n", 7, "max-attempts 0 is out of range (1..1000)" },
-	{ BASE "op-timeout 301\n", 7, "op-timeout 301 is out of range (1..300)" },
-	{ BASE "retry-base 3601\n", 7, "retry-base 3601 is out of range (1..3600)" },
-	{ BASE "retry-max 86401\n", 7, "retry-max 86401 is out of range (1..86400)" },
-	{ BASE "retry-max 99999999999999999999\n", 7, "is out of range (1..86400)" },
-	{ BASE "retry-base 60\nretry-max 30\n", 8, "retry-max (30) must be >= retry-base (60)" },
-	{ BASE "retry-base 600\n\n", 7, "retry-max (300) must be >= retry-base (600)" },
-	{ BASE "metrics-listen 0.0.0.0:9464\n", 7, "metrics are served on loopback only" },
-	{ BASE "metrics-listen 10.1.2.3:9464\n", 7, "metrics are served on loopback only" },
-	{ BASE "metrics-listen [::]:9464\n", 7, "metrics are served on loopback only" },
-	{ BASE "metrics-listen 127.0.0.2:9464\n", 7, "metrics are served on loopback only" },
-	{ BASE "metrics-listen ::1:9464\n", 7, "write IPv6 in brackets: [::1]:PORT" },
-	{ BASE "metrics-listen 127.0.0.1\n", 7, "expected HOST:PORT" },
-	{ BASE "metrics-listen 127.0.0.1:65536\n", 7, "out of range (1..65535)" },
-	{ BASE "target a {\n type foo\n}\n", 8,
-		"unknown target type \"foo\" (known: ldap, ad, exec)" },
-	{ BASE "hook a {\n\n type ldap\n}\n", 9,
-		"unknown hook type \"ldap\" (known: caep, webhook, exec)" },
-	{ BASE "target a {\n command /bin/true\n}\n", 7,
-		"target \"a\" has no type: add \"type KIND\" (known: ldap, ad, exec)" },
-	{ BASE "hook a {\n type exec\n type exec\n}\n", 9, "duplicate \"type\" in hook \"a\"" },
-	{ BASE "target a {\n type exec\n command /bin/true\n}\ntarget a {\n", 11,
-		"duplicate target name \"a\" (first defined on line 7)" },
-	{ BASE "hook h {\n type exec\n command /bin/true\n}\nhook h {\n", 11,
-		"duplicate hook name \"h\" (first defined on line 7)" },
-	{ BASE "target a {\n type exec\n command /bin/true\n", 7,
-		"target \"a\" is not closed: add a \"}\" line" },
-	{ BASE "target a {\n type exec\n hook b {\n}\n}\n", 9, "nested block" },
-	{ BASE "target a {\n type exec\n target b {\n", 9, "nested block" },
-	{ BASE "}\n", 7, "stray \"}\" outside a block" },
-	{ BASE "target a {\n type exec\n command /bin/true\n} x\n", 10,
-		"\"}\" must be alone on its line" },
-	{ BASE "target a\n{\n type exec\n}\n", 7,
-		"expected \"target NAME {\" with the \"{\" on the same line" },
-	{ BASE "target {\n", 7, "bad target name \"\"" },
-	{ BASE "hook bad/name {\n", 7, "bad hook name \"bad/name\"" },
-	{ BASE "target a b {\n", 7, "bad target name \"a b\"" },
-	{ BASE "target x0123456789012345678901234567890123456789012345678901234567890123 {\n",
-		7, "bad target name" },
+	{BASE "retry-bsae 5\n", 7, "unknown key \"retry-bsae\" (did you mean \"retry-base\"?)"},
+	{BASE "colour blue\n", 7, "unknown key \"colour\" (known: log-uri, log-base, bind-dn"},
+	{BASE "type exec\n", 7, "unknown key \"type\" (known: "},
+	{BASE "log-base\n", 7, "key \"log-base\" has no value"},
+	{BASE "log-base  \t \n", 7, "key \"log-base\" has no value"},
+	{BASE "tls-ca-file \"\"\n", 7, "key \"tls-ca-file\" has an empty value"},
+	{BASE "max-attempts 8x\n", 7, "max-attempts: \"8x\" is not a number"},
+	{BASE "max-attempts -1\n", 7, "max-attempts: \"-1\" is not a number"},
+	{BASE "op-timeout 0x10\n", 7, "op-timeout: \"0x10\" is not a number"},
+	{BASE "retry-base +5\n", 7, "retry-base: \"+5\" is not a number"},
+	{BASE "max-attempts 1001\n", 7, "max-attempts 1001 is out of range (1..1000)"},
+	{BASE "max-attempts 0\n", 7, "max-attempts 0 is out of range (1..1000)"},
+	{BASE "op-timeout 301\n", 7, "op-timeout 301 is out of range (1..300)"},
+	{BASE "retry-base 3601\n", 7, "retry-base 3601 is out of range (1..3600)"},
+	{BASE "retry-max 86401\n", 7, "retry-max 86401 is out of range (1..86400)"},
+	{BASE "retry-max 99999999999999999999\n", 7, "is out of range (1..86400)"},
+	{BASE "retry-base 60\nretry-max 30\n", 8, "retry-max (30) must be >= retry-base (60)"},
+	{BASE "retry-base 600\n\n", 7, "retry-max (300) must be >= retry-base (600)"},
+	{BASE "metrics-listen 0.0.0.0:9464\n", 7, "metrics are served on loopback only"},
+	{BASE "metrics-listen 10.1.2.3:9464\n", 7, "metrics are served on loopback only"},
+	{BASE "metrics-listen [::]:9464\n", 7, "metrics are served on loopback only"},
+	{BASE "metrics-listen 127.0.0.2:9464\n", 7, "metrics are served on loopback only"},
+	{BASE "metrics-listen ::1:9464\n", 7, "write IPv6 in brackets: [::1]:PORT"},
+	{BASE "metrics-listen 127.0.0.1\n", 7, "expected HOST:PORT"},
+	{BASE "metrics-listen 127.0.0.1:65536\n", 7, "out of range (1..65535)"},
+	{BASE "target a {\n type foo\n}\n", 8,
+		"unknown target type \"foo\" (known: ldap, ad, exec)"},
+	{BASE "hook a {\n\n type ldap\n}\n", 9,
+		"unknown hook type \"ldap\" (known: caep, webhook, exec)"},
+	{BASE "target a {\n command /bin/true\n}\n", 7,
+		"target \"a\" has no type: add \"type KIND\" (known: ldap, ad, exec)"},
+	{BASE "hook a {\n type exec\n type exec\n}\n", 9, "duplicate \"type\" in hook \"a\""},
+	{BASE "target a {\n type exec\n command /bin/true\n}\ntarget a {\n", 11,
+		"duplicate target name \"a\" (first defined on line 7)"},
+	{BASE "hook h {\n type exec\n command /bin/true\n}\nhook h {\n", 11,
+		"duplicate hook name \"h\" (first defined on line 7)"},
+	{BASE "target a {\n type exec\n command /bin/true\n", 7,
+		"target \"a\" is not closed: add a \"}\" line"},
+	{BASE "target a {\n type exec\n hook b {\n}\n}\n", 9, "nested block"},
+	{BASE "target a {\n type exec\n target b {\n", 9, "nested block"},
+	{BASE "}\n", 7, "stray \"}\" outside a block"},
+	{BASE "target a {\n type exec\n command /bin/true\n} x\n", 10,
+		"\"}\" must be alone on its line"},
+	{BASE "target a\n{\n type exec\n}\n", 7,
+		"expected \"target NAME {\" with the \"{\" on the same line"},
+	{BASE "target {\n", 7, "bad target name \"\""},
+	{BASE "hook bad/name {\n", 7, "bad hook name \"bad/name\""},
+	{BASE "target a b {\n", 7, "bad target name \"a b\""},
+	{BASE "target x0123456789012345678901234567890123456789012345678901234567890123 {\n", 7,
+		"bad target name"},
 	/* the kind's own error, with the line of its own key */
-	{ BASE "target a {\n type exec\n command /bin/true\n colour blue\n}\n", 10, "colour" },
-	{ "bind-dn cn=x\nbind-password-file /p\nkey-file /k\ncert-file /c\nstate-file /s\n",
-		5, "missing required key \"log-uri\"" },
-	{ "log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\ncert-file /c\n"
-		"state-file /s\n\n# end\n", 7, "missing required key \"key-file\"" },
-	{ "log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
-		"state-file /s", 5, "missing required key \"cert-file\"" },
-	{ "log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
-		"cert-file /c\n", 5, "missing required key \"state-file\"" },
-	{ "", 0, "missing required key \"log-uri\"" },
-	{ "log-uri ldap://h\nbind-password-file /p\nkey-file /k\ncert-file /c\nstate-file /s\n",
-		5, "missing required key \"bind-dn\"" },
-	{ "log-uri ldap://h\nbind-dn cn=x\nkey-file /k\ncert-file /c\nstate-file /s\n",
-		5, "missing required key \"bind-password-file\"" },
-	{ BASE "sasl-external yes\n", 2, "bind-dn is not allowed with sasl-external yes" },
-	{ BASE "sasl-external maybe\n", 7, "sasl-external must be yes or no, not \"maybe\"" },
-	{ BASE "tls-ca-file \"/etc/ca.pem\" # the CA\n", 7, "text after the closing quote" },
-	{ BASE "tls-ca-file \"/etc/ca.pem\"x\n", 7, "text after the closing quote: \"x\"" },
-	{ BASE "tls-ca-file \"/etc/ca.pem\n", 7, "quoted value has no closing quote" },
-	{ BASE "tls-ca-file \"/etc/\\n\"\n", 7, "bad escape \"\\n\"" },
-	{ BASE "tls-ca-file \"/etc/ca.pem\\\"\n", 7, "quoted value has no closing quote" },
-	{ BASE "tls-ca-file etc/ca.pem\n", 7, "tls-ca-file \"etc/ca.pem\" must be an absolute path" },
-	{ "log-uri ldaps://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
-		"cert-file /c\nstate-file /s\n\nstarttls yes\n\n", 8,
-		"starttls yes cannot be used with ldaps://" },
-	{ "log-uri ldapi:///\nbind-dn cn=x\nbind-password-file /p\nstarttls yes\n"
-		"key-file /k\ncert-file /c\nstate-file /s\n", 4,
-		"starttls yes cannot be used with ldapi://" },
-	{ BASE "log-uri ldap://other\n", 7, "duplicate key \"log-uri\" (first set on line 1)" },
-	{ "log-uri http://h\n", 1, "must start with ldap://, ldaps:// or ldapi://" },
-	{ "log-uri ldap://h/cn=x\n", 1, "names a DN" },
-	{ "log-uri ldap://a ldap://b\n", 1, "is not a valid LDAP URI" },
-	{ BASE "log-base not a dn\n", 7, "log-base \"not a dn\" is not a valid DN" },
-	{ BASE "log file\n", 7, "log must be syslog or json, not \"file\"" },
-	{ BASE "user rg-no-such-user-here\n", 7, "user \"rg-no-such-user-here\" does not exist" },
-	{ BASE "LOG-URI ldap://h\n", 7, "unknown key \"LOG-URI\" (did you mean \"log-uri\"?)" },
+	{BASE "target a {\n type exec\n command /bin/true\n colour blue\n}\n", 10, "colour"},
+	{"bind-dn cn=x\nbind-password-file /p\nkey-file /k\ncert-file /c\nstate-file /s\n", 5,
+		"missing required key \"log-uri\""},
+	{"log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\ncert-file /c\n"
+	 "state-file /s\n\n# end\n",
+		7, "missing required key \"key-file\""},
+	{"log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+	 "state-file /s",
+		5, "missing required key \"cert-file\""},
+	{"log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+	 "cert-file /c\n",
+		5, "missing required key \"state-file\""},
+	{"", 0, "missing required key \"log-uri\""},
+	{"log-uri ldap://h\nbind-password-file /p\nkey-file /k\ncert-file /c\nstate-file /s\n", 5,
+		"missing required key \"bind-dn\""},
+	{"log-uri ldap://h\nbind-dn cn=x\nkey-file /k\ncert-file /c\nstate-file /s\n", 5,
+		"missing required key \"bind-password-file\""},
+	{BASE "sasl-external yes\n", 2, "bind-dn is not allowed with sasl-external yes"},
+	{BASE "sasl-external maybe\n", 7, "sasl-external must be yes or no, not \"maybe\""},
+	{BASE "tls-ca-file \"/etc/ca.pem\" # the CA\n", 7, "text after the closing quote"},
+	{BASE "tls-ca-file \"/etc/ca.pem\"x\n", 7, "text after the closing quote: \"x\""},
+	{BASE "tls-ca-file \"/etc/ca.pem\n", 7, "quoted value has no closing quote"},
+	{BASE "tls-ca-file \"/etc/\\n\"\n", 7, "bad escape \"\\n\""},
+	{BASE "tls-ca-file \"/etc/ca.pem\\\"\n", 7, "quoted value has no closing quote"},
+	{BASE "tls-ca-file etc/ca.pem\n", 7, "tls-ca-file \"etc/ca.pem\" must be an absolute path"},
+	{"log-uri ldaps://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+	 "cert-file /c\nstate-file /s\n\nstarttls yes\n\n",
+		8, "starttls yes cannot be used with ldaps://"},
+	{"log-uri ldapi:///\nbind-dn cn=x\nbind-password-file /p\nstarttls yes\n"
+	 "key-file /k\ncert-file /c\nstate-file /s\n",
+		4, "starttls yes cannot be used with ldapi://"},
+	{BASE "log-uri ldap://other\n", 7, "duplicate key \"log-uri\" (first set on line 1)"},
+	{"log-uri http://h\n", 1, "must start with ldap://, ldaps:// or ldapi://"},
+	{"log-uri ldap://h/cn=x\n", 1, "names a DN"},
+	{"log-uri ldap://a ldap://b\n", 1, "is not a valid LDAP URI"},
+	{BASE "log-base not a dn\n", 7, "log-base \"not a dn\" is not a valid DN"},
+	{BASE "log file\n", 7, "log must be syslog or json, not \"file\""},
+	{BASE "user rg-no-such-user-here\n", 7, "user \"rg-no-such-user-here\" does not exist"},
+	{BASE "LOG-URI ldap://h\n", 7, "unknown key \"LOG-URI\" (did you mean \"log-uri\"?)"},
 };
 
 START_TEST(errors)
@@ -311,8 +315,10 @@ START_TEST(errors)
 	memset(&cfg, 0xa5, sizeof(cfg));
 	ck_assert_int_ne(config_load(conf, &cfg, err, sizeof(err)), 0);
 	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf, b->line);
-	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "case %d: want prefix \"%s\", "
-		"got \"%s\"", _i, prefix, err);
+	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
+		"case %d: want prefix \"%s\", "
+		"got \"%s\"",
+		_i, prefix, err);
 	ck_assert_msg(strstr(err, b->phrase) != NULL, "case %d: want \"%s\" in \"%s\"", _i,
 		b->phrase, err);
 	ck_assert_msg(is_zero(&cfg), "case %d: config not zeroed", _i);
@@ -340,56 +346,60 @@ static int
 secret(const char *data, size_t len, mode_t mode, char **out, char *err, size_t errlen)
 {
 	write_file(sec, data, len, mode);
-	return read_secret_file(sec, out, err, errlen);
+	return securefile_read_secret("secret", sec, out, err, errlen);
 }
 
 START_TEST(secret_ok)
 {
-	static const struct { const char *data, *want; } ok[] = {
-		{ "s3cret\n", "s3cret" },
-		{ "s3cret\r\n", "s3cret" },
-		{ "s3cret", "s3cret" },
-		{ "first line\nsecond line\n", "first line" },
-		{ " spaces kept \n", " spaces kept " },
+	static const struct {
+		const char *data, *want;
+	} ok[] = {
+		{"s3cret\n", "s3cret"},
+		{"s3cret\r\n", "s3cret"},
+		{"s3cret", "s3cret"},
+		{"first line\nsecond line\n", "first line"},
+		{" spaces kept \n", " spaces kept "},
 	};
 	char err[SYNCD_ERR], *s, *big;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		ck_assert_msg(secret(ok[i].data, strlen(ok[i].data), 0600, &s, err,
-			sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(secret(ok[i].data, strlen(ok[i].data), 0600, &s, err, sizeof(err)) ==
+				0,
+			"%s", err);
 		ck_assert_str_eq(s, ok[i].want);
-		free_secret(s);
+		securefile_free_secret(s);
 	}
 	ck_assert_int_eq(secret("x\n", 2, 0400, &s, err, sizeof(err)), 0);
-	free_secret(s);
-	free_secret(NULL);
+	securefile_free_secret(s);
+	securefile_free_secret(NULL);
 	big = malloc(4097);
 	memset(big, 'a', 4096);
 	big[4096] = '\n';
 	ck_assert_msg(secret(big, 4097, 0600, &s, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(strlen(s), 4096);
-	free_secret(s);
+	securefile_free_secret(s);
 	ck_assert_msg(secret(big, 4096, 0600, &s, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(strlen(s), 4096);
-	free_secret(s);
+	securefile_free_secret(s);
 	free(big);
 }
 END_TEST
 
 START_TEST(secret_refused)
 {
-	char err[SYNCD_ERR], want[PATH_MAX + 64], link[PATH_MAX], *s = (char *)1, *big;
+	char err[SYNCD_ERR], want[2 * PATH_MAX + 64], link[PATH_MAX], *s = (char *)1, *big;
 
 	ck_assert_int_ne(secret("pw\n", 3, 0644, &s, err, sizeof(err)), 0);
 	ck_assert_ptr_null(s);
-	snprintf(want, sizeof(want), "%s is readable by group or others: chmod 600 it", sec);
+	snprintf(want, sizeof(want), "secret %s is readable by group or others: chmod 600 %s", sec,
+		sec);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_ne(secret("pw\n", 3, 0604, &s, err, sizeof(err)), 0);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_ne(secret("pw\n", 3, 0620, &s, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "is writable by group or others: chmod 600 it"), "%s", err);
+	ck_assert_msg(strstr(err, "is writable by group or others: chmod 600 "), "%s", err);
 	ck_assert_int_ne(secret("pw\n", 3, 0601, &s, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "by group or others: chmod 600 it"), "%s", err);
+	ck_assert_msg(strstr(err, "by group or others: chmod 600 "), "%s", err);
 
 	ck_assert_int_ne(secret("", 0, 0600, &s, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "is empty"), "%s", err);
@@ -410,18 +420,27 @@ START_TEST(secret_refused)
 
 	/* a symlink to a perfectly good secret file is still refused */
 	ck_assert_int_eq(secret("pw\n", 3, 0600, &s, err, sizeof(err)), 0);
-	free_secret(s);
+	securefile_free_secret(s);
 	snprintf(link, sizeof(link), "%s/link", dir);
 	unlink(link);
 	ck_assert_int_eq(symlink(sec, link), 0);
-	ck_assert_int_ne(read_secret_file(link, &s, err, sizeof(err)), 0);
+	ck_assert_int_ne(securefile_read_secret("secret", link, &s, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "is a symbolic link"), "%s", err);
 	unlink(link);
 
-	ck_assert_int_ne(read_secret_file(dir, &s, err, sizeof(err)), 0);
+	ck_assert_int_ne(securefile_read_secret("secret", dir, &s, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "is not a regular file"), "%s", err);
+	/* a FIFO must neither hang the daemon nor pass for a secret */
+	snprintf(link, sizeof(link), "%s/fifo", dir);
+	unlink(link);
+	ck_assert_int_eq(mkfifo(link, 0600), 0);
+	ck_assert_int_ne(securefile_read_secret("secret", link, &s, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "is not a regular file"), "%s", err);
+	ck_assert_ptr_null(securefile_load_key("key-file", link, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "key-file ") && strstr(err, "is not a regular file"), "%s", err);
+	unlink(link);
 	snprintf(link, sizeof(link), "%s/absent", dir);
-	ck_assert_int_ne(read_secret_file(link, &s, err, sizeof(err)), 0);
+	ck_assert_int_ne(securefile_read_secret("secret", link, &s, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "cannot open"), "%s", err);
 }
 END_TEST
@@ -451,10 +470,10 @@ START_TEST(json_log)
 	close(saved);
 
 	static const char *const want[][3] = {
-		{ "info", "delivered", "target t1: \"quoted\" \\ and\nnewline" },
-		{ "warning", "retry", "latin-1 ? byte" },
-		{ "debug", "detail", "42" },
-		{ "err", "failed", "" },
+		{"info", "delivered", "target t1: \"quoted\" \\ and\nnewline"},
+		{"warning", "retry", "latin-1 ? byte"},
+		{"debug", "detail", "42"},
+		{"err", "failed", ""},
 	};
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
@@ -466,7 +485,8 @@ START_TEST(json_log)
 		ck_assert_msg(j != NULL, "not JSON: %s", line);
 		ck_assert_int_lt(n, 4);
 		ck_assert_int_eq(json_unpack(j, "{s:s, s:s, s:s, s:s !}", "time", &time, "level",
-			&level, "event", &event, "msg", &msg), 0);
+					 &level, "event", &event, "msg", &msg),
+			0);
 		/* 2026-01-02T03:04:05.678Z */
 		ck_assert_uint_eq(strlen(time), 24);
 		ck_assert(time[10] == 'T' && time[19] == '.' && time[23] == 'Z');

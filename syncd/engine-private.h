@@ -37,8 +37,12 @@ struct rec {
 	enum phase phase;
 	int sealed_removed;
 	int dirty;                  /* its status changed since it was last written */
+	int cleared;                /* the directory said nothing forbids delivering it */
+	int checks;                 /* times the directory could not tell */
+	struct event *check_timer;  /* asks again after such a time */
 	struct tstate *ts;
 	struct tstate *hs;
+	struct engine *e;
 	struct rec *next;
 };
 
@@ -85,6 +89,12 @@ struct engine {
 	struct job *done;
 	struct event *done_ev;
 	struct event *flush_ev;
+	struct event *rewrite_ev;   /* writes statuses again after a failed write */
+	int rewrite_delay;          /* seconds, doubling up to retry-max */
+	struct event *lost_ev;      /* tells the follower, outside any of its calls */
+	void (*lost)(void *);
+	void *lost_arg;
+	int recheck;                /* a new connection: ask about waiting records again */
 	int draining;
 	void (*drain_cb)(void *);
 	void *drain_arg;
@@ -100,8 +110,11 @@ void worker_job_free(struct job *j);
 
 /* records.c */
 void records_now_gentime(char buf[32]);
-void records_write_status(struct engine *e, struct rec *rc);
-int records_newer_change_exists(struct engine *e, const struct log_record *r);
+/* An LDAP result code: a status is final only once written (LDAP_SUCCESS). */
+int records_write_status(struct engine *e, struct rec *rc);
+int records_newer_change_exists(struct engine *e, const struct log_record *r, char *err,
+	size_t errlen);
+int records_rdn_unique(struct engine *e, const char *account, char *err, size_t errlen);
 int records_copy(struct log_record *dst, const struct log_record *src);
 char *records_first_rdn_value(const char *dn);
 

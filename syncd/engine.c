@@ -69,6 +69,8 @@ rec_free(struct rec *rc, size_t nt, size_t nh)
 		if (rc->hs[i].timer != NULL)
 			event_free(rc->hs[i].timer);
 	}
+	if (rc->check_timer != NULL)
+		event_free(rc->check_timer);
 	free(rc->ts);
 	free(rc->hs);
 	free(rc->rdn_value);
@@ -90,25 +92,102 @@ inflight(struct engine *e)
 	return 0;
 }
 
+/* A record is done with once its final status is written, not before: until then it
+ * stays here (and a re-read of it from the directory is ignored) so that the write is
+ * made again, and its sealed password does not outlive its use. */
+static void
+retire(struct engine *e, struct rec **rp)
+{
+	struct rec *rc = *rp;
+
+	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
+		rc->r.account);
+	e->recent[e->recent_next++ % RECENT] = rc->r.number;
+	*rp = rc->next;
+	rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+}
+
+/* Writes rc's status; on failure it stays dirty and is written again after a delay, or as
+ * soon as a new connection is set. A connection found broken is handed back to its owner
+ * from a deferred event: this may run inside one of the follower's own calls. */
+static int
+write_status(struct engine *e, struct rec *rc)
+{
+	struct timeval tv;
+	int rc_ldap = records_write_status(e, rc);
+
+	if (rc_ldap == LDAP_SUCCESS) {
+		rc->dirty = 0;
+		e->rewrite_delay = 0;
+		return 0;
+	}
+	rc->dirty = 1;
+	if (rc_ldap < 0 && e->ld != NULL)
+		event_active(e->lost_ev, EV_READ, 0);
+	if (!evtimer_pending(e->rewrite_ev, NULL)) {
+		e->rewrite_delay = e->rewrite_delay == 0 ? e->cfg->retry_base :
+			e->rewrite_delay * 2 > e->cfg->retry_max ? e->cfg->retry_max :
+			e->rewrite_delay * 2;
+		tv.tv_sec = e->rewrite_delay;
+		tv.tv_usec = 0;
+		evtimer_add(e->rewrite_ev, &tv);
+	}
+	return -1;
+}
+
 static void
 flush_statuses(struct engine *e)
 {
-	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
-		if (rc->dirty) {
-			rc->dirty = 0;
-			records_write_status(e, rc);
-		}
+	struct rec **rp = &e->recs;
+
+	while (*rp != NULL) {
+		struct rec *rc = *rp;
+
+		if (rc->dirty && write_status(e, rc) != 0 && e->ld == NULL)
+			return; /* no connection: the others would fail the same way */
+		if (rc->phase == PH_DONE && !rc->dirty)
+			retire(e, rp);
+		else
+			rp = &rc->next;
 	}
 }
+
+static void check_delivery(struct engine *e, struct rec *rc);
 
 /* Statuses are written once per turn of the event loop, not once per result: a burst of
  * results for one record costs one write, and the loop stays responsive. */
 static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct engine *e = arg;
+	struct rec *rc, *next;
+
 	(void)fd;
 	(void)what;
-	flush_statuses(arg);
+	flush_statuses(e);
+	if (!e->recheck || e->ld == NULL || e->draining)
+		return;
+	e->recheck = 0;
+	for (rc = e->recs; rc != NULL; rc = next) {
+		next = rc->next;
+		if (rc->phase == PH_DELIVER && !rc->cleared) {
+			if (rc->check_timer != NULL)
+				evtimer_del(rc->check_timer);
+			/* the list may lose rc (never next) */
+			check_delivery(e, rc);
+		}
+	}
+}
+
+static void
+lost_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->lost != NULL && e->ld != NULL)
+		e->lost(e->lost_arg);
 }
 
 static void
@@ -147,17 +226,14 @@ advance(struct engine *e, struct rec *rc)
 		event_active(e->flush_ev, EV_READ, 0);
 		return;
 	}
-	records_write_status(e, rc);
-	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
-		rc->r.account);
-	e->recent[e->recent_next++ % RECENT] = rc->r.number;
+	if (write_status(e, rc) != 0)
+		return;
 	for (rp = &e->recs; *rp != NULL; rp = &(*rp)->next) {
 		if (*rp == rc) {
-			*rp = rc->next;
+			retire(e, rp);
 			break;
 		}
 	}
-	rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
 }
 
 static double
@@ -361,6 +437,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 		return;
 	}
 	e->records_total++;
+	rc->e = e;
 	rc->epoch = gentime_epoch(r->time);
 	records_now_gentime(now);
 	for (size_t i = 0; i < nt; i++) {
@@ -386,10 +463,6 @@ engine_submit(struct engine *e, const struct log_record *r)
 	e->recs = rc;
 	log_msg(LOG_INFO, "record", "change %llu for %s taken", r->number, r->account);
 
-	if (records_newer_change_exists(e, r)) {
-		supersede(e, rc, 0);
-		return;
-	}
 	for (other = e->recs; other != NULL; other = other->next) {
 		if (other == rc || strcasecmp(other->r.account, rc->r.account) != 0)
 			continue;
@@ -401,7 +474,87 @@ engine_submit(struct engine *e, const struct log_record *r)
 		}
 		break;   /* supersede() may have freed other: the list changed under us */
 	}
-	for (size_t i = 0; i < nt; i++)
+	check_delivery(e, rc);
+}
+
+static void
+check_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rec *rc = arg;
+
+	(void)fd;
+	(void)what;
+	if (!rc->e->draining)
+		check_delivery(rc->e, rc);
+}
+
+/* The directory could not say whether rc may be delivered: nothing is delivered, the
+ * targets stay pending with the reason, and the question is asked again later (or as soon
+ * as a new connection is set). An error is "not delivered yet", never "deliver". */
+static void
+check_later(struct engine *e, struct rec *rc, const char *why)
+{
+	double d = backoff(e, ++rc->checks);
+	struct timeval tv = { (time_t)d, (suseconds_t)((d - (time_t)d) * 1e6) };
+
+	log_msg(LOG_WARNING, "retry", "change %llu for %s: %s; nothing is delivered until "
+		"that is known", rc->r.number, rc->r.account, why);
+	for (size_t i = 0; i < e->cfg->ntargets; i++) {
+		struct tstate *s = &rc->ts[i];
+
+		if (status_final(s->st))
+			continue;
+		records_now_gentime(s->time);
+		free(s->error);
+		s->error = strdup(why);
+	}
+	if (rc->check_timer == NULL)
+		rc->check_timer = evtimer_new(e->base, check_timer_cb, rc);
+	if (rc->check_timer != NULL)
+		evtimer_add(rc->check_timer, &tv);
+	advance(e, rc);
+}
+
+/* What the directory must confirm before a record's password goes anywhere: no newer
+ * change for the account exists, and, for a target that finds the account by its RDN
+ * value, no other entry has that value. Then its deliveries are queued. */
+static void
+check_delivery(struct engine *e, struct rec *rc)
+{
+	char why[SYNCD_ERR];
+	int uses_rdn = 0, r;
+
+	r = records_newer_change_exists(e, &rc->r, why, sizeof(why));
+	if (r < 0) {
+		check_later(e, rc, why);
+		return;
+	}
+	if (r > 0) {
+		supersede(e, rc, 0);
+		return;
+	}
+	for (size_t i = 0; i < e->cfg->ntargets; i++)
+		uses_rdn |= e->cfg->targets[i]->maps_by_rdn && !status_final(rc->ts[i].st);
+	r = uses_rdn ? records_rdn_unique(e, rc->r.account, why, sizeof(why)) : 1;
+	if (r < 0) {
+		check_later(e, rc, why);
+		return;
+	}
+	for (size_t i = 0; r == 0 && i < e->cfg->ntargets; i++) {
+		struct tstate *s = &rc->ts[i];
+
+		if (!e->cfg->targets[i]->maps_by_rdn || status_final(s->st))
+			continue;
+		s->st = TS_FAILED;
+		records_now_gentime(s->time);
+		free(s->error);
+		s->error = strdup(why);
+		worker_of(e, s, 0)->failures++;
+		log_msg(LOG_ERR, "alert", "ALERT change %llu for %s: target %s failed: %s",
+			rc->r.number, rc->r.account, e->cfg->targets[i]->name, why);
+	}
+	rc->cleared = 1;
+	for (size_t i = 0; i < e->cfg->ntargets; i++)
 		if (!status_final(rc->ts[i].st))
 			worker_enqueue(e, &rc->ts[i], 0);
 	advance(e, rc);
@@ -423,7 +576,9 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	pthread_mutex_init(&e->done_mu, NULL);
 	if ((e->workers = calloc(e->nworkers, sizeof(*e->workers))) == NULL ||
 	    (e->done_ev = event_new(base, -1, EV_PERSIST, done_cb, e)) == NULL ||
-	    (e->flush_ev = event_new(base, -1, 0, flush_cb, e)) == NULL)
+	    (e->flush_ev = event_new(base, -1, 0, flush_cb, e)) == NULL ||
+	    (e->rewrite_ev = evtimer_new(base, flush_cb, e)) == NULL ||
+	    (e->lost_ev = event_new(base, -1, 0, lost_cb, e)) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->workers[i];
@@ -448,9 +603,16 @@ nomem:
 }
 
 void
-engine_set_directory(struct engine *e, LDAP *ld)
+engine_set_directory(struct engine *e, LDAP *ld, void (*lost)(void *), void *arg)
 {
 	e->ld = ld;
+	e->lost = lost;
+	e->lost_arg = arg;
+	if (ld != NULL) {
+		/* what waits for the directory is written and asked now, not after a backoff */
+		e->recheck = 1;
+		event_active(e->flush_ev, EV_READ, 0);
+	}
 }
 
 int
@@ -521,6 +683,10 @@ engine_free(struct engine *e)
 		event_free(e->done_ev);
 	if (e->flush_ev != NULL)
 		event_free(e->flush_ev);
+	if (e->rewrite_ev != NULL)
+		event_free(e->rewrite_ev);
+	if (e->lost_ev != NULL)
+		event_free(e->lost_ev);
 	pthread_mutex_destroy(&e->done_mu);
 	free(e->workers);
 	free(e);

@@ -28,8 +28,10 @@ struct log_record {
 
 struct engine *engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key,
 	X509 *cert, char *err, size_t errlen);
-/* The directory connection used for status writes and supersession checks. */
-void engine_set_directory(struct engine *e, LDAP *ld);
+/* The directory connection used for status writes and supersession checks (NULL while
+ * there is none). lost(arg) is called, from the event loop, when a write finds the
+ * connection broken: the owner reconnects and sets the new one. */
+void engine_set_directory(struct engine *e, LDAP *ld, void (*lost)(void *), void *arg);
 /* Takes a record seen in the log. Records already known are ignored. */
 void engine_submit(struct engine *e, const struct log_record *r);
 /* Stops taking work; calls done(arg) once in-flight deliveries have finished. */

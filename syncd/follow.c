@@ -200,6 +200,20 @@ out:
 }
 
 static void schedule_reconnect(struct follower *f);
+static void disconnect(struct follower *f);
+
+/* The engine found the status connection broken: both connections are made anew, and the
+ * engine writes what it could not once the new one is set. */
+static void
+directory_lost(void *arg)
+{
+	struct follower *f = arg;
+
+	log_msg(LOG_WARNING, "follow", "a status write found the connection to %s broken; "
+		"reconnecting", f->cfg->log_uri);
+	disconnect(f);
+	schedule_reconnect(f);
+}
 
 static void
 disconnect(struct follower *f)
@@ -208,7 +222,7 @@ disconnect(struct follower *f)
 		event_free(f->read_ev);
 		f->read_ev = NULL;
 	}
-	engine_set_directory(f->e, NULL);
+	engine_set_directory(f->e, NULL, NULL, NULL);
 	if (f->ld_sync != NULL)
 		ldap_unbind_ext_s(f->ld_sync, NULL, NULL);
 	if (f->ld_dir != NULL)
@@ -352,7 +366,7 @@ connect_all(struct follower *f)
 	if ((f->ld_dir = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL ||
 	    (f->ld_sync = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL)
 		goto fail;
-	engine_set_directory(f->e, f->ld_dir);
+	engine_set_directory(f->e, f->ld_dir, directory_lost, f);
 	if (recover_pending(f, err, sizeof(err)) != 0 || start_sync(f, err, sizeof(err)) != 0)
 		goto fail;
 	log_msg(LOG_INFO, "follow", "following %s on %s", f->cfg->log_base, f->cfg->log_uri);

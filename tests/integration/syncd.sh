@@ -4,8 +4,9 @@
 # exec target), denied ones reach nothing; rapid resets end with the newest password
 # everywhere; a store that is down is retried, then recovers or fails with an alert; kill -9
 # at random points loses and reorders nothing; syncd survives a slapd restart and reloads on
-# SIGHUP; bad configurations are refused with FILE:LINE; no cleartext password is left in
-# any file, in the metrics or on the log records.
+# SIGHUP; bad configurations are refused with FILE:LINE; an entry with another's uid gets
+# nothing delivered to that account; a status write that finds the directory gone is made
+# again; no cleartext password is left in any file, in the metrics or on the log records.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 T_START=$(date +%s)
@@ -659,6 +660,80 @@ else
 		"exit status $rc (124: still running after 3 s)"
 fi
 check_eq "7:   (the same configuration with the key at 600 starts and keeps running)" 124 "$(keystart 600)"
+
+# =====================================================================================
+# 10. A legacy account is found by a unique identity, never by an RDN value alone
+# =====================================================================================
+# Another entry with alice's uid elsewhere in the tree: legacy1 maps by uid=%r and legacy2
+# searches (mail=%r@example.com), so a reset of that entry must reach neither, visibly.
+DUP="${ALICE%%,*},ou=contractors,$RG_BASE"
+check "10: an entry with alice's uid is added in another OU" as_admin -a <<EOF2
+dn: ou=contractors,$RG_BASE
+objectClass: organizationalUnit
+ou: contractors
+
+dn: $DUP
+objectClass: inetOrgPerson
+cn: Alice Contractor
+sn: Contractor
+EOF2
+lines=$(log_lines)
+np D1
+check "10: the look-alike's password is reset" reset "$DUP" "$D1"
+nd1=$(last_change)
+check "10:   legacy1 (map-template uid=%r) is failed" waitfor 15 is_status "$nd1" legacy1 failed
+check "10:   legacy2 (map-search-filter with %r) is failed" waitfor 5 is_status "$nd1" legacy2 failed
+check "10:   the error says another entry has the value" \
+	eval '[[ "$(tstat "$nd1" legacy1)" == *"another entry than"* ]]'
+check "10:   syncd.log has an ALERT line for change $nd1" \
+	log_has "$lines" "\"event\":\"alert\".*ALERT change $nd1 for .*target legacy1 failed"
+check "10:   the store, keyed by the whole DN, gets the look-alike's password" \
+	waitfor 10 grep -qxF "$DUP $(sha "$D1")" "$STORE2"
+check "10:   the sealed password is removed" waitfor 10 no_sealed "$nd1"
+check "10:   alice's legacy1 password is unchanged" l1 -D "$L1_ALICE" -w "$lastpw_alice"
+check "10:   alice's legacy2 password is unchanged" l2 -D "$L2_ALICE" -w "$lastpw_alice"
+check "10:   the look-alike's password binds as alice on neither" nb l1 -D "$L1_ALICE" -w "$D1"
+check "10:   (nor on legacy2)" nb l2 -D "$L2_ALICE" -w "$D1"
+np D2
+check "10: a reset of alice herself while the look-alike exists" reset "$ALICE" "$D2"
+nd2=$(last_change)
+check "10:   is failed on legacy1 too: the value names two entries" \
+	waitfor 15 is_status "$nd2" legacy1 failed
+check "10:   and alice's legacy1 password is unchanged" l1 -D "$L1_ALICE" -w "$lastpw_alice"
+check "10: the look-alike is removed" ldapdelete -x -H "$RG_URI" -D "$RG_ADMIN_DN" -w "$RG_ADMIN_PW" \
+	"$DUP" "ou=contractors,$RG_BASE"
+np D3
+check "10: a reset of alice, alone with her uid again" reset "$ALICE" "$D3"
+check "10:   reaches legacy1" waitfor 15 l1 -D "$L1_ALICE" -w "$D3"
+check "10:   and legacy2" waitfor 15 l2 -D "$L2_ALICE" -w "$D3"
+lastpw_alice=$D3
+
+# =====================================================================================
+# 11. A status write that finds the directory gone is made again
+# =====================================================================================
+# The exec store takes 3 s; the main slapd stops while it runs, so the last status of the
+# record (and the removal of its sealed password) meets no directory. It must be written
+# once the directory is back, not left pending until syncd restarts.
+check "11: the running syncd stops" stop_pid "$SYNCD_PID"
+CONF11=$W/slow.conf
+store_conf "$STORE2" 3 >"$CONF11"
+syncd_start "$CONF11"
+check_eq "11: syncd starts with a slow exec store" 0 "$?"
+lines=$(log_lines)
+np W1
+check "11: reset of alice" reset "$ALICE" "$W1"
+nw1=$(last_change)
+check "11:   syncd takes the record" waitfor 10 log_has "$lines" "change $nw1 for .* taken"
+slapd_pid=$(cat "$RG_DIR/run/slapd.pid")
+check "11: the main slapd stops while the store runs" stop_pid "$slapd_pid"
+check "11:   the store gets the password meanwhile" \
+	waitfor 15 grep -qxF "$ALICE $(sha "$W1")" "$STORE2"
+check "11:   syncd could not write the record's final status" \
+	waitfor 10 log_has "$lines" "\"event\":\"status-write\".*change $nw1 "
+check "11: the main slapd starts again" bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
+check "11:   the record becomes final on every target (30 s)" \
+	waitfor 30 final_all "$nw1" legacy1 legacy2 store
+check "11:   syncd is still the same process" alive "$SYNCD_PID"
 
 # =====================================================================================
 # 9. No secret anywhere

@@ -1,0 +1,162 @@
+/* Unit tests of resetguard-syncd's delivery engine against a directory that cannot answer:
+ * nothing is delivered while it cannot say whether a newer change exists, and a record
+ * whose final status cannot be written is kept until it is. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "engine-private.h"
+
+static int delivered;
+
+static enum delivery_result
+count_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
+{
+	delivered++;
+	return DELIVERY_DONE;
+}
+
+static void
+no_disconnect(struct target *t)
+{
+}
+
+static const struct target_ops counting_ops = {
+	.kind = "counting",
+	.deliver = count_deliver,
+	.disconnect = no_disconnect,
+};
+
+static struct target tgt = { .name = "t", .ops = &counting_ops, .file = "t.conf", .line = 1 };
+static struct target *tgts[] = { &tgt };
+static struct syncd_config cfg;
+static struct event_base *base;
+static struct engine *e;
+static LDAP *ld;
+static int lost;
+
+static void
+on_lost(void *arg)
+{
+	lost++;
+}
+
+/* A connection to a port nobody listens on: every operation fails at once. */
+static void
+setup(void)
+{
+	struct timeval tv = { 1, 0 };
+	char err[SYNCD_ERR];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.log_uri = "ldap://127.0.0.1:1";
+	cfg.log_base = "cn=resetlog";
+	cfg.max_attempts = 3;
+	cfg.retry_base = 1;
+	cfg.retry_max = 2;
+	cfg.op_timeout = 1;
+	cfg.targets = tgts;
+	cfg.ntargets = 1;
+	delivered = lost = 0;
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	ck_assert_ptr_nonnull(base = event_base_new());
+	e = engine_new(base, &cfg, NULL, NULL, err, sizeof(err));
+	ck_assert_msg(e != NULL, "%s", err);
+	ck_assert_int_eq(ldap_initialize(&ld, cfg.log_uri), LDAP_SUCCESS);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	engine_set_directory(e, ld, on_lost, NULL);
+}
+
+static void
+teardown(void)
+{
+	engine_free(e);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	event_base_free(base);
+}
+
+static void
+run_loop(void)
+{
+	struct timeval tv = { 0, 300000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static struct log_record
+record(unsigned long long number, char **target_status)
+{
+	static unsigned char sealed[] = "not really sealed";
+	struct log_record r = {
+		.number = number,
+		.dn = "rgLogChangeNumber=7,cn=resetlog",
+		.account = "uid=alice,ou=people,dc=example,dc=com",
+		.time = "20260101000000.000000Z",
+		.sealed = sealed,
+		.sealed_len = sizeof(sealed),
+		.target_status = target_status,
+	};
+
+	return r;
+}
+
+START_TEST(newer_check_fails_closed)
+{
+	struct log_record r = record(7, NULL);
+	char err[SYNCD_ERR] = "";
+
+	ck_assert_int_eq(records_newer_change_exists(e, &r, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cannot tell whether a newer change exists"), "%s", err);
+
+	engine_submit(e, &r);
+	run_loop();
+	ck_assert_ptr_nonnull(e->recs);
+	ck_assert_int_eq(e->recs->ts[0].queued, 0);
+	ck_assert_int_eq(e->recs->ts[0].st, TS_PENDING);
+	ck_assert_ptr_nonnull(e->recs->ts[0].error);
+	ck_assert_msg(strstr(e->recs->ts[0].error, "newer change"), "%s", e->recs->ts[0].error);
+	ck_assert_int_eq(delivered, 0);
+}
+END_TEST
+
+START_TEST(unwritten_final_status_is_kept)
+{
+	static char st[] = "t delivered attempts=1 time=20260101000000Z";
+	char *vals[] = { st, NULL };
+	struct log_record r = record(8, vals);
+
+	engine_submit(e, &r);
+	run_loop();
+	/* every target was final already: only the status write is left, and it failed */
+	ck_assert_ptr_nonnull(e->recs);
+	ck_assert_int_eq(e->recs->phase, PH_DONE);
+	ck_assert_int_eq(e->recs->dirty, 1);
+	ck_assert_int_eq(e->recs->sealed_removed, 0);
+	ck_assert_int_eq(delivered, 0);
+	ck_assert_int_ge(lost, 1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	log_init("json", 0);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, newer_check_fails_closed);
+	tcase_add_test(tc, unwritten_final_status_is_kept);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

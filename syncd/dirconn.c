@@ -153,7 +153,8 @@ out:
 	return rc;
 }
 
-int
+/* ldaps://, or ldap:// with starttls yes. */
+static int
 dirconn_uses_tls(const struct dirconn *c)
 {
 	return c->scheme == DC_LDAPS || c->starttls;

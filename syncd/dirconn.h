@@ -42,8 +42,6 @@ int dirconn_conf_key(struct dirconn *c, const struct conf_kv *kv, char *err, siz
  * accounts by their RDN value. */
 int dirconn_conf_check(struct dirconn *c, struct target *t, char *err, size_t errlen);
 void dirconn_free(struct dirconn *c);
-/* ldaps://, or ldap:// with starttls yes. */
-int dirconn_uses_tls(const struct dirconn *c);
 void dirconn_disconnect(struct dirconn *c);
 
 /* The kind's write of the new password to dn: returns an LDAP result code. */

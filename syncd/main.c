@@ -76,6 +76,10 @@ load_secrets(struct daemon *d, struct syncd_config *cfg, char *err, size_t errle
 			cfg->cert_file);
 		return -1;
 	}
+	/* libldap opens the CA file itself, by path: check it with the others first. */
+	if (cfg->tls_ca_file != NULL &&
+	    securefile_check_ca("tls-ca-file", cfg->tls_ca_file, err, errlen) != 0)
+		return -1;
 	if (!cfg->sasl_external &&
 	    securefile_read_secret("bind-password-file", cfg->bind_password_file, &d->password,
 	    err, errlen) != 0)

@@ -16,6 +16,13 @@
 
 #define MAX_SECRET_LINE 4096
 
+#define SECUREFILE_MAX (1024 * 1024)
+
+enum securefile_kind {
+	SECUREFILE_SECRET, /* only its owner may access it */
+	SECUREFILE_PUBLIC, /* certificates: others may read it, nobody but the owner write it */
+};
+
 static int
 check_mode(const char *what, const char *path, const struct stat *st, enum securefile_kind kind,
 	char *err, size_t errlen)
@@ -47,7 +54,13 @@ check_mode(const char *what, const char *path, const struct stat *st, enum secur
 	return 0;
 }
 
-int
+struct securefile {
+	unsigned char *data; /* NUL-terminated; cleansed by securefile_free */
+	size_t len;
+};
+
+/* Reads the whole of path (what names the key in messages, e.g. "key-file"). */
+static int
 securefile_read(const char *what, const char *path, enum securefile_kind kind, struct securefile *f,
 	char *err, size_t errlen)
 {
@@ -113,7 +126,7 @@ out:
 	return rc;
 }
 
-void
+static void
 securefile_free(struct securefile *f)
 {
 	if (f->data != NULL) {

@@ -10,23 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define SECUREFILE_MAX (1024 * 1024)
-
-enum securefile_kind {
-	SECUREFILE_SECRET, /* only its owner may access it */
-	SECUREFILE_PUBLIC, /* certificates: others may read it, nobody but the owner write it */
-};
-
-struct securefile {
-	unsigned char *data; /* NUL-terminated; cleansed by securefile_free */
-	size_t len;
-};
-
-/* Reads the whole of path (what names the key in messages, e.g. "key-file"). */
-int securefile_read(const char *what, const char *path, enum securefile_kind kind,
-	struct securefile *f, char *err, size_t errlen);
-void securefile_free(struct securefile *f);
-
 /* The first line of a secret file (bind passwords, HMAC keys), malloc'd and NUL-terminated;
  * release it with securefile_free_secret. */
 int securefile_read_secret(const char *what, const char *path, char **secret, char *err,

@@ -9,7 +9,7 @@ rg_is_maintained_attr(AttributeDescription *ad)
 	return ad == rg_ad.last_time || ad == rg_ad.last_kind || ad == rg_ad.last_by ||
 		ad == rg_ad.last_ial || ad == rg_ad.last_method || ad == rg_ad.last_issuer ||
 		ad == rg_ad.last_approver || ad == rg_ad.reset_count ||
-		ad == rg_ad.review_required || ad == rg_ad.used_token;
+		ad == rg_ad.review_required || ad == rg_ad.used_token || ad == rg_ad.last_change;
 }
 
 /* A NULL-terminated, ch_malloc'd copy of vals (n of them) and of their normalized form. */
@@ -69,8 +69,8 @@ put_entry(Entry *e, AttributeDescription *ad, struct berval *vals, int n)
 
 struct effect_values {
 	char timebuf[LDAP_LUTIL_GENTIME_BUFSIZE];
-	char ialbuf[16], countbuf[32];
-	struct berval time, kind, by, ial, issuer, approver, count, yes;
+	char ialbuf[16], countbuf[32], changebuf[32];
+	struct berval time, kind, by, ial, issuer, approver, count, change, yes;
 	struct berval *methods;
 	int nmethods, has_ev;
 };
@@ -87,6 +87,8 @@ effect_values(Operation *op, const struct rg_effects *fx, struct effect_values *
 	v->by = BER_BVISEMPTY(&op->o_ndn) ? (struct berval)BER_BVC("") : op->o_ndn;
 	v->count.bv_val = v->countbuf;
 	v->count.bv_len = snprintf(v->countbuf, sizeof(v->countbuf), "%lld", fx->reset_count);
+	v->change.bv_val = v->changebuf;
+	v->change.bv_len = snprintf(v->changebuf, sizeof(v->changebuf), "%llu", fx->change_number);
 	ber_str2bv("TRUE", 4, 0, &v->yes);
 	v->has_ev = fx->ev != NULL;
 	v->nmethods = 0;
@@ -123,6 +125,9 @@ rg_effects_to_mods(Operation *op, const struct rg_effects *fx, Modifications **t
 	add_replace(&t, rg_ad.last_issuer, &v.issuer, v.has_ev);
 	add_replace(&t, rg_ad.last_approver, &v.approver, BER_BVISNULL(&v.approver) ? 0 : 1);
 	add_replace(&t, rg_ad.reset_count, &v.count, 1);
+	/* What settles the record after a crash: the account tells whether this write
+	 * committed (logsettle.c). */
+	add_replace(&t, rg_ad.last_change, &v.change, 1);
 	/* Never cleared here: a later ordinary reset must not hide a break-glass one from
 	 * review. */
 	if (fx->review_required)
@@ -152,6 +157,7 @@ rg_effects_to_entry(Operation *op, const struct rg_effects *fx, Entry *e)
 	put_entry(e, rg_ad.last_issuer, &v.issuer, v.has_ev);
 	put_entry(e, rg_ad.last_approver, &v.approver, BER_BVISNULL(&v.approver) ? 0 : 1);
 	put_entry(e, rg_ad.reset_count, &v.count, 1);
+	put_entry(e, rg_ad.last_change, &v.change, 1);
 	if (fx->review_required)
 		put_entry(e, rg_ad.review_required, &v.yes, 1);
 	if (fx->force_change && rg_ad.pwd_reset != NULL)

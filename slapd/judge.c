@@ -5,6 +5,8 @@
  * same write. The core decides; this file only gathers facts from slapd for it. */
 #include "resetguard.h"
 
+#include <openssl/crypto.h>
+
 #include "lutil.h"
 
 /* Everything gathered about one change, released by change_free. */
@@ -28,6 +30,9 @@ struct rg_change {
 	struct berval token;                /* the rgUsedToken value this change adds */
 	BerVarray expired_tokens;           /* used_tokens past expiry (shared values) */
 	struct berval record_ndn;           /* its reset log record */
+	unsigned long long record_number;
+	struct berval sealed;               /* the new password sealed to syncd: OPENSSL_malloc'd
+					     * DER, or empty */
 };
 
 enum target_state { TARGET_READ, TARGET_MISSING, TARGET_NO_ACCESS };
@@ -279,6 +284,29 @@ check_velocity(Operation *op, rg_info *ri, struct rg_change *ch)
 	}
 }
 
+/* Sealed to syncd before the backend runs, so that no copy of the cleartext outlives this
+ * operation's own buffers; the sealed form goes with the record, and is removed from it if
+ * the backend refuses the change. */
+static void
+seal_for_syncd(Operation *op, rg_info *ri, struct rg_change *ch)
+{
+	struct berval *secret = ch->at->secret;
+	unsigned char *der;
+	size_t len;
+	char err[256] = "";
+
+	if (ri->ri_seal_cert == NULL || secret == NULL || BER_BVISEMPTY(secret))
+		return;
+	if (rg_seal(ri->ri_seal_cert, (unsigned char *)secret->bv_val, secret->bv_len, &der,
+	    &len, err, sizeof(err)) != 0) {
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s; the legacy stores will not receive "
+			"this password\n", op->o_log_prefix, err);
+		return;
+	}
+	ch->sealed.bv_val = (char *)der;
+	ch->sealed.bv_len = len;
+}
+
 static int
 append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen)
 {
@@ -307,7 +335,12 @@ append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_
 	}
 	r.review_required = ch->dec.review_required;
 	r.alert = ch->dec.alert;
-	return rg_log_append(op, ri, &r, ch->dec.allowed, &ch->record_ndn, err, errlen);
+	if (rg_log_append(op, ri, &r, ch->dec.allowed,
+	    ch->dec.allowed && !BER_BVISNULL(&ch->sealed) ? &ch->sealed : NULL, &ch->record_ndn,
+	    err, errlen) != 0)
+		return -1;
+	ch->record_number = r.number;
+	return 0;
 }
 
 /* Velocity and the record under one lock: a limit counts every change recorded before. */
@@ -325,7 +358,10 @@ decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 			op->o_req_ndn.bv_val, ch->req.requester_ndn);
 		return;
 	}
+	if (ch->dec.allowed)
+		seal_for_syncd(op, ri, ch);
 	rg_log_lock(ri);
+	rg_log_settle(op, ri);
 	if (ch->dec.allowed && ch->have_policy && !ch->req.exempt)
 		check_velocity(op, ri, ch);
 	if (append_record(op, ri, ch, err, sizeof(err)) != 0) {
@@ -368,6 +404,7 @@ apply_effects(Operation *op, struct rg_change *ch)
 	fx.review_required = ch->dec.review_required || ch->history.unreviewed;
 	fx.force_change = ch->dec.force_change;
 	fx.reset_count = (ch->recreated ? ch->history.applied : ch->reset_count) + 1;
+	fx.change_number = ch->record_number;
 	fx.token = BER_BVISNULL(&ch->token) ? NULL : &ch->token;
 	fx.expired_tokens = ch->expired_tokens;
 	if (ch->at->is_add)
@@ -398,6 +435,7 @@ change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->token.bv_val, op->o_tmpmemctx);
 	if (!BER_BVISNULL(&ch->record_ndn))
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
+	OPENSSL_free(ch->sealed.bv_val);
 }
 
 /* Facts about the target. Inside a transaction nothing may be read (back-mdb holds that
@@ -477,8 +515,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 	if (!at->is_add)
 		find_expired_tokens(op, &ch);
 	apply_effects(op, &ch);
-	rg_outcome_expect(op, ri, &ch.record_ndn, !BER_BVISNULL(&ch.token), at->pwdexop,
-		at->secret);
+	rg_outcome_expect(op, ri, &ch.record_ndn, !BER_BVISNULL(&ch.token), at->pwdexop);
 out:
 	if (!BER_BVISNULL(&policy_ndn))
 		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);

@@ -140,7 +140,7 @@ put(Operation *op, Entry *e, AttributeDescription *ad, const char *value)
 
 static Entry *
 record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const char *hash,
-	int pending)
+	int pending, struct berval *sealed)
 {
 	Entry *e = entry_alloc();
 	char num[32];
@@ -180,12 +180,14 @@ record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const ch
 	put(op, e, rg_ad.log_hash, hash);
 	if (pending)
 		put(op, e, rg_ad.log_outcome, "pending");
+	if (sealed != NULL)
+		attr_merge_one(e, rg_ad.log_sealed, sealed, NULL);
 	return e;
 }
 
 int
 rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
-	struct berval *ndn, char *err, size_t errlen)
+	struct berval *sealed, struct berval *ndn, char *err, size_t errlen)
 {
 	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
@@ -214,7 +216,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 		rg_seterr(err, errlen, "cannot hash the reset log record");
 		goto out;
 	}
-	if ((e = record_entry(op, ri, r, hash, pending)) == NULL) {
+	if ((e = record_entry(op, ri, r, hash, pending, sealed)) == NULL) {
 		rg_seterr(err, errlen, "cannot form the DN of reset log record %llu under %s",
 			r->number, ri->ri_log_base.bv_val);
 		goto out;
@@ -254,40 +256,44 @@ out:
 }
 
 void
-rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text,
-	struct berval *sealed)
+rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text)
 {
 	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
 	Operation op2;
 	SlapReply rs2 = { REP_RESULT };
-	Modifications mod[2];
+	Modifications mod[3], **tail = &mod[0].sml_next;
 	struct berval vals[2][2];
 
 	if (be == NULL)
 		return;
-	/* One write: the outcome and, for syncd, the sealed password or the failure's text. */
+	/* One write: the outcome and, for a refused change, its text and the end of its
+	 * sealed password (a soft delete: a record may have none). */
 	memset(mod, 0, sizeof(mod));
 	memset(vals, 0, sizeof(vals));
 	ber_str2bv(applied ? "applied" : "failed", 0, 0, &vals[0][0]);
 	mod[0].sml_desc = rg_ad.log_outcome;
-	mod[0].sml_type = rg_ad.log_outcome->ad_cname;
 	mod[0].sml_op = LDAP_MOD_REPLACE;
-	mod[0].sml_flags = SLAP_MOD_INTERNAL;
 	mod[0].sml_numvals = 1;
 	mod[0].sml_values = vals[0];
-	if ((applied && sealed != NULL) || (!applied && text != NULL && *text != '\0')) {
-		if (applied)
-			vals[1][0] = *sealed;
-		else
-			ber_str2bv(text, 0, 0, &vals[1][0]);
-		mod[0].sml_next = &mod[1];
-		mod[1].sml_desc = applied ? rg_ad.log_sealed : rg_ad.log_outcome_text;
-		mod[1].sml_type = mod[1].sml_desc->ad_cname;
-		mod[1].sml_op = LDAP_MOD_REPLACE;
-		mod[1].sml_flags = SLAP_MOD_INTERNAL;
-		mod[1].sml_numvals = 1;
-		mod[1].sml_values = vals[1];
+	if (!applied) {
+		mod[1].sml_desc = rg_ad.log_sealed;
+		mod[1].sml_op = SLAP_MOD_SOFTDEL;
+		*tail = &mod[1];
+		tail = &mod[1].sml_next;
+	}
+	if (!applied && text != NULL && *text != '\0') {
+		ber_str2bv(text, 0, 0, &vals[1][0]);
+		mod[2].sml_desc = rg_ad.log_outcome_text;
+		mod[2].sml_op = LDAP_MOD_REPLACE;
+		mod[2].sml_numvals = 1;
+		mod[2].sml_values = vals[1];
+		*tail = &mod[2];
+	}
+	for (int i = 0; i < 3; i++) {
+		mod[i].sml_type = mod[i].sml_desc != NULL ? mod[i].sml_desc->ad_cname :
+			(struct berval)BER_BVNULL;
+		mod[i].sml_flags = SLAP_MOD_INTERNAL;
 	}
 	rg_internal_op_init(&op2, op, be, cids);
 	op2.o_tag = LDAP_REQ_MODIFY;
@@ -298,6 +304,6 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 	be->be_modify(&op2, &rs2);
 	if (rs2.sr_err != LDAP_SUCCESS)
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
-			"record %s (LDAP error %d)\n", op->o_log_prefix,
-			applied ? "applied" : "failed", ndn->bv_val, rs2.sr_err);
+			"record %s (LDAP error %d); it is settled when slapd next starts\n",
+			op->o_log_prefix, applied ? "applied" : "failed", ndn->bv_val, rs2.sr_err);
 }

@@ -1,9 +1,7 @@
-/* After the backend answers an allowed change: record its outcome (and, for syncd, the
- * sealed new password) on the change's reset log record, and turn the backend's refusal of
- * a second use of one token into the replay it is. */
+/* After the backend answers an allowed change: record its outcome on the change's reset
+ * log record (a refused change also loses its sealed password there), and turn the
+ * backend's refusal of a second use of one token into the replay it is. */
 #include "resetguard.h"
-
-#include <openssl/crypto.h>
 
 #define REPLAYED_TEXT \
 	"proofing token was already used: each token allows one reset " \
@@ -17,7 +15,6 @@ struct rg_pending {
 	int pwdexop;
 	int replayed;                       /* the Password Modify response needs its text */
 	struct berval record_ndn;
-	struct berval sealed;               /* OPENSSL_malloc'd DER, or empty */
 };
 
 static int
@@ -46,10 +43,7 @@ rg_response(Operation *op, SlapReply *rs)
 		p->replayed = p->pwdexop;
 	}
 	if (!BER_BVISNULL(&p->record_ndn))
-		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text,
-			BER_BVISNULL(&p->sealed) ? NULL : &p->sealed);
-	OPENSSL_free(p->sealed.bv_val);
-	BER_BVZERO(&p->sealed);
+		rg_log_outcome(op, p->ri, &p->record_ndn, applied, rs->sr_text);
 	if (!BER_BVISNULL(&p->record_ndn))
 		op->o_tmpfree(p->record_ndn.bv_val, op->o_tmpmemctx);
 	BER_BVZERO(&p->record_ndn);
@@ -60,32 +54,9 @@ rg_response(Operation *op, SlapReply *rs)
 	return SLAP_CB_CONTINUE;
 }
 
-/* The new password is sealed to syncd before the backend runs, so no copy of the
- * cleartext outlives this operation's own buffers; the sealed form reaches the log only if
- * the backend applies the change. */
-static void
-seal_for_syncd(Operation *op, rg_info *ri, struct berval *secret, struct berval *sealed)
-{
-	unsigned char *der;
-	size_t len;
-	char err[256] = "";
-
-	BER_BVZERO(sealed);
-	if (ri->ri_seal_cert == NULL || secret == NULL || BER_BVISEMPTY(secret))
-		return;
-	if (rg_seal(ri->ri_seal_cert, (unsigned char *)secret->bv_val, secret->bv_len, &der,
-	    &len, err, sizeof(err)) != 0) {
-		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s; the legacy stores will not receive "
-			"this password\n", op->o_log_prefix, err);
-		return;
-	}
-	sealed->bv_val = (char *)der;
-	sealed->bv_len = len;
-}
-
 void
 rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, int token_added,
-	int pwdexop, struct berval *secret)
+	int pwdexop)
 {
 	struct rg_pending *p = op->o_tmpcalloc(1, sizeof(*p), op->o_tmpmemctx);
 
@@ -97,6 +68,5 @@ rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, int tok
 	p->pwdexop = pwdexop;
 	p->record_ndn = *record_ndn;
 	BER_BVZERO(record_ndn);
-	seal_for_syncd(op, ri, secret, &p->sealed);
 	op->o_callback = &p->cb;
 }

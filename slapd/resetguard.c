@@ -217,8 +217,10 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
-	if (slapMode & SLAP_SERVER_MODE)
+	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_purge_start(be, ri);
+		rg_log_settle_start(ri);
+	}
 	return 0;
 }
 
@@ -228,6 +230,7 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 
 	rg_log_purge_stop(on->on_bi.bi_private);
+	rg_log_settle_stop(on->on_bi.bi_private);
 	return 0;
 }
 

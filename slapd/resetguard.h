@@ -31,6 +31,8 @@ typedef struct rg_info {
 	int ri_log_purge_interval;
 	struct re_s *ri_log_purge_task;
 	int ri_rootdn_exempt;
+	int ri_settled;                     /* no pending record of an earlier run is left */
+	struct re_s *ri_settle_task;
 	int ri_clock_skew;
 } rg_info;
 
@@ -38,7 +40,7 @@ typedef struct rg_info {
 struct rg_ads {
 	AttributeDescription *policy_subentry;
 	AttributeDescription *last_time, *last_kind, *last_by, *last_ial, *last_method,
-		*last_issuer, *last_approver, *reset_count, *review_required;
+		*last_issuer, *last_approver, *reset_count, *review_required, *last_change;
 	AttributeDescription *used_token;
 	AttributeDescription *uid;
 	AttributeDescription *log_number, *log_time, *log_target, *log_requester, *log_authenticated,
@@ -98,20 +100,28 @@ struct rg_attempt {
 int rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at);
 
 /* outcome.c */
-/* Takes *record_ndn (zeroed); seals secret to syncd now, records it with the outcome only
- * if the backend applies the change. */
+/* Takes *record_ndn (zeroed): the record whose outcome the backend's answer settles. */
 void rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, int token_added,
-	int pwdexop, struct berval *secret);
+	int pwdexop);
 
 /* logwrite.c: appends are serialized by ri_log_mutex, held by the caller across the
  * velocity count and the append so that parallel resets cannot pass a limit together. */
 void rg_log_lock(rg_info *ri);
 void rg_log_unlock(rg_info *ri);
 void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn);
+/* A pending record carries the sealed password (NULL: none) from the start, so that a
+ * change applied just before a crash still reaches syncd once its record is settled. */
 int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
-	struct berval *ndn, char *err, size_t errlen);
+	struct berval *sealed, struct berval *ndn, char *err, size_t errlen);
+/* applied, or failed with text (the sealed password then goes). */
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
-	const char *text, struct berval *sealed);
+	const char *text);
+
+/* logsettle.c */
+int rg_log_settle_start(rg_info *ri);
+/* With the log lock held. */
+void rg_log_settle(Operation *op, rg_info *ri);
+void rg_log_settle_stop(rg_info *ri);
 
 /* logquery.c: reading the log's records (and nothing else under its base). */
 long long rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
@@ -141,6 +151,7 @@ struct rg_effects {
 	int review_required;
 	int force_change;
 	long long reset_count;              /* the new count */
+	unsigned long long change_number;   /* its reset log record */
 	struct berval *token;               /* rgUsedToken value to add, or NULL */
 	BerVarray expired_tokens;           /* rgUsedToken values past their token's expiry */
 };

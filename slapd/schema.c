@@ -76,6 +76,12 @@ static const struct {
 	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
 	  "NO-USER-MODIFICATION USAGE directoryOperation )",
 	  &rg_ad.used_token },
+	{ "( " RG_OID_BASE ".1.2.12 NAME 'rgLastResetChange' "
+	  "DESC 'the change number of the reset log record of the last reset' "
+	  "EQUALITY integerMatch ORDERING integerOrderingMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE "
+	  "NO-USER-MODIFICATION USAGE directoryOperation )",
+	  &rg_ad.last_change },
 };
 
 static const struct {

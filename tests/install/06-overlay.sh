@@ -1,0 +1,1 @@
+rgldif 07-overlay.ldif | ldapadd -Q -Y EXTERNAL -H "$LDAPI"

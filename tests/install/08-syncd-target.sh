@@ -1,0 +1,13 @@
+(umask 077 && cat > "$SYNCDIR/legacy.pw")   # type the store's password, then Ctrl-D
+chown _resetguard: "$SYNCDIR/legacy.pw"
+cat >> "$SYNCDIR/syncd.conf" <<EOF
+
+target legacy {
+    type ldap
+    uri ldaps://legacy.example.com
+    bind-dn cn=resetguard,dc=legacy,dc=example
+    bind-password-file $SYNCDIR/legacy.pw
+    map-template uid=%r,ou=users,dc=legacy,dc=example
+    method passmod
+}
+EOF

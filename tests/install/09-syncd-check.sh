@@ -1,0 +1,1 @@
+runuser -u _resetguard -- resetguard-syncd -t -f "$SYNCDIR/syncd.conf"

@@ -1,0 +1,2 @@
+systemctl enable --now resetguard-syncd
+systemctl status resetguard-syncd

@@ -1,0 +1,1 @@
+resetguard-audit -Y EXTERNAL -H "$LDAPI" verify

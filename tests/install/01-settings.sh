@@ -1,7 +1,7 @@
-SUFFIX='dc=example,dc=com'             # the suffix of the database to govern
-ISSUER='https://proofing.example.com'  # the proofing service's name (iss of its tokens)
-LDAPI='ldapi:///'                      # slapd's ldapi socket (Debian's is the default)
-LOGDIR=/var/lib/ldap/resetlog          # the directory of the reset log database
-KEYDIR=/etc/ldap/resetguard            # the public keys slapd reads
-SYNCDIR=/etc/resetguard                # resetguard-syncd's configuration and secrets
-ROOTAUTH=-W                            # -W asks for the rootdn's password, -y FILE reads it
+SUFFIX='dc=example,dc=com'             # the database to govern
+ISSUER='https://proofing.example.com'  # iss of the proofing tokens
+LDAPI='ldapi:///'                      # slapd's ldapi socket
+LOGDIR=/var/lib/ldap/resetlog          # the reset log's directory
+KEYDIR=/etc/ldap/resetguard            # public keys, read by slapd
+SYNCDIR=/etc/resetguard                # syncd's configuration, secrets
+ROOTAUTH=-W                            # or -y FILE: the rootdn password

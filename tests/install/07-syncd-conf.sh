@@ -1,4 +1,4 @@
-cat > "$SYNCDIR/syncd.conf" <<EOF
+cat >"$SYNCDIR/syncd.conf" <<EOF
 log-uri $LDAPI
 log-base cn=resetlog
 bind-dn cn=syncd,ou=services,$SUFFIX

@@ -1,6 +1,7 @@
-(umask 077 && cat > "$SYNCDIR/legacy.pw")   # type the store's password, then Ctrl-D
+# the store's password, typed, then Ctrl-D
+(umask 077 && cat >"$SYNCDIR/legacy.pw")
 chown _resetguard: "$SYNCDIR/legacy.pw"
-cat >> "$SYNCDIR/syncd.conf" <<EOF
+cat >>"$SYNCDIR/syncd.conf" <<EOF
 
 target legacy {
     type ldap

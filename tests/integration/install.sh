@@ -273,7 +273,7 @@ EOF
 			cat <<EOF
 cp '$LEGACYPW' "\$SYNCDIR/legacy.pw"
 chown _resetguard: "\$SYNCDIR/legacy.pw"
-cat >> "\$SYNCDIR/syncd.conf" <<END
+cat >>"\$SYNCDIR/syncd.conf" <<END
 
 target legacy {
     type ldap

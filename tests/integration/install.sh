@@ -107,7 +107,8 @@ for f in /usr/lib/ldap/resetguard.so /etc/ldap/schema/resetguard.schema \
 	/usr/sbin/resetguard-syncd /usr/bin/resetguard-audit /usr/bin/resetguard-token \
 	"$UNIT" /etc/resetguard/syncd.conf "$MANPAGE" \
 	/usr/share/man/man8/resetguard-syncd.8.gz /usr/share/man/man5/resetguard-syncd.conf.5.gz \
-	/usr/share/man/man1/resetguard-audit.1.gz /usr/share/man/man1/resetguard-token.1.gz; do
+	/usr/share/man/man1/resetguard-audit.1.gz /usr/share/man/man1/resetguard-token.1.gz \
+	/usr/share/man/man7/resetguard-clients.7.gz; do
 	[ -e "$f" ] || missing+=" $f"
 done
 check_eq "the packages install every documented path" "" "$missing"

@@ -43,7 +43,8 @@ usage(void)
 	fprintf(stderr, "usage: resetguard-syncd [-f FILE] [-t] [-d]\n"
 		"  -f FILE  configuration (default /etc/resetguard/syncd.conf)\n"
 		"  -t       check the configuration and exit\n"
-		"  -d       stay in the foreground and log debug messages\n");
+		"  -d       log debug messages too (with log syslog, also on stderr)\n"
+		"The daemon always runs in the foreground and writes no pid file.\n");
 }
 
 /* The certificate the overlay seals to: CMS needs an EC or an RSA key in it. */

@@ -14,7 +14,9 @@
  *         rgLogAnchorHash) followed by its values separated by 0x1f;
  *         audit_verify must not crash and must answer OK, BROKEN or ERROR;
  *   odd   a chain: byte 1 is the number of records, byte 2 a corruption, byte 3 an anchor
- *         point, then per record a flags byte and the string fields separated by 0x1e. The
+ *         point, then per record two flags bytes and the string fields separated by 0x1e
+ *         (time, target, requester, approver, kind, decision, rule, ruleText, policy,
+ *         operation, issuer, jti, reason, authenticated), then bytes to shuffle with. The
  *         harness hashes and links the records itself (as the overlay does) and sends them
  *         in an order taken from the input. An intact chain must verify (a purged prefix
  *         behind an anchor included); an altered value, a deleted or a duplicated record
@@ -35,7 +37,7 @@
 #include "fuzz.h"
 
 #define MAX_RECORDS 8
-#define NSTR 13
+#define NSTR 14
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -257,6 +259,7 @@ send_record(struct out *o, const struct rec *x, const char *altered_target)
 	add(a, &na, "rgLogTime", x->r.time);
 	add(a, &na, "rgLogTarget", altered_target ? altered_target : x->r.target);
 	add(a, &na, "rgLogRequester", x->r.requester);
+	add(a, &na, "rgLogAuthenticated", x->r.authenticated);
 	add(a, &na, "rgLogApprover", x->r.approver);
 	add(a, &na, "rgLogKind", x->r.kind);
 	add(a, &na, "rgLogDecision", x->r.decision);
@@ -301,7 +304,7 @@ chain(struct fuzz_cursor *c)
 	memset(recs, 0, sizeof(recs));
 	for (size_t i = 0; i < n; i++) {
 		struct rec *x = &recs[i];
-		uint8_t f = fuzz_byte(c);
+		uint8_t f = fuzz_byte(c), f2 = fuzz_byte(c);
 
 		for (int k = 0; k < NSTR; k++)
 			x->s[k] = fuzz_field(c, 0x1e, NULL);
@@ -310,6 +313,7 @@ chain(struct fuzz_cursor *c)
 		x->r.time = x->s[0];
 		x->r.target = x->s[1];
 		x->r.requester = x->s[2];
+		x->r.authenticated = f2 & 1 ? x->s[13] : NULL;
 		x->r.approver = f & 1 ? x->s[3] : NULL;
 		x->r.kind = x->s[4];
 		x->r.decision = x->s[5];

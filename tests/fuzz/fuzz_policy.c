@@ -138,8 +138,8 @@ decide_all(const struct rg_policy *p)
 		r.target_ndn = ev.sub;
 		r.requester_ndn = k == RG_KIND_SELF_CHANGE ? ev.sub : requester;
 		r.old_password_given = 1;
-		r.privileged = k & 1;
-		r.approver_authorized = 1;
+		r.privileged = k & 1 ? RG_GROUP_YES : RG_GROUP_NO;
+		r.approver_authorized = RG_GROUP_YES;
 		r.ev_present = 1;
 		r.ev_status = RG_EV_OK;
 		r.ev = &ev;
@@ -157,17 +157,33 @@ decide_all(const struct rg_policy *p)
 		if (d.allowed && k != RG_KIND_BREAK_GLASS && k != RG_KIND_SELF_CHANGE &&
 			k != RG_KIND_PROVISIONING)
 			for (size_t i = 0; i < ev.namr; i++)
-				FUZZ_CHECK(!rg_strlist_has(&p->forbidden_methods, ev.amr[i]),
-					"allowed a forbidden method");
+				for (size_t j = 0; j < p->forbidden_methods.n; j++)
+					FUZZ_CHECK(strcasecmp(ev.amr[i],
+							   p->forbidden_methods.v[j]) != 0,
+						"allowed a forbidden method");
 		for (size_t i = 0; i < p->nvelocity; i++) {
 			const struct rg_velocity_limit *v = &p->velocity[i];
-			int was_allowed = d.allowed;
+			struct rg_decision d2 = d;
+			int limited =
+				d.allowed && k != RG_KIND_BREAK_GLASS && (v->kinds & (1u << k));
 
 			rg_velocity_apply(p, &r, v, v->count, &d);
-			if (was_allowed && k != RG_KIND_BREAK_GLASS && (v->kinds & (1u << k)))
+			if (limited)
 				FUZZ_CHECK(!d.allowed && d.rule == RG_RULE_VELOCITY_EXCEEDED &&
 						d.alert,
 					"a velocity limit reached did not refuse");
+			/* a count that failed fails the change */
+			rg_velocity_apply(p, &r, v, -1, &d2);
+			if (limited)
+				FUZZ_CHECK(!d2.allowed && d2.rule == RG_RULE_LOG_FAILED,
+					"a velocity count that failed did not refuse");
+		}
+		/* a group lookup that failed must not be taken for "not privileged" */
+		if (k == RG_KIND_SELF_SERVICE || k == RG_KIND_DELEGATED) {
+			r.privileged = RG_GROUP_UNKNOWN;
+			rg_decide(p, &r, &d);
+			FUZZ_CHECK(!d.allowed, "allowed a %s reset when privilege is unknown",
+				rg_kind_name(r.kind));
 		}
 	}
 	FUZZ_CHECK(rg_classify(p, 1, "a", "b") == RG_KIND_PROVISIONING, "an Add not provisioning");

@@ -3,10 +3,11 @@
  * fields.
  *
  * Input: number (8 bytes), level (4 bytes, signed), a flags byte (review, alert, which of
- * approver/policy/issuer/jti/reason are NULL), a time (8 bytes seconds, 4 bytes
- * microseconds), then the string fields separated by 0x1e: time, target, requester,
- * approver, kind, decision, rule, ruleText, policy, operation, issuer, jti, reason, prev,
- * and whatever follows is the methods, separated by 0x1f.
+ * approver/policy/issuer/jti/reason are NULL, whether there is an authenticated identity),
+ * a time (8 bytes seconds, 4 bytes microseconds), then the string fields separated by
+ * 0x1e: time, target, requester, approver, kind, decision, rule, ruleText, policy,
+ * operation, issuer, jti, reason, prev, authenticated, and whatever follows is the
+ * methods, separated by 0x1f.
  *
  * Invariants: the text is deterministic, starts with the version line and has one line per
  * field in the documented order; decoding it gives back every field (the encoding is
@@ -21,13 +22,10 @@
 #include "fuzz.h"
 #include "resetlog.h"
 
-#define NSTR 14
+#define NSTR 15
 #define MAX_METHODS 64
 
-static const char *const names[] = {"number", "time", "target", "requester", "approver", "kind",
-	"decision", "rule", "ruleText", "policy", "operation", "issuer", "level", "methods", "jti",
-	"reason", "reviewRequired", "alert", "prev"};
-#define NLINES (sizeof(names) / sizeof(names[0]))
+#define MAX_LINES 20
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -113,59 +111,76 @@ check_methods(const struct rg_log_record *r, const char *p, const char *eol, cha
 	FUZZ_CHECK(m == r->nmethods, "methods decode to %zu values, %zu given", m, r->nmethods);
 }
 
+/* The lines the canonical form must have for r, in order: methods (want NULL) is checked on
+ * its own; authenticated is there only when the record has one. */
+static size_t
+expected_lines(const struct rg_log_record *r, char *num, char *level, const char **name,
+	const char **want)
+{
+	size_t n = 0;
+
+#define LINE(nm, v)                                                                                \
+	do {                                                                                       \
+		name[n] = (nm);                                                                    \
+		want[n++] = (v);                                                                   \
+	} while (0)
+	snprintf(num, 32, "%llu", r->number);
+	if (r->level > 0)
+		snprintf(level, 32, "%d", r->level);
+	else
+		level[0] = '\0';
+	LINE("number", num);
+	LINE("time", r->time);
+	LINE("target", r->target);
+	LINE("requester", r->requester);
+	if (r->authenticated != NULL)
+		LINE("authenticated", r->authenticated);
+	LINE("approver", r->approver);
+	LINE("kind", r->kind);
+	LINE("decision", r->decision);
+	LINE("rule", r->rule);
+	LINE("ruleText", r->rule_text);
+	LINE("policy", r->policy);
+	LINE("operation", r->operation);
+	LINE("issuer", r->issuer);
+	LINE("level", level);
+	LINE("methods", NULL);
+	LINE("jti", r->jti);
+	LINE("reason", r->reason);
+	LINE("reviewRequired", r->review_required ? "TRUE" : "FALSE");
+	LINE("alert", r->alert ? "TRUE" : "FALSE");
+	LINE("prev", r->prev_hash);
+#undef LINE
+	return n;
+}
+
 static void
 check_canonical(const struct rg_log_record *r, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len, *want[NLINES];
+	const char *p = text, *end = text + len, *name[MAX_LINES], *want[MAX_LINES];
 	char *val = malloc(len + 1), num[32], level[32];
-	size_t vlen;
+	size_t vlen, nlines = expected_lines(r, num, level, name, want);
 
 	if (val == NULL)
 		return;
-	snprintf(num, sizeof(num), "%llu", r->number);
-	if (r->level > 0)
-		snprintf(level, sizeof(level), "%d", r->level);
-	else
-		level[0] = '\0';
-	/* in the order of names[]; methods is checked on its own */
-	want[0] = num;
-	want[1] = r->time;
-	want[2] = r->target;
-	want[3] = r->requester;
-	want[4] = r->approver;
-	want[5] = r->kind;
-	want[6] = r->decision;
-	want[7] = r->rule;
-	want[8] = r->rule_text;
-	want[9] = r->policy;
-	want[10] = r->operation;
-	want[11] = r->issuer;
-	want[12] = level;
-	want[13] = NULL;
-	want[14] = r->jti;
-	want[15] = r->reason;
-	want[16] = r->review_required ? "TRUE" : "FALSE";
-	want[17] = r->alert ? "TRUE" : "FALSE";
-	want[18] = r->prev_hash;
-
 	FUZZ_CHECK(strlen(text) == len, "canonical length %zu, strlen %zu", len, strlen(text));
 	FUZZ_CHECK(len >= 18 && memcmp(text, "resetguard-log-v1\n", 18) == 0,
 		"canonical text does not start with the version line");
 	p += 18;
-	for (size_t i = 0; i < NLINES; i++) {
-		size_t nl = strlen(names[i]);
+	for (size_t i = 0; i < nlines; i++) {
+		size_t nl = strlen(name[i]);
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 
-		FUZZ_CHECK(eol != NULL, "canonical text has no line for %s", names[i]);
-		FUZZ_CHECK((size_t)(eol - p) > nl && memcmp(p, names[i], nl) == 0 && p[nl] == '=',
-			"line %zu is not %s=", i + 2, names[i]);
+		FUZZ_CHECK(eol != NULL, "canonical text has no line for %s", name[i]);
+		FUZZ_CHECK((size_t)(eol - p) > nl && memcmp(p, name[i], nl) == 0 && p[nl] == '=',
+			"line %zu is not %s=", i + 2, name[i]);
 		p += nl + 1;
-		if (i == 13) {
+		if (want[i] == NULL && strcmp(name[i], "methods") == 0) {
 			check_methods(r, p, eol, val);
 		} else {
 			p = unescape(p, eol, '\0', val, &vlen);
-			FUZZ_CHECK(p == eol, "%s has a raw newline", names[i]);
-			check_value(names[i], val, vlen, want[i]);
+			FUZZ_CHECK(p == eol, "%s has a raw newline", name[i]);
+			check_value(name[i], val, vlen, want[i]);
 		}
 		p = eol + 1;
 	}
@@ -245,6 +260,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.issuer = flags & 16 ? NULL : s[10];
 	r.jti = flags & 32 ? NULL : s[11];
 	r.reason = flags & 64 ? NULL : s[12];
+	r.authenticated = flags & 128 ? s[14] : NULL;
 	/* prev is a fixed array: whatever fits, as the decoders copy it */
 	snprintf(r.prev_hash, sizeof(r.prev_hash), "%s", s[13]);
 	r.methods = (const char *const *)m;

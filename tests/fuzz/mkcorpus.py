@@ -5,10 +5,11 @@ Seeds are small, meaningful inputs in each harness's input format (see the comme
 top of each tests/fuzz/fuzz_*.c). Tokens are signed with the test-only keys of
 tests/fuzz/keys (openssl(1) makes the signatures), so the evidence harness, which trusts
 those keys when scripts/fuzz sets RG_FUZZ_KEYDIR, verifies them all the way to the claims.
-ECDSA signatures are randomised: rerunning changes the token seeds' bytes, not their
-meaning.
+ECDSA signatures are randomised, so token seeds already there are kept unless --force is
+given; the others are rewritten. Inputs merged by scripts/fuzz --merge are left alone.
 
-usage: tests/fuzz/mkcorpus.py   (from anywhere; needs python3 and openssl)
+usage: tests/fuzz/mkcorpus.py [--force]   (from anywhere; needs python3 and openssl)
+  --force   also re-sign the token seeds that are already there
 """
 import base64
 import json
@@ -29,6 +30,8 @@ ISS_P256 = "https://p256.fuzz.test"
 ISS_ED25519 = "https://ed25519.fuzz.test"
 SUB = "uid=alice,ou=people,dc=example,dc=test"
 NOW = 1700000000
+TOKEN = b"eyJ"  # every token seed starts a part with a base64url JSON object
+FORCE = "--force" in sys.argv[1:]
 
 
 def b64u(b):
@@ -85,8 +88,14 @@ def jdump(o):
 
 def write(harness, name, data):
     d = os.path.join(OUT, harness)
+    path = os.path.join(d, name)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, name), "wb") as f:
+    # A token seed already there is kept: ECDSA signatures are randomised, and rewriting
+    # them would change committed bytes without changing what they test.
+    token = TOKEN in data or base64.b64encode(TOKEN) in data
+    if os.path.exists(path) and token and not FORCE:
+        return
+    with open(path, "wb") as f:
         f.write(data)
 
 
@@ -228,8 +237,11 @@ def resetlog():
     std = [b"20250101120000.000000Z", b"uid=alice,ou=people,dc=example,dc=test",
            b"cn=reset-portal,ou=services,dc=example,dc=test", b"", b"self-service", b"allowed",
            b"allowed", b"", b"cn=default,ou=policies,dc=example,dc=test", b"passwordModify",
-           b"https://idp.example.test", b"jti-0001", b"INC-42", b"0" * 64]
+           b"https://idp.example.test", b"jti-0001", b"INC-42", b"0" * 64, b""]
     write("resetlog", "allowed", rec(1, 2, 0, NOW, 123456, std, [b"hwk", b"face"]))
+    proxied = list(std)
+    proxied[14] = b"cn=proxy,ou=services,dc=example,dc=test"
+    write("resetlog", "proxied", rec(2, 3, 0x80, NOW, 0, proxied, [b"hwk"]))
     esc = list(std)
     esc[1] = b"cn=a\\,b\\\\c,dc=x"
     esc[7] = b"line1\nline2\r\x7f\x01tab\t"
@@ -240,37 +252,41 @@ def resetlog():
                                                 [b"20250101120000.000000Z", b"uid=bob", b"uid=bob",
                                                  b"", b"delegated", b"denied",
                                                  b"evidence-missing", b"needs evidence", b"",
-                                                 b"modify", b"", b"", b"", b"f" * 64], []))
+                                                 b"modify", b"", b"", b"", b"f" * 64, b""], []))
 
 
 def audit():
     def entry(attrs):
         return b"\x1e".join(bytes([idx]) + b"\x1f".join(vals) for idx, vals in attrs)
 
-    # indices into audit_hash_attrs: 0 number .. 17 prev, 18 hash, 19 method
+    # indices into audit_hash_attrs: 0 number, 1 time, 2 target, 3 requester,
+    # 4 authenticated, 5 approver .. 18 prev, 19 hash, 20 method; then 21 rgLogReason;lang-de,
+    # 22 RGLOGHASH, 23 rgLogAnchorNumber, 24 rgLogAnchorHash
     rec = entry([(0, [b"1"]), (1, [b"20250101120000.000000Z"]), (2, [b"uid=alice,dc=test"]),
-                 (3, [b"cn=agent,dc=test"]), (5, [b"self-service"]), (6, [b"allowed"]),
-                 (7, [b"allowed"]), (10, [b"passwordModify"]), (11, [b"https://idp"]),
-                 (12, [b"2"]), (13, [b"jti-1"]), (15, [b"FALSE"]), (16, [b"FALSE"]),
-                 (17, [b"0" * 64]), (18, [b"1" * 64]), (19, [b"hwk", b"face"])])
-    anchor = entry([(22, [b"1"]), (23, [b"a" * 64])])
+                 (3, [b"cn=agent,dc=test"]), (4, [b"cn=proxy,dc=test"]), (6, [b"self-service"]),
+                 (7, [b"allowed"]), (8, [b"allowed"]), (11, [b"passwordModify"]),
+                 (12, [b"https://idp"]), (13, [b"2"]), (14, [b"jti-1"]), (16, [b"FALSE"]),
+                 (17, [b"FALSE"]), (18, [b"0" * 64]), (19, [b"1" * 64]),
+                 (20, [b"hwk", b"face"]), (21, [b"other"])])
+    anchor = entry([(23, [b"1"]), (24, [b"a" * 64])])
     write("audit", "raw-one-record", b"\0" + b"\x1d" + rec)
     write("audit", "raw-anchor", b"\2" + anchor + b"\x1d" + rec + b"\x1d" + rec)
-    write("audit", "raw-malformed", b"\4\x1d" + entry([(0, [b"01"]), (12, [b"-1"]), (15, [b"yes"]),
-                                                       (17, [b"0" * 65]), (18, [b""]),
-                                                       (2, [b"a\0b"])]))
+    write("audit", "raw-malformed", b"\4\x1d" + entry([(0, [b"01"]), (13, [b"-1"]), (16, [b"yes"]),
+                                                       (18, [b"0" * 65]), (19, [b""]),
+                                                       (2, [b"a\0b"]), (22, [b"x"])]))
 
-    def chain_rec(flags):
+    def chain_rec(flags, flags2):
         f = [b"20250101120000.000000Z", b"uid=u,dc=x", b"cn=agent,dc=x", b"uid=a,dc=x",
              b"delegated", b"allowed", b"allowed", b"ok", b"cn=p", b"passwordModify",
-             b"https://idp", b"jti", b"INC-1"]
-        return bytes([flags]) + b"\x1e".join(f) + b"\x1e"
+             b"https://idp", b"jti", b"INC-1", b"cn=proxy,dc=x"]
+        return bytes([flags, flags2]) + b"\x1e".join(f) + b"\x1e"
 
     for name, n, corrupt, anchor_at in (("intact", 3, 0, 0), ("altered", 3, 1 | 4, 0),
                                         ("deleted", 4, 2, 0), ("duplicated", 2, 3, 0),
                                         ("anchored", 5, 0, 2)):
         write("audit", "chain-" + name, bytes([1, n, corrupt, anchor_at]) +
-              b"".join(chain_rec(0xff if i % 2 else 0x10) for i in range(n + 1)) + b"\3\1\2\0")
+              b"".join(chain_rec(0xff if i % 2 else 0x10, i % 2) for i in range(n + 1)) +
+              b"\3\1\2\0")
 
 
 def syncd_config():
@@ -406,12 +422,6 @@ def main():
         sys.exit("mkcorpus: the test-only keys are missing from " + KEYS)
     for fn in (jws, evidence, control, policy, resetlog, audit, syncd_config, syncd_status,
                syncd_http):
-        d = os.path.join(OUT, fn.__name__)
-        if os.path.isdir(d):
-            # only what this script writes; merged inputs (40 hex digits) are kept
-            for f in os.listdir(d):
-                if not (len(f) == 40 and all(c in "0123456789abcdef" for c in f)):
-                    os.unlink(os.path.join(d, f))
         fn()
     print("mkcorpus: seeds written under " + OUT)
 

@@ -165,6 +165,8 @@ def evidence():
                                amr=["hwk", "face"])),
             "exp-max": jdump(claims(iss, exp=9223372036854775807)),
             "exp-ms": jdump(claims(iss, exp=(NOW + 300) * 1000)),
+            # "never expires" as some issuers write it: 9999-12-31T23:59:59Z
+            "exp-9999": jdump(claims(iss, exp=253402300799)),
             "exp-real": b'{"iss":"%s","sub":"u","jti":"j","iat":1700000000.0,"exp":1.7000003e9,"ial":2.0,"amr":[]}' % iss.encode(),
             "exp-huge-real": b'{"iss":"%s","sub":"u","jti":"j","iat":1700000000,"exp":1e300,"ial":2,"amr":[]}' % iss.encode(),
             "iat-negative": jdump(claims(iss, iat=-1)),

@@ -223,8 +223,8 @@ get_time(json_t *obj, const char *name, int required, long long *out, char *err,
 
 	if (v == NULL && !required)
 		return 0;
-	/* Bounded by the last second of year 9999: every later step (generalizedTime, time_t
-	 * arithmetic with the clock skew) stays exact, and no real token lives that long. */
+	/* Bounded within year 9999 (RG_EVIDENCE_MAX_TIME): every later step (generalizedTime,
+	 * time_t arithmetic with the clock skew) stays exact, and no real token lives that long. */
 	if (number_value(v, out) != 0 || *out <= 0 || *out > RG_EVIDENCE_MAX_TIME) {
 		*out = 0;
 		rg_seterr(err, errlen,

@@ -14,8 +14,11 @@
 #include "jws.h"
 
 #define RG_EVIDENCE_MAX_LEN RG_JWS_MAX_LEN
-/* 9999-12-31T23:59:59Z: the latest iat, exp or nbf accepted. */
-#define RG_EVIDENCE_MAX_TIME 253402300799LL
+/* 9999-12-31T22:59:59Z: the latest iat, exp or nbf accepted. An hour short of the end of
+ * the year because the overlay records a used token until exp plus the clock skew (at most
+ * an hour) as a generalizedTime: one in year 10000 would sort before the present, be purged
+ * as expired, and the token work again. */
+#define RG_EVIDENCE_MAX_TIME 253402297199LL
 
 enum rg_ev_status {
 	RG_EV_OK = 0,

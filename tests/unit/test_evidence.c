@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -339,6 +340,28 @@ START_TEST(valid_eddsa)
 	ck_assert_int_eq(ev.ial, 3);
 	ck_assert_uint_eq(ev.namr, 0);
 	ck_assert(!rg_evidence_has_method(&ev, "hwk"));
+	rg_evidence_free(&ev);
+	free(tok);
+}
+END_TEST
+
+/* The latest exp accepted is still a four-digit year with the largest clock skew (3600 s)
+ * added, as the overlay's record of the token's use needs (found by tests/fuzz). */
+START_TEST(latest_exp)
+{
+	json_t *c = base_claims(ISS_ED);
+	char *tok, err[256], buf[32];
+	struct rg_evidence ev;
+	time_t until;
+	struct tm tm;
+
+	json_object_set_new(c, "exp", json_integer(RG_EVIDENCE_MAX_TIME));
+	tok = sign_claims(ed_key, c);
+	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
+	until = (time_t)(ev.exp + 3600);
+	ck_assert_ptr_nonnull(gmtime_r(&until, &tm));
+	ck_assert_uint_eq(strftime(buf, sizeof(buf), "%Y%m%d%H%M%SZ", &tm), 15);
+	ck_assert_str_eq(buf, "99991231235959Z");
 	rg_evidence_free(&ev);
 	free(tok);
 }
@@ -715,6 +738,8 @@ static const struct {
 	{"nbf", "-3"},
 	/* past year 9999, near 2^62, before iat, after exp: never a real token */
 	{"exp", "253402300800"},
+	/* 9999-12-31T23:59:59Z, a "never expires": plus the clock skew it is year 10000 */
+	{"exp", "253402300799"},
 	{"exp", "4611686018427387904"},
 	{"exp", "1699999999"},
 	{"iat", "253402300800"},
@@ -930,6 +955,7 @@ evidence_suite(void)
 	tcase_add_test(tc, valid_es256);
 	tcase_add_test(tc, valid_eddsa);
 	tcase_add_test(tc, valid_limits);
+	tcase_add_test(tc, latest_exp);
 	tcase_add_test(tc, max_length);
 	tcase_add_test(tc, cert_issuer);
 	tcase_add_test(tc, flipped_signature);

@@ -41,6 +41,7 @@ static const char *const known_attrs[] = {
 	"rgForceChangeAfterDelegated",
 	"rgResetAgent",
 	"rgBreakGlass",
+	"rgBreakGlassGroup",
 	"rgProvisioner",
 	"rgVelocityLimit",
 };
@@ -95,6 +96,7 @@ check_policy(const struct rg_policy *p)
 	check_list("rgApproverGroup", &p->approver_groups);
 	check_list("rgResetAgent", &p->reset_agents);
 	check_list("rgBreakGlass", &p->break_glass);
+	check_list("rgBreakGlassGroup", &p->break_glass_groups);
 	check_list("rgProvisioner", &p->provisioners);
 	for (size_t i = 0; i < p->nvelocity; i++) {
 		const struct rg_velocity_limit *v = &p->velocity[i];
@@ -186,8 +188,15 @@ decide_all(const struct rg_policy *p)
 				rg_kind_name(r.kind));
 		}
 	}
-	FUZZ_CHECK(rg_classify(p, 1, "a", "b") == RG_KIND_PROVISIONING, "an Add not provisioning");
-	FUZZ_CHECK(rg_classify(p, 0, "x", "x") == RG_KIND_SELF_CHANGE, "own change misclassified");
+	FUZZ_CHECK(rg_classify(p, 1, "a", "b", RG_GROUP_NO) == RG_KIND_PROVISIONING,
+		"an Add not provisioning");
+	FUZZ_CHECK(rg_classify(p, 0, "x", "x", RG_GROUP_YES) == RG_KIND_SELF_CHANGE,
+		"own change misclassified");
+	/* a failed group lookup never makes break-glass, which needs no evidence */
+	FUZZ_CHECK(rg_strlist_has(&p->break_glass, requester) ||
+			rg_classify(p, 0, requester, "uid=t", RG_GROUP_UNKNOWN) !=
+				RG_KIND_BREAK_GLASS,
+		"break-glass on an unknown group membership");
 }
 
 int

@@ -291,6 +291,21 @@ def audit():
               b"\3\1\2\0")
 
 
+def audit_checkpoint():
+    line = b"resetguard-checkpoint 1 base=cn=resetlog number=42 hash=" + b"ab" * 32 + \
+        b" time=2025-01-01T12:00:00Z"
+    write("audit_checkpoint", "signed", b"\0" + line + b" hmac-sha256=" + b"0f" * 32 + b"\n")
+    write("audit_checkpoint", "unsigned", b"\1" + line + b"\n")
+    write("audit_checkpoint", "escaped-base", b"\1resetguard-checkpoint 1 "
+          b"base=ou=log%20A,dc=example number=0 hash=" + b"0" * 64 +
+          b" time=2025-01-01T12:00:00Z\n")
+    write("audit_checkpoint", "version-2", b"\1resetguard-checkpoint 2 base=cn=resetlog\n")
+    write("audit_checkpoint", "save-signed", b"\2" + struct.pack(">Q", 1234) + b"\x80" +
+          b"cn=resetlog\x1e2025")
+    write("audit_checkpoint", "save-odd-base", b"\2" + struct.pack(">Q", 2 ** 64 - 1) + b"\x10" +
+          "ou=caf\u00e9 log+cn=x\\,y,dc=example".encode() + b"\x1e9999")
+
+
 def syncd_config():
     full = b"""# resetguard-syncd.conf
 log-uri ldap://127.0.0.1:389
@@ -422,8 +437,8 @@ def syncd_http():
 def main():
     if not os.path.exists(P256) or not os.path.exists(ED):
         sys.exit("mkcorpus: the test-only keys are missing from " + KEYS)
-    for fn in (jws, evidence, control, policy, resetlog, audit, syncd_config, syncd_status,
-               syncd_http):
+    for fn in (jws, evidence, control, policy, resetlog, audit, audit_checkpoint, syncd_config,
+               syncd_status, syncd_http):
         fn()
     print("mkcorpus: seeds written under " + OUT)
 

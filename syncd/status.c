@@ -1,11 +1,15 @@
 /* The status values syncd writes on a log record, one per target or hook:
  *   NAME STATUS attempts=N time=GENERALIZEDTIME[ error=TEXT]
  * They are what a restarted syncd resumes from, and what an auditor reads. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+
+/* max-attempts is at most 1000 (config.c): a larger stored count is not syncd's. */
+#define STATUS_MAX_ATTEMPTS 1000
 
 static const char *const names[] = {
 	[TS_PENDING] = "pending",
@@ -60,9 +64,20 @@ status_parse(char *const *vals, const char *name, enum tstatus *s, int *attempts
 			size_t klen = strlen(names[k]);
 
 			if (strncmp(p, names[k], klen) == 0 && p[klen] == ' ') {
+				/* A stored count is read back as a plain, bounded number: a negative
+				 * one would retry without delay, a huge one overflow the next +1. */
+				char *end;
+				long n;
+
+				p += klen + 1;
+				if (strncmp(p, "attempts=", 9) != 0 || p[9] < '0' || p[9] > '9')
+					return -1;
+				errno = 0;
+				n = strtol(p + 9, &end, 10);
+				if (errno != 0 || n > STATUS_MAX_ATTEMPTS || (*end != ' ' && *end != '\0'))
+					return -1;
 				*s = (enum tstatus)k;
-				p = strstr(p, "attempts=");
-				*attempts = p != NULL ? atoi(p + 9) : 0;
+				*attempts = (int)n;
 				return 0;
 			}
 		}

@@ -426,7 +426,8 @@ audit_report(LDAP *ld, const char *base, const struct report_opts *o)
 	audit_entry_free(&st.a);
 	free(filter);
 	if (ret == AUDIT_OK) {
-		qsort(st.v, st.n, sizeof(*st.v), by_number);
+		if (st.n > 0)
+			qsort(st.v, st.n, sizeof(*st.v), by_number);
 		if (o->format == FMT_TABLE)
 			print_table(st.v, st.n);
 		else if (o->format == FMT_CSV)

@@ -343,7 +343,8 @@ audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
 	audit_entry_free(&st.a);
 	if (ret != AUDIT_OK)
 		goto out;
-	qsort(st.v, st.n, sizeof(*st.v), by_number);
+	if (st.n > 0)   /* qsort's pointer must not be NULL, even for no element */
+		qsort(st.v, st.n, sizeof(*st.v), by_number);
 	if (walk(&st, head) != 0) {
 		ret = AUDIT_BROKEN;
 	} else if (st.n == 0) {

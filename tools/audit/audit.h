@@ -47,6 +47,15 @@ void audit_ldap_error(LDAP *ld, int rc, const char *what);
  * audit_search (use AUDIT_* codes). */
 typedef int (*audit_entry_cb)(LDAP *ld, LDAPMessage *entry, void *arg);
 
+/* Every record under base matching filter, each once, at any server size limit (a plain
+ * search first if unpaged_first, then a paged one, then windows of change numbers: see
+ * syncd/logscan.h); attrs must include rgLogChangeNumber. Returns AUDIT_OK, the callback's
+ * code, or AUDIT_ERROR after printing the error and the limit or ACL to change. When the
+ * limit forces windows, says so on stderr with what to change; with verbose, how the
+ * records were read. */
+int audit_scan(LDAP *ld, const char *base, const char *filter, char **attrs, int unpaged_first,
+	int verbose, audit_entry_cb cb, void *arg);
+
 /* Returned by an unpaged audit_search that a size limit cut short; nothing is printed. */
 #define AUDIT_LIMITED 100
 

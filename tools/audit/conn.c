@@ -11,6 +11,10 @@
 #include <openssl/crypto.h>
 
 #include "audit.h"
+#include "logscan.h"
+
+/* The identity bound as, for the hints that name it in an ACL or a limit (NULL: anonymous). */
+static char *bound_identity;
 
 static const char *
 hint(int rc)
@@ -129,6 +133,19 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 		audit_ldap_error(ld, rc, what);
 		goto out;
 	}
+	free(bound_identity);
+	bound_identity = NULL;
+	if (o->sasl_external) {
+		struct berval *authzid = NULL;
+
+		/* the server derives it: ask, so that hints name it */
+		if (ldap_whoami_s(ld, &authzid, NULL, NULL) == LDAP_SUCCESS && authzid != NULL &&
+		    authzid->bv_len > 3 && strncmp(authzid->bv_val, "dn:", 3) == 0)
+			bound_identity = strndup(authzid->bv_val + 3, authzid->bv_len - 3);
+		ber_bvfree(authzid);
+	} else if (o->binddn != NULL) {
+		bound_identity = strdup(o->binddn);
+	}
 	*ldp = ld;
 	ld = NULL;
 	ret = AUDIT_OK;
@@ -233,6 +250,45 @@ audit_search(LDAP *ld, const char *base, int scope, const char *filter, char **a
 	} while (ret == AUDIT_OK && cookie != NULL);
 	ber_bvfree(cookie);
 	return ret;
+}
+
+static void
+scan_note(const char *text, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, PROG ": %s\n", text);
+}
+
+int
+audit_scan(LDAP *ld, const char *base, const char *filter, char **attrs, int unpaged_first,
+	int verbose, audit_entry_cb cb, void *arg)
+{
+	struct logscan s;
+	char err[2048];
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.ld = ld;
+	s.base = base;
+	s.filter = filter;
+	s.attrs = attrs;
+	s.identity = bound_identity;
+	s.unpaged_first = unpaged_first;
+	s.entry = cb;
+	s.note = scan_note;
+	s.arg = arg;
+	rc = logscan_run(&s, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return AUDIT_ERROR;
+	}
+	if (verbose && s.limit > 0 && !s.windowed)
+		fprintf(stderr, PROG ": a size limit stopped the plain search after %d records; "
+			"searching again with paged results\n", s.limit);
+	if (verbose)
+		fprintf(stderr, PROG ": %zu records read in %zu search(es)\n", s.delivered,
+			s.searches);
+	return rc;
 }
 
 /* ---- decoding ---- */

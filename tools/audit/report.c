@@ -410,19 +410,9 @@ audit_report(LDAP *ld, const char *base, const struct report_opts *o)
 		fprintf(stderr, PROG ": filter %s\n", filter);
 	/* Unpaged first: slapd computes a search's candidates again for every page, which
 	 * for an indexed rgLogTime range means walking the range once a page. Only when a
-	 * size limit stops the plain search is it repeated with paging. */
-	ret = audit_search(ld, base, LDAP_SCOPE_ONELEVEL, filter, audit_record_attrs, 0,
-		collect_cb, &st);
-	if (ret == AUDIT_LIMITED) {
-		if (o->verbose)
-			fprintf(stderr, PROG ": a size limit stopped the search after %zu records; "
-				"searching again with paged results\n", st.n);
-		for (size_t i = 0; i < st.n; i++)
-			free(st.v[i]);
-		st.n = 0;
-		ret = audit_search(ld, base, LDAP_SCOPE_ONELEVEL, filter, audit_record_attrs, 1,
-			collect_cb, &st);
-	}
+	 * size limit stops the plain search is it repeated with paging (and, if the limit
+	 * holds for that too, in windows of change numbers). */
+	ret = audit_scan(ld, base, filter, audit_record_attrs, 1, o->verbose, collect_cb, &st);
 	audit_entry_free(&st.a);
 	free(filter);
 	if (ret == AUDIT_OK) {

@@ -338,8 +338,8 @@ audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
 	ret = audit_search(ld, base, LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0,
 		anchor_cb, &st);
 	if (ret == AUDIT_OK)
-		ret = audit_search(ld, base, LDAP_SCOPE_ONELEVEL, filter, audit_hash_attrs, 1,
-			record_cb, &st);
+		ret = audit_scan(ld, base, filter, audit_hash_attrs, 0, o->verbose, record_cb,
+			&st);
 	audit_entry_free(&st.a);
 	if (ret != AUDIT_OK)
 		goto out;

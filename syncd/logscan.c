@@ -1,0 +1,451 @@
+/* Every record of the reset log matching a filter, at any server size limit: a plain or a
+ * paged search first (one search when the limits allow it), then, if the limit cut that
+ * short, windows of change numbers. A window the limit still cuts is halved. Records are
+ * handed over once whichever searches return them, so a search cut short is never a loss
+ * and never a duplicate. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf */
+#endif
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errbuf.h"
+#include "logscan.h"
+
+#define PAGE_SIZE 1000
+#define NUMBER_ATTR "rgLogChangeNumber"
+
+/* The change numbers already handed over: an open-addressing set (0 marks a free slot, so
+ * the number 0 is kept apart). */
+struct numset {
+	unsigned long long *v;
+	size_t cap, n;
+	int zero;
+};
+
+struct scan {
+	struct logscan *s;
+	struct numset seen;
+	char **nonum; /* DNs of records without a usable number (the first passes only) */
+	size_t nnonum;
+	int noted;
+};
+
+static size_t
+slot(unsigned long long x, size_t cap)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & (cap - 1);
+}
+
+static int numset_add(struct numset *s, unsigned long long x);
+
+static int
+numset_grow(struct numset *s, size_t cap)
+{
+	struct numset n = {calloc(cap, sizeof(*n.v)), cap, 0, s->zero};
+
+	if (n.v == NULL)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->v[i] != 0)
+			numset_add(&n, s->v[i]);
+	free(s->v);
+	*s = n;
+	return 0;
+}
+
+/* 1 when x is new, 0 when it was there, -1 when out of memory. */
+static int
+numset_add(struct numset *s, unsigned long long x)
+{
+	size_t i;
+
+	if (x == 0) {
+		if (s->zero)
+			return 0;
+		return s->zero = 1;
+	}
+	if ((s->n + 1) * 2 > s->cap && numset_grow(s, s->cap ? s->cap * 2 : 1024) != 0)
+		return -1;
+	for (i = slot(x, s->cap); s->v[i] != 0; i = (i + 1) & (s->cap - 1))
+		if (s->v[i] == x)
+			return 0;
+	s->v[i] = x;
+	s->n++;
+	return 1;
+}
+
+/* Forgets the numbers up to upto: the windows have moved past them for good. */
+static int
+numset_prune(struct numset *s, unsigned long long upto)
+{
+	struct numset n = {NULL, 0, 0, 0};
+
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->v[i] > upto && numset_add(&n, s->v[i]) < 0) {
+			free(n.v);
+			return -1;
+		}
+	free(s->v);
+	*s = n;
+	return 0;
+}
+
+/* The record's change number, as the canonical form writes it; -1 when it has none. */
+static int
+entry_number(LDAP *ld, LDAPMessage *m, unsigned long long *out)
+{
+	struct berval **v = ldap_get_values_len(ld, m, NUMBER_ATTR);
+	char buf[24], *end;
+	int rc = -1;
+
+	if (v != NULL && v[0] != NULL && v[0]->bv_len > 0 && v[0]->bv_len < sizeof(buf)) {
+		memcpy(buf, v[0]->bv_val, v[0]->bv_len);
+		buf[v[0]->bv_len] = '\0';
+		if (buf[0] >= '0' && buf[0] <= '9') {
+			*out = strtoull(buf, &end, 10);
+			rc = *end == '\0' ? 0 : -1;
+		}
+	}
+	ldap_value_free_len(v);
+	return rc;
+}
+
+/* A record without a number cannot be told apart by it: its DN stands in. */
+static int
+nonum_new(struct scan *sc, LDAP *ld, LDAPMessage *m)
+{
+	char *dn = ldap_get_dn(ld, m), **v;
+	int fresh = 1;
+
+	if (dn == NULL)
+		return -1;
+	for (size_t i = 0; i < sc->nnonum && fresh; i++)
+		fresh = strcasecmp(sc->nonum[i], dn) != 0;
+	if (fresh && (v = realloc(sc->nonum, (sc->nnonum + 1) * sizeof(*v))) != NULL) {
+		sc->nonum = v;
+		if ((v[sc->nnonum] = strdup(dn)) != NULL)
+			sc->nnonum++;
+	}
+	ldap_memfree(dn);
+	return fresh;
+}
+
+void
+logscan_hint(int rc, const char *identity, const char *base, char *buf, size_t len)
+{
+	char who[600], limits[600];
+
+	if (identity != NULL) {
+		snprintf(who, sizeof(who), "dn.exact=\"%s\"", identity);
+		snprintf(limits, sizeof(limits), "dn.exact=\"%s\"", identity);
+	} else {
+		snprintf(who, sizeof(who), "anonymous");
+		snprintf(limits, sizeof(limits), "anonymous");
+	}
+	switch (rc) {
+	case LDAP_SIZELIMIT_EXCEEDED:
+		rg_seterr(buf, len,
+			"raise the size limit of %s on the log database %s: olcLimits "
+			"(slapd.conf: limits) %s size=unlimited",
+			identity ? identity : "anonymous", base, limits);
+		break;
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		rg_seterr(buf, len,
+			"the server refuses the search as too large for %s: raise "
+			"its limits on the log database %s, olcLimits (slapd.conf: limits) %s "
+			"size.unchecked=unlimited size.pr=noEstimate",
+			identity ? identity : "anonymous", base, limits);
+		break;
+	case LDAP_TIMELIMIT_EXCEEDED:
+		rg_seterr(buf, len,
+			"raise the time limit of %s on the log database %s: olcLimits "
+			"(slapd.conf: limits) %s time=unlimited",
+			identity ? identity : "anonymous", base, limits);
+		break;
+	case LDAP_INSUFFICIENT_ACCESS:
+		rg_seterr(buf, len,
+			"grant %s read access to the records of the log database: "
+			"olcAccess (slapd.conf: access) to dn.subtree=\"%s\" by %s read",
+			identity ? identity : "anonymous", base, who);
+		break;
+	case LDAP_NO_SUCH_OBJECT:
+		rg_seterr(buf, len,
+			"check the log base %s, and that %s may see it: olcAccess "
+			"(slapd.conf: access) to dn.base=\"%s\" by %s read",
+			base, identity ? identity : "anonymous", base, who);
+		break;
+	default:
+		if (len > 0)
+			buf[0] = '\0';
+	}
+}
+
+static void
+fail(struct scan *sc, int rc, const char *diag, char *err, size_t errlen)
+{
+	char hint[1024];
+
+	sc->s->ldap_rc = rc;
+	logscan_hint(rc, sc->s->identity, sc->s->base, hint, sizeof(hint));
+	rg_seterr(err, errlen, "search of the reset log %s failed: %s (%d)%s%s%s%s", sc->s->base,
+		ldap_err2string(rc), rc, diag && *diag ? ": " : "", diag ? diag : "",
+		*hint ? "; " : "", hint);
+}
+
+#define OOM (INT_MIN + 1)
+
+/* LIMITED is no value an entry callback (0 or positive) or an error (-1) takes. */
+enum { DONE = 0, LIMITED = INT_MIN };
+
+/* Hands m over unless an earlier search did; tracks what the window saw. */
+static int
+take(struct scan *sc, LDAPMessage *m, int windowed, unsigned long long *maxno, int *count)
+{
+	struct logscan *s = sc->s;
+	unsigned long long no;
+	int fresh;
+
+	(*count)++;
+	if (entry_number(s->ld, m, &no) == 0) {
+		if (no > *maxno)
+			*maxno = no;
+		fresh = numset_add(&sc->seen, no);
+	} else {
+		/* Windows select by number: none of theirs lacks one. */
+		fresh = windowed ? 0 : nonum_new(sc, s->ld, m);
+	}
+	if (fresh < 0)
+		return OOM;
+	if (!fresh)
+		return 0;
+	s->delivered++;
+	return s->entry(s->ld, m, s->arg);
+}
+
+/* One search, page by page when paged. DONE or LIMITED; -1 on error (err set); or entry's
+ * non-zero value. */
+static int
+search(struct scan *sc, const char *filter, int paged, int windowed, unsigned long long *maxno,
+	int *count, char *err, size_t errlen)
+{
+	struct logscan *s = sc->s;
+	struct timeval tv = {s->timeout, 0}, *tvp = s->timeout > 0 ? &tv : NULL;
+	struct berval *cookie = NULL;
+	int ret = DONE;
+
+	*maxno = 0;
+	*count = 0;
+	do {
+		LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL}, **sctrls = NULL, *pr;
+		LDAPMessage *res = NULL;
+		int rc, msgid, code = LDAP_OTHER, done = 0;
+		char *diag = NULL;
+
+		/* Not critical: a server without paging answers as to a plain search. */
+		if (paged &&
+			ldap_create_page_control(s->ld, PAGE_SIZE, cookie, 0, &page) !=
+				LDAP_SUCCESS) {
+			fail(sc, LDAP_NO_MEMORY, NULL, err, errlen);
+			ret = -1;
+			break;
+		}
+		ctrls[0] = page;
+		rc = ldap_search_ext(s->ld, s->base, LDAP_SCOPE_ONELEVEL, filter, s->attrs, 0,
+			ctrls, NULL, tvp, LDAP_NO_LIMIT, &msgid);
+		ldap_control_free(page);
+		s->searches++;
+		if (rc != LDAP_SUCCESS) {
+			fail(sc, rc, NULL, err, errlen);
+			ret = -1;
+			break;
+		}
+		ber_bvfree(cookie);
+		cookie = NULL;
+		while (!done && ret == DONE) {
+			rc = ldap_result(s->ld, msgid, LDAP_MSG_ONE, tvp, &res);
+			if (rc <= 0) {
+				if (rc == 0)
+					ldap_abandon_ext(s->ld, msgid, NULL, NULL);
+				else
+					ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &rc);
+				fail(sc, rc == 0 ? LDAP_TIMEOUT : rc, NULL, err, errlen);
+				ret = -1;
+				break;
+			}
+			if (rc == LDAP_RES_SEARCH_ENTRY) {
+				ret = take(sc, res, windowed, maxno, count);
+				if (ret == OOM) {
+					fail(sc, LDAP_NO_MEMORY, NULL, err, errlen);
+					ret = -1;
+				}
+				if (ret != DONE)
+					ldap_abandon_ext(s->ld, msgid, NULL, NULL);
+			} else if (rc == LDAP_RES_SEARCH_RESULT) {
+				done = 1;
+				if (ldap_parse_result(s->ld, res, &code, NULL, &diag, NULL, &sctrls,
+					    0) != LDAP_SUCCESS)
+					code = LDAP_OTHER;
+				/* A page size over size.pr is an admin limit: windows need none. */
+				if (code == LDAP_SIZELIMIT_EXCEEDED ||
+					(paged && code == LDAP_ADMINLIMIT_EXCEEDED)) {
+					ret = LIMITED;
+				} else if (code != LDAP_SUCCESS) {
+					fail(sc, code, diag, err, errlen);
+					ret = -1;
+				} else if (paged &&
+					(pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, sctrls,
+						 NULL)) != NULL) {
+					ber_int_t estimate;
+					struct berval c = {0, NULL};
+
+					if (ldap_parse_pageresponse_control(s->ld, pr, &estimate,
+						    &c) != LDAP_SUCCESS) {
+						fail(sc, LDAP_DECODING_ERROR,
+							"the paged results "
+							"response",
+							err, errlen);
+						ret = -1;
+					} else if (c.bv_len > 0) {
+						cookie = ber_bvdup(&c);
+					}
+					ber_memfree(c.bv_val);
+				}
+				ldap_memfree(diag);
+				ldap_controls_free(sctrls);
+			}
+			ldap_msgfree(res);
+			res = NULL;
+		}
+	} while (ret == DONE && cookie != NULL);
+	ber_bvfree(cookie);
+	return ret;
+}
+
+static void
+note_limit(struct scan *sc, int count)
+{
+	struct logscan *s = sc->s;
+	char text[1400], hint[1024];
+
+	if (s->limit == 0)
+		s->limit = count;
+	if (sc->noted || s->note == NULL)
+		return;
+	sc->noted = 1;
+	logscan_hint(LDAP_SIZELIMIT_EXCEEDED, s->identity, s->base, hint, sizeof(hint));
+	snprintf(text, sizeof(text),
+		"the server's limits stop a search of the reset log %s at "
+		"%d records%s: reading it in windows of change numbers instead, which takes "
+		"more searches; to read it in one, %s",
+		s->base, s->limit, count == 0 ? " or refuse a paged one" : "", hint);
+	s->note(text, s->arg);
+}
+
+/* Every record numbered lo..hi: halves the range while the limit cuts it. */
+static int
+window(struct scan *sc, unsigned long long lo, unsigned long long hi, char *err, size_t errlen)
+{
+	unsigned long long maxno, mid;
+	char *f = NULL;
+	int count, ret;
+
+	if (asprintf(&f, "(&%s(" NUMBER_ATTR ">=%llu)(" NUMBER_ATTR "<=%llu))", sc->s->filter, lo,
+		    hi) < 0) {
+		fail(sc, LDAP_NO_MEMORY, NULL, err, errlen);
+		return -1;
+	}
+	ret = search(sc, f, 0, 1, &maxno, &count, err, errlen);
+	free(f);
+	if (ret != LIMITED)
+		return ret;
+	if (lo == hi) {
+		fail(sc, LDAP_SIZELIMIT_EXCEEDED, "not even one record fits the limit", err,
+			errlen);
+		return -1;
+	}
+	mid = lo + (hi - lo) / 2;
+	if ((ret = window(sc, lo, mid, err, errlen)) != DONE)
+		return ret;
+	return window(sc, mid + 1, hi, err, errlen);
+}
+
+/* From lo up: a search of everything above lo; when the limit cuts it, the range up to the
+ * highest number it returned is read in windows, and the search goes on above that. */
+static int
+windows(struct scan *sc, char *err, size_t errlen)
+{
+	unsigned long long lo = 0, maxno;
+	char *f = NULL;
+	int count, ret;
+
+	for (;;) {
+		free(f);
+		f = NULL;
+		if (asprintf(&f, "(&%s(" NUMBER_ATTR ">=%llu))", sc->s->filter, lo) < 0) {
+			fail(sc, LDAP_NO_MEMORY, NULL, err, errlen);
+			return -1;
+		}
+		ret = search(sc, f, 0, 1, &maxno, &count, err, errlen);
+		if (ret != LIMITED)
+			break;
+		if (count == 0 || maxno < lo) {
+			fail(sc, LDAP_SIZELIMIT_EXCEEDED, "the limit returns no record at all", err,
+				errlen);
+			ret = -1;
+			break;
+		}
+		if ((ret = window(sc, lo, maxno, err, errlen)) != DONE)
+			break;
+		if (maxno == ~0ULL)
+			break;
+		if (numset_prune(&sc->seen, maxno) != 0) {
+			fail(sc, LDAP_NO_MEMORY, NULL, err, errlen);
+			ret = -1;
+			break;
+		}
+		lo = maxno + 1;
+	}
+	free(f);
+	return ret;
+}
+
+int
+logscan_run(struct logscan *s, char *err, size_t errlen)
+{
+	struct scan sc;
+	unsigned long long maxno;
+	int count, ret = LIMITED;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.s = s;
+	s->ldap_rc = LDAP_SUCCESS;
+	s->limit = 0;
+	s->searches = s->delivered = 0;
+	s->windowed = 0;
+	/* A plain search first where the caller prefers it: slapd works out a search's
+	 * candidates anew for every page. */
+	if (s->unpaged_first) {
+		ret = search(&sc, s->filter, 0, 0, &maxno, &count, err, errlen);
+		if (ret == LIMITED && s->limit == 0)
+			s->limit = count;
+	}
+	if (ret == LIMITED)
+		ret = search(&sc, s->filter, 1, 0, &maxno, &count, err, errlen);
+	if (ret == LIMITED) {
+		s->windowed = 1;
+		note_limit(&sc, count);
+		ret = windows(&sc, err, errlen);
+	}
+	free(sc.seen.v);
+	for (size_t i = 0; i < sc.nnonum; i++)
+		free(sc.nonum[i]);
+	free(sc.nonum);
+	return ret == DONE ? 0 : ret;
+}

@@ -370,7 +370,6 @@ bind-dn $RG_SYNCD_DN
 bind-password-file $workdir/keys/syncd.pw
 key-file $RG_SYNCD_KEY
 cert-file $RG_SYNCD_CERT
-state-file $B/syncd-$1.state
 metrics-listen 127.0.0.1:$2
 log json
 max-attempts 6

@@ -41,6 +41,7 @@ static const struct key_def keys[] = {
 	{"tls-ca-file", V_PATH, F(tls_ca_file), 0, 0},
 	{"key-file", V_PATH, F(key_file), 0, 0},
 	{"cert-file", V_PATH, F(cert_file), 0, 0},
+	/* obsolete: accepted so existing files load, unused (main.c says so at start) */
 	{"state-file", V_PATH, F(state_file), 0, 0},
 	{"metrics-listen", V_LISTEN, F(metrics_listen), 0, 0},
 	{"log", V_LOG, F(log_mode), 0, 0},
@@ -546,7 +547,7 @@ parse_line(struct parser *p, char *s, size_t n)
 static int
 finish(struct parser *p)
 {
-	static const char *const required[] = {"log-uri", "key-file", "cert-file", "state-file"};
+	static const char *const required[] = {"log-uri", "key-file", "cert-file"};
 	struct syncd_config *cfg = p->cfg;
 	int last = p->line;
 

@@ -1,22 +1,21 @@
 /* Following the reset log: an RFC 4533 refreshAndPersist search for the records that still
  * carry a sealed password, driven from the event loop (the connection's descriptor wakes
  * it; nothing polls). A second connection writes statuses. On every (re)connect the pending
- * records are read once in full, so a record taken just before a crash is never lost even
- * though the persisted cookie has moved past it. */
-#include <errno.h>
-#include <fcntl.h>
+ * records are read in full first, at any server size limit (logscan.c), and the sync search
+ * then asks only for records numbered above the highest one seen: its refresh, which the
+ * size limit also cuts, stays as short as the time between the two, and no cookie is
+ * needed to resume -- a record taken just before a crash is found again by the full read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <lber.h>
 
 #include "directory.h"
 #include "engine.h"
 #include "errbuf.h"
+#include "logscan.h"
 
 #define READ_SLICE 32
 
@@ -34,7 +33,7 @@ struct follower {
 	struct event *read_ev;
 	struct event *retry_ev;
 	int backoff;
-	char *cookie;
+	unsigned long long highest; /* the highest change number seen on this connection */
 };
 
 static char *record_attrs[] = {
@@ -84,6 +83,8 @@ submit_entry(struct follower *f, LDAP *ld, LDAPMessage *entry)
 	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
 		goto out;
 	r.number = strtoull(num, NULL, 10);
+	if (r.number > f->highest)
+		f->highest = r.number;
 	r.dn = strdup(dn);
 	r.account = first_value(ld, entry, "rgLogTarget");
 	r.kind = first_value(ld, entry, "rgLogKind");
@@ -104,99 +105,25 @@ out:
 	free(num);
 }
 
-/* The cookie file is replaced atomically: a crash leaves the old cookie or the new one. */
-static void
-save_cookie(struct follower *f, const struct berval *cookie)
-{
-	char tmp[4096];
-	int fd;
-
-	if (cookie == NULL || cookie->bv_len == 0 ||
-	    (f->cookie != NULL && strlen(f->cookie) == cookie->bv_len &&
-	    memcmp(f->cookie, cookie->bv_val, cookie->bv_len) == 0))
-		return;
-	free(f->cookie);
-	f->cookie = strndup(cookie->bv_val, cookie->bv_len);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", f->cfg->state_file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, cookie->bv_val, cookie->bv_len) != (ssize_t)cookie->bv_len ||
-	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, f->cfg->state_file) != 0) {
-		log_msg(LOG_ERR, "state", "cannot write the sync cookie to %s: %s",
-			f->cfg->state_file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-}
-
-static void
-load_cookie(struct follower *f)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd = open(f->cfg->state_file, O_RDONLY | O_NOFOLLOW);
-
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		f->cookie = strdup(buf);
-	}
-}
-
 static void
 entry_state(struct follower *f, LDAPMessage *msg)
 {
 	LDAPControl **ctrls = NULL, *c;
 	BerElement *ber = NULL;
 	ber_int_t state = -1;
-	struct berval uuid, cookie = { 0, NULL };
-	ber_len_t len;
+	struct berval uuid;
 
 	if (ldap_get_entry_controls(f->ld_sync, msg, &ctrls) != LDAP_SUCCESS)
 		return;
 	c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL);
 	if (c != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
 	    ber_scanf(ber, "{em", &state, &uuid) != LBER_ERROR) {
-		if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
-			ber_scanf(ber, "m", &cookie);
 		/* A record leaving the filter (its sealed password removed) needs nothing. */
 		if (state == LDAP_SYNC_ADD || state == LDAP_SYNC_MODIFY)
 			submit_entry(f, f->ld_sync, msg);
-		save_cookie(f, &cookie);
 	}
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
-}
-
-static void
-sync_info(struct follower *f, LDAPMessage *msg)
-{
-	char *oid = NULL;
-	struct berval *data = NULL, cookie = { 0, NULL };
-	BerElement *ber = NULL;
-	ber_len_t len;
-	ber_tag_t tag;
-
-	if (ldap_parse_intermediate(f->ld_sync, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS ||
-	    oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL ||
-	    (ber = ber_init(data)) == NULL)
-		goto out;
-	tag = ber_peek_tag(ber, &len);
-	if (tag == LDAP_TAG_SYNC_NEW_COOKIE) {
-		ber_scanf(ber, "m", &cookie);
-	} else if (tag == LDAP_TAG_SYNC_REFRESH_DELETE || tag == LDAP_TAG_SYNC_REFRESH_PRESENT ||
-	    tag == LDAP_TAG_SYNC_ID_SET) {
-		if (ber_scanf(ber, "{") != LBER_ERROR &&
-		    ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
-			ber_scanf(ber, "m", &cookie);
-	}
-	save_cookie(f, &cookie);
-out:
-	ber_free(ber, 1);
-	ber_bvfree(data);
-	ldap_memfree(oid);
 }
 
 static void schedule_reconnect(struct follower *f);
@@ -237,12 +164,6 @@ search_done(struct follower *f, LDAPMessage *msg)
 	char *text = NULL;
 
 	ldap_parse_result(f->ld_sync, msg, &err, NULL, &text, NULL, NULL, 0);
-	if (err == LDAP_SYNC_REFRESH_REQUIRED) {
-		/* The provider cannot resume from our cookie: start over with a full refresh. */
-		free(f->cookie);
-		f->cookie = NULL;
-		unlink(f->cfg->state_file);
-	}
 	log_msg(LOG_WARNING, "follow", "the reset log search ended: %s%s%s; reconnecting",
 		ldap_err2string(err), text ? ": " : "", text ? text : "");
 	ldap_memfree(text);
@@ -282,7 +203,7 @@ readable(evutil_socket_t fd, short what, void *arg)
 			entry_state(f, msg);
 			break;
 		case LDAP_RES_INTERMEDIATE:
-			sync_info(f, msg);
+			/* cookies: nothing to keep, the next connection reads everything */
 			break;
 		case LDAP_RES_SEARCH_RESULT:
 			search_done(f, msg);
@@ -295,25 +216,41 @@ readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Records left pending by a crash or an outage, whatever the cookie says. */
+static int
+recovered(LDAP *ld, LDAPMessage *entry, void *arg)
+{
+	submit_entry(arg, ld, entry);
+	return 0;
+}
+
+static void
+scan_note(const char *text, void *arg)
+{
+	log_msg(LOG_WARNING, "limits", "%s", text);
+}
+
+/* Records left pending by a crash or an outage, whatever the server's size limit. */
 static int
 recover_pending(struct follower *f, char *err, size_t errlen)
 {
-	struct timeval tv = { f->cfg->op_timeout, 0 };
-	LDAPMessage *res = NULL, *entry;
-	int rc = ldap_search_ext_s(f->ld_dir, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
-		PENDING_FILTER, record_attrs, 0, NULL, NULL, &tv, 0, &res);
+	char *attrs[sizeof(record_attrs) / sizeof(record_attrs[0])];
+	struct logscan s;
 
-	if (rc != LDAP_SUCCESS) {
-		rg_seterr(err, errlen, "cannot read pending records under %s: %s",
-			f->cfg->log_base, ldap_err2string(rc));
-		ldap_msgfree(res);
+	memcpy(attrs, record_attrs, sizeof(attrs));
+	memset(&s, 0, sizeof(s));
+	s.ld = f->ld_dir;
+	s.base = f->cfg->log_base;
+	s.filter = PENDING_FILTER;
+	s.attrs = attrs;
+	s.identity = f->cfg->bind_dn;
+	s.timeout = f->cfg->op_timeout;
+	s.entry = recovered;
+	s.note = scan_note;
+	s.arg = f;
+	if (logscan_run(&s, err, errlen) != 0)
 		return -1;
-	}
-	for (entry = ldap_first_entry(f->ld_dir, res); entry != NULL;
-	    entry = ldap_next_entry(f->ld_dir, entry))
-		submit_entry(f, f->ld_dir, entry);
-	ldap_msgfree(res);
+	log_msg(LOG_DEBUG, "follow", "%zu pending record(s) read in %zu search(es)", s.delivered,
+		s.searches);
 	return 0;
 }
 
@@ -322,24 +259,22 @@ start_sync(struct follower *f, char *err, size_t errlen)
 {
 	BerElement *ber = ber_alloc_t(LBER_USE_DER);
 	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
-	struct berval cookie;
+	char filter[160];
 	evutil_socket_t fd;
 	int rc = -1;
 
 	if (ber == NULL)
 		goto out;
-	if (f->cookie != NULL) {
-		ber_str2bv(f->cookie, 0, 0, &cookie);
-		ber_printf(ber, "{eOb}", LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, 0);
-	} else {
-		ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
-	}
+	/* Only what the full read cannot have seen: records numbered above it. */
+	snprintf(filter, sizeof(filter), "(&%s(rgLogChangeNumber>=%llu))", PENDING_FILTER,
+		f->highest + 1);
+	ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
 	if (ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
 		goto out;
 	ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
 	ctrl.ldctl_iscritical = 1;
 	if ((rc = ldap_search_ext(f->ld_sync, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
-	    PENDING_FILTER, record_attrs, 0, ctrls, NULL, NULL, 0, &f->msgid)) != LDAP_SUCCESS) {
+	    filter, record_attrs, 0, ctrls, NULL, NULL, 0, &f->msgid)) != LDAP_SUCCESS) {
 		rg_seterr(err, errlen, "cannot start following %s: %s", f->cfg->log_base,
 			ldap_err2string(rc));
 		rc = -1;
@@ -367,6 +302,7 @@ connect_all(struct follower *f)
 	    (f->ld_sync = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL)
 		goto fail;
 	engine_set_directory(f->e, f->ld_dir, directory_lost, f);
+	f->highest = 0;
 	if (recover_pending(f, err, sizeof(err)) != 0 || start_sync(f, err, sizeof(err)) != 0)
 		goto fail;
 	log_msg(LOG_INFO, "follow", "following %s on %s", f->cfg->log_base, f->cfg->log_uri);
@@ -417,7 +353,6 @@ follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e
 	f->base = base;
 	f->cfg = cfg;
 	f->e = e;
-	load_cookie(f);
 	/* The directory may come up after syncd: keep trying rather than give up. */
 	if (connect_all(f) != 0)
 		schedule_reconnect(f);
@@ -436,6 +371,5 @@ follow_stop(struct follower *f)
 		explicit_bzero(f->password, strlen(f->password));
 		free(f->password);
 	}
-	free(f->cookie);
 	free(f);
 }

@@ -273,6 +273,9 @@ main(int argc, char *argv[])
 	}
 	log_msg(LOG_INFO, "start", "resetguard-syncd started with %zu target(s) and %zu hook(s)",
 		d.cfg.ntargets, d.cfg.nhooks);
+	if (d.cfg.state_file != NULL)
+		log_msg(LOG_WARNING, "config", "%s: state-file is obsolete and unused (the pending "
+			"records are read in full on every connection): remove it", d.config_file);
 	event_base_dispatch(d.base);
 	rc = d.failed;
 out:

@@ -33,7 +33,7 @@ struct syncd_config {
 	char *tls_ca_file;
 	char *key_file;                   /* syncd's private key: unseals passwords */
 	char *cert_file;                  /* syncd's certificate */
-	char *state_file;                 /* the persisted sync cookie */
+	char *state_file;                 /* obsolete: no cursor is kept any more */
 	char *metrics_listen;             /* host:port on loopback, or NULL */
 	char *log_mode;                   /* "syslog" or "json" */
 	char *user;                       /* drop privileges to this user */

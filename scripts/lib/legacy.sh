@@ -85,7 +85,6 @@ bind-dn cn=syncd,ou=services,$base
 bind-password-file $dir/keys/syncd.pw
 key-file $dir/keys/syncd.key
 cert-file $dir/keys/syncd.pem
-state-file $dir/run/syncd.state
 metrics-listen 127.0.0.1:$metrics_port
 log json
 max-attempts 6

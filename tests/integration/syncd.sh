@@ -623,9 +623,9 @@ check "7: bad number -> FILE:LINE" tconf bad-number "$l"
 l=$(lineof 'type ldap')
 sed "${l}s/type ldap/type ldapx/" "$base" >"$W/bad-type.conf"
 check "7: unknown target type -> FILE:LINE" tconf bad-type "$l"
-sed '/^state-file /d' "$base" >"$W/missing-key.conf"
-check "7: missing required key (state-file) -> FILE:LAST-LINE" tconf missing-key "$(wc -l <"$W/missing-key.conf")"
-check "7:   and the message names the key" tconf missing-key "$(wc -l <"$W/missing-key.conf")" state-file
+sed '/^cert-file /d' "$base" >"$W/missing-key.conf"
+check "7: missing required key (cert-file) -> FILE:LAST-LINE" tconf missing-key "$(wc -l <"$W/missing-key.conf")"
+check "7:   and the message names the key" tconf missing-key "$(wc -l <"$W/missing-key.conf")" cert-file
 l=$(lineof '^metrics-listen ')
 sed "${l}s/.*/metrics-listen 0.0.0.0:9464/" "$base" >"$W/metrics-any.conf"
 check "7: non-loopback metrics-listen -> FILE:LINE" tconf metrics-any "$l"
@@ -642,7 +642,7 @@ cp "$RG_SYNCD_KEY" "$W/key644.pem" && chmod 644 "$W/key644.pem"
 cp "$RG_SYNCD_KEY" "$W/key600.pem" && chmod 600 "$W/key600.pem"
 for k in 644 600; do
 	sed -e "s|^log-uri .*|log-uri ldap://127.0.0.1:1|" -e "s|^key-file .*|key-file $W/key$k.pem|" \
-		-e "s|^state-file .*|state-file $W/state$k|" -e "s|^metrics-listen .*|metrics-listen 127.0.0.1:$mport|" \
+		-e "s|^metrics-listen .*|metrics-listen 127.0.0.1:$mport|" \
 		"$base" >"$W/key$k.conf"
 done
 check "7:   (the key-file copies' configurations check)" "$SYNCD" -t -f "$W/key644.conf"

@@ -183,6 +183,13 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.ntargets, 0);
 	ck_assert_uint_eq(cfg.nhooks, 0);
 	config_free(&cfg);
+
+	/* state-file is obsolete: accepted, and no longer required */
+	write_conf("log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+		   "cert-file /c\n");
+	ck_assert_msg(config_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_null(cfg.state_file);
+	config_free(&cfg);
 }
 END_TEST
 
@@ -273,9 +280,6 @@ static const struct bad bad[] = {
 	{"log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
 	 "state-file /s",
 		5, "missing required key \"cert-file\""},
-	{"log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
-	 "cert-file /c\n",
-		5, "missing required key \"state-file\""},
 	{"", 0, "missing required key \"log-uri\""},
 	{"log-uri ldap://h\nbind-password-file /p\nkey-file /k\ncert-file /c\nstate-file /s\n", 5,
 		"missing required key \"bind-dn\""},

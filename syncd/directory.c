@@ -39,8 +39,12 @@ directory_connect(struct syncd_config *cfg, const char *password, char *err, siz
 		rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	}
 	if (rc != LDAP_SUCCESS) {
-		rg_seterr(err, errlen, "cannot bind to %s as %s: %s", cfg->log_uri,
-			cfg->sasl_external ? "SASL EXTERNAL" : cfg->bind_dn, ldap_err2string(rc));
+		rg_seterr(err, errlen, "cannot bind to %s as %s: %s%s", cfg->log_uri,
+			cfg->sasl_external ? "SASL EXTERNAL" : cfg->bind_dn, ldap_err2string(rc),
+			rc == LDAP_INVALID_CREDENTIALS ? ": check bind-dn and the password in "
+			"bind-password-file" : rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+			rc == LDAP_TIMEOUT ? ": check log-uri, and that the server runs and is "
+			"reachable" : "");
 		goto fail;
 	}
 	return ld;

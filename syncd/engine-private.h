@@ -99,6 +99,7 @@ struct engine {
 	void (*drain_cb)(void *);
 	void *drain_arg;
 	long long records_total;
+	char *health;               /* why the log is not followed; NULL when it is */
 };
 
 /* worker.c: every function but worker_main runs in the event loop. */

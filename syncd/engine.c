@@ -615,10 +615,19 @@ engine_set_directory(struct engine *e, LDAP *ld, void (*lost)(void *), void *arg
 	}
 }
 
-int
-engine_directory_ok(struct engine *e)
+void
+engine_set_health(struct engine *e, const char *problem)
 {
-	return e->ld != NULL;
+	free(e->health);
+	e->health = problem != NULL ? strdup(problem) : NULL;
+	if (problem != NULL && e->health == NULL)
+		e->health = strdup("out of memory");
+}
+
+const char *
+engine_health(struct engine *e)
+{
+	return e->health;
 }
 
 void
@@ -688,6 +697,7 @@ engine_free(struct engine *e)
 	if (e->lost_ev != NULL)
 		event_free(e->lost_ev);
 	pthread_mutex_destroy(&e->done_mu);
+	free(e->health);
 	free(e->workers);
 	free(e);
 }

@@ -55,7 +55,9 @@ struct engine_stats {
 };
 size_t engine_stats(struct engine *e, struct engine_stats *out, size_t max);
 long long engine_records_total(struct engine *e);
-int engine_directory_ok(struct engine *e);
+/* /health: NULL while the log is followed, else why not (a copy is kept). */
+void engine_set_health(struct engine *e, const char *problem);
+const char *engine_health(struct engine *e);
 
 /* status.c: rgLogTargetStatus / rgLogHookStatus values */
 enum tstatus { TS_PENDING, TS_RETRYING, TS_DELIVERED, TS_SUPERSEDED, TS_FAILED };

@@ -17,7 +17,10 @@
 #include "errbuf.h"
 #include "logscan.h"
 
+#include <openssl/rand.h>
+
 #define READ_SLICE 32
+#define BACKOFF_MAX 60.0 /* seconds between attempts to follow the log, at most */
 
 #define PENDING_FILTER \
 	"(&(objectClass=rgLogRecord)(rgLogOutcome=applied)(rgLogSealedPassword=*))"
@@ -32,7 +35,9 @@ struct follower {
 	int msgid;
 	struct event *read_ev;
 	struct event *retry_ev;
-	int backoff;
+	double backoff;             /* the delay's base: doubles with each failure */
+	double delay;               /* the last delay, with its jitter */
+	int following;              /* the sync search's refresh is done */
 	unsigned long long highest; /* the highest change number seen on this connection */
 };
 
@@ -126,8 +131,8 @@ entry_state(struct follower *f, LDAPMessage *msg)
 	ldap_controls_free(ctrls);
 }
 
-static void schedule_reconnect(struct follower *f);
 static void disconnect(struct follower *f);
+static void follow_failed(struct follower *f, const char *why);
 
 /* The engine found the status connection broken: both connections are made anew, and the
  * engine writes what it could not once the new one is set. */
@@ -136,10 +141,11 @@ directory_lost(void *arg)
 {
 	struct follower *f = arg;
 
-	log_msg(LOG_WARNING, "follow", "a status write found the connection to %s broken; "
-		"reconnecting", f->cfg->log_uri);
-	disconnect(f);
-	schedule_reconnect(f);
+	char why[SYNCD_ERR];
+
+	snprintf(why, sizeof(why), "a status write found the connection to %s broken",
+		f->cfg->log_uri);
+	follow_failed(f, why);
 }
 
 static void
@@ -157,18 +163,81 @@ disconnect(struct follower *f)
 	f->ld_sync = f->ld_dir = NULL;
 }
 
+/* Why the server refused (or ended) the sync search, and what to change. */
+static void
+refusal(struct follower *f, int rc, const char *text, char *buf, size_t len)
+{
+	const char *who = f->cfg->bind_dn ? f->cfg->bind_dn : "syncd's SASL EXTERNAL identity";
+	char hint[1024] = "";
+
+	if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION) {
+		rg_seterr(buf, len, "the sync search of %s was refused (%s%s%s): the log "
+			"database has no syncprov overlay: add it (see resetguard-syncd(8))",
+			f->cfg->log_base, ldap_err2string(rc), text && *text ? ": " : "",
+			text ? text : "");
+		return;
+	}
+	if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_NO_SUCH_OBJECT ||
+	    rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_ADMINLIMIT_EXCEEDED ||
+	    rc == LDAP_TIMELIMIT_EXCEEDED)
+		logscan_hint(rc, f->cfg->bind_dn, f->cfg->log_base, hint, sizeof(hint));
+	if (rc == LDAP_SIZELIMIT_EXCEEDED)
+		/* a burst during the full read: the next attempt reads it */
+		snprintf(hint, sizeof(hint), "more records arrived during the read of the pending "
+			"ones than the size limit of %s allows; reading again", who);
+	rg_seterr(buf, len, "the sync search of %s ended: %s%s%s%s%s", f->cfg->log_base,
+		ldap_err2string(rc), text && *text ? ": " : "", text ? text : "", *hint ? "; " : "",
+		hint);
+}
+
 static void
 search_done(struct follower *f, LDAPMessage *msg)
 {
 	int err = LDAP_OTHER;
-	char *text = NULL;
+	char *text = NULL, why[SYNCD_ERR];
 
 	ldap_parse_result(f->ld_sync, msg, &err, NULL, &text, NULL, NULL, 0);
-	log_msg(LOG_WARNING, "follow", "the reset log search ended: %s%s%s; reconnecting",
-		ldap_err2string(err), text ? ": " : "", text ? text : "");
+	refusal(f, err, text, why, sizeof(why));
 	ldap_memfree(text);
-	disconnect(f);
-	schedule_reconnect(f);
+	follow_failed(f, why);
+}
+
+/* The refresh is over when the server says so with refreshDone, which defaults to TRUE:
+ * from then on the log is followed, and the backoff starts afresh. */
+static void
+sync_info(struct follower *f, LDAPMessage *msg)
+{
+	char *oid = NULL;
+	struct berval *data = NULL, cookie;
+	BerElement *ber = NULL;
+	ber_int_t done = 1;
+	ber_len_t len;
+	ber_tag_t tag;
+
+	if (ldap_parse_intermediate(f->ld_sync, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS ||
+	    oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL ||
+	    (ber = ber_init(data)) == NULL)
+		goto out;
+	tag = ber_peek_tag(ber, &len);
+	if (tag != LDAP_TAG_SYNC_REFRESH_DELETE && tag != LDAP_TAG_SYNC_REFRESH_PRESENT)
+		goto out;
+	if (ber_scanf(ber, "{") == LBER_ERROR)
+		goto out;
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
+		ber_scanf(ber, "m", &cookie);
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDONE)
+		ber_scanf(ber, "b", &done);
+	if (done && !f->following) {
+		f->following = 1;
+		f->backoff = 0;
+		engine_set_health(f->e, NULL);
+		log_msg(LOG_INFO, "follow", "following %s on %s", f->cfg->log_base,
+			f->cfg->log_uri);
+	}
+out:
+	ber_free(ber, 1);
+	ber_bvfree(data);
+	ldap_memfree(oid);
 }
 
 static void
@@ -177,6 +246,7 @@ readable(evutil_socket_t fd, short what, void *arg)
 	struct follower *f = arg;
 	struct timeval zero = { 0, 0 };
 	LDAPMessage *msg;
+	char why[SYNCD_ERR];
 	int rc, taken = 0;
 
 	(void)fd;
@@ -192,10 +262,8 @@ readable(evutil_socket_t fd, short what, void *arg)
 		if ((rc = ldap_result(f->ld_sync, f->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc < 0) {
-			log_msg(LOG_WARNING, "follow", "lost the connection to %s; reconnecting",
-				f->cfg->log_uri);
-			disconnect(f);
-			schedule_reconnect(f);
+			snprintf(why, sizeof(why), "lost the connection to %s", f->cfg->log_uri);
+			follow_failed(f, why);
 			return;
 		}
 		switch (rc) {
@@ -203,7 +271,7 @@ readable(evutil_socket_t fd, short what, void *arg)
 			entry_state(f, msg);
 			break;
 		case LDAP_RES_INTERMEDIATE:
-			/* cookies: nothing to keep, the next connection reads everything */
+			sync_info(f, msg);
 			break;
 		case LDAP_RES_SEARCH_RESULT:
 			search_done(f, msg);
@@ -305,14 +373,11 @@ connect_all(struct follower *f)
 	f->highest = 0;
 	if (recover_pending(f, err, sizeof(err)) != 0 || start_sync(f, err, sizeof(err)) != 0)
 		goto fail;
-	log_msg(LOG_INFO, "follow", "following %s on %s", f->cfg->log_base, f->cfg->log_uri);
-	f->backoff = 0;
 	/* Entries may already wait in libldap's buffers. */
 	event_active(f->read_ev, EV_READ, 0);
 	return 0;
 fail:
-	log_msg(LOG_WARNING, "follow", "%s", err);
-	disconnect(f);
+	follow_failed(f, err);
 	return -1;
 }
 
@@ -323,19 +388,44 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (connect_all(f) != 0)
-		schedule_reconnect(f);
+	connect_all(f);
 }
 
+/* Exponential, with jitter (between half and all of the delay) so that the daemons of a
+ * site do not come back in step, up to BACKOFF_MAX. Only following the log resets it: a
+ * bind that works while the sync search keeps being refused does not. */
 static void
 schedule_reconnect(struct follower *f)
 {
+	unsigned char r;
+	double d;
 	struct timeval tv;
 
-	f->backoff = f->backoff == 0 ? 1 : (f->backoff * 2 > 60 ? 60 : f->backoff * 2);
-	tv.tv_sec = f->backoff;
-	tv.tv_usec = 0;
+	f->backoff = f->backoff == 0 ? 1 : f->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
+		f->backoff * 2;
+	if (RAND_bytes(&r, 1) != 1)
+		r = 128;
+	d = f->backoff / 2 + f->backoff / 2 * (r / 255.0);
+	f->delay = d;
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (time_t)d) * 1e6);
 	evtimer_add(f->retry_ev, &tv);
+}
+
+/* The log cannot be followed now: says why (in the log and on /health), and tries again
+ * after the backoff. */
+static void
+follow_failed(struct follower *f, const char *why)
+{
+	char health[SYNCD_ERR + 64];
+
+	disconnect(f);
+	f->following = 0;
+	schedule_reconnect(f);
+	log_msg(LOG_WARNING, "follow", "cannot follow the reset log: %s; reconnecting in %.1f s",
+		why, f->delay);
+	snprintf(health, sizeof(health), "not following the reset log: %s", why);
+	engine_set_health(f->e, health);
 }
 
 struct follower *
@@ -353,9 +443,9 @@ follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e
 	f->base = base;
 	f->cfg = cfg;
 	f->e = e;
+	engine_set_health(e, "connecting to the reset log");
 	/* The directory may come up after syncd: keep trying rather than give up. */
-	if (connect_all(f) != 0)
-		schedule_reconnect(f);
+	connect_all(f);
 	return f;
 }
 

@@ -22,11 +22,12 @@ health(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
 	struct evbuffer *out = evbuffer_new();
-	int ok = engine_directory_ok(m->e);
+	const char *problem = engine_health(m->e);
+	int ok = problem == NULL;
 
 	if (out == NULL)
 		return;
-	evbuffer_add_printf(out, ok ? "ok\n" : "directory unreachable\n");
+	evbuffer_add_printf(out, "%s\n", ok ? "ok" : problem);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
 	evhttp_send_reply(req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", out);
 	evbuffer_free(out);

@@ -74,7 +74,14 @@ records_write_status(struct engine *e, struct rec *rc)
 	if (rc_ldap == LDAP_SUCCESS && ms.mod_type != NULL)
 		rc->sealed_removed = 1;
 out:
-	if (rc_ldap != LDAP_SUCCESS)
+	if (rc_ldap == LDAP_INSUFFICIENT_ACCESS)
+		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
+			"%s; grant %s write access to rgLogTargetStatus, rgLogHookStatus and "
+			"rgLogSealedPassword on the records below %s (olcAccess, slapd.conf: "
+			"access); it stays pending here until it is written", rc->r.number, rc->r.dn,
+			ldap_err2string(rc_ldap), e->cfg->bind_dn ? e->cfg->bind_dn :
+			"syncd's SASL EXTERNAL identity", e->cfg->log_base);
+	else if (rc_ldap != LDAP_SUCCESS)
 		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
 			"%s; it stays pending here until it is written", rc->r.number, rc->r.dn,
 			ldap_err2string(rc_ldap));

@@ -171,5 +171,59 @@ check "  and names the limit on stderr" grep -q "size=unlimited" "$W/verify.err"
 check_eq "resetguard-audit report lists all $total records" "$total" \
 	"$("$AUDIT" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" report --format csv 2>/dev/null | tail -n +2 | wc -l)"
 
+# =====================================================================================
+# 2. No syncprov on the log database; a log base syncd cannot see
+# =====================================================================================
+fails_since() { # N: the "cannot follow" lines of syncd's log after its first N lines
+	tail -n +"$(($1 + 1))" "$SYNCD_LOG" | grep '"event":"follow".*cannot follow the reset log'
+}
+# syncd starts afresh against it, so that its backoff starts at the first refusal.
+check "the syncd stops" stop_pid "$SYNCD_PID"
+sed -i '/^overlay syncprov$/d' "$RG_DIR/slapd.conf"
+check "syncprov is taken off the log database" eval '! grep -q "^overlay syncprov" "$RG_DIR/slapd.conf"'
+check "slapd restarts without it" bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
+lines=$(wc -l <"$SYNCD_LOG")
+syncd_start "$W/store.conf"
+check "syncd says the log database has no syncprov overlay and what to do" \
+	waitfor 15 eval 'fails_since "$lines" | grep -q "the log database has no syncprov overlay: add it (see resetguard-syncd(8))"'
+check "  /health is 503 with the same text" \
+	eval '[[ "$(http_get "$HEALTH_URL")" == "503 not following the reset log: "*"no syncprov overlay: add it (see resetguard-syncd(8))"* ]]'
+four_fails() { [ "$(fails_since "$lines" | grep -c syncprov)" -ge 4 ]; }
+check "  syncd tries again, four times within 30 s" waitfor 30 four_fails
+# The times of the attempts (the log's own, in ms) and the delays syncd announced: a bind
+# that works must not reset the backoff while the search keeps being refused.
+fails_since "$lines" | grep syncprov | python3 -c '
+import json, sys, datetime
+for line in sys.stdin:
+    o = json.loads(line)
+    t = datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+    d = o["msg"].rsplit("reconnecting in ", 1)[1].split(" ")[0]
+    print("%.3f %s" % (t, d))' >"$W/fails"
+intervals=$(awk 'NR > 1 { printf "%.2f ", $1 - t } { t = $1 }' "$W/fails")
+delays=$(awk '{ printf "%s ", $2 }' "$W/fails")
+echo "# retry intervals after the refusals: $intervals(announced delays: $delays)"
+check "  the intervals grow: the third is longer than the first" \
+	awk 'NR == 2 { a = $1 - t } NR == 4 { ok = ($1 - t) > a } { t = $1 } END { exit !ok }' "$W/fails"
+# delay i is between half and all of 2^(i-1) s
+check "  the announced delays double, with jitter (1, 2, 4, 8 s at most)" awk '
+	{ d[NR] = $2 }
+	END { if (NR < 4) exit 1; for (i = 1; i <= 4; i++) if (!(d[i] >= 2 ^ (i - 1) / 2 && d[i] <= 2 ^ (i - 1))) exit 1 }' "$W/fails"
+check "  and the third interval is 2 s or more" \
+	awk 'NR == 4 { ok = ($1 - t) >= 2 } { t = $1 } END { exit !ok }' "$W/fails"
+sed -i 's/^overlay rglog$/&\noverlay syncprov/' "$RG_DIR/slapd.conf"
+check "syncprov is put back" grep -qx "overlay syncprov" "$RG_DIR/slapd.conf"
+check "slapd restarts with it" bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
+check "syncd follows the log again by itself (health 200 within 20 s)" \
+	waitfor 20 eval '[[ "$(http_get "$HEALTH_URL")" == 200* ]]'
+check "the syncd stops" stop_pid "$SYNCD_PID"
+
+sed -e 's/^log-base .*/log-base cn=nothere/' "$W/store.conf" >"$W/nobase.conf"
+SYNCD_LOG=$W/nobase.log
+syncd_start "$W/nobase.conf"
+check "a log base that is not there: syncd says to check it, and the ACL that would show it" \
+	waitfor 10 grep -q "check the log base cn=nothere, and that $RG_SYNCD_DN may see it: olcAccess" "$SYNCD_LOG"
+check "  /health says so too" \
+	eval '[[ "$(http_get "$HEALTH_URL")" == "503 "*"check the log base cn=nothere"* ]]'
+
 echo "# runtime $(($(date +%s) - T_START)) s"
 finish

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include "directory.h"
 #include "engine.h"
 
 #define RECENT 4096
@@ -37,13 +38,39 @@ struct rec {
 	enum phase phase;
 	int sealed_removed;
 	int dirty;                  /* its status changed since it was last written */
+	unsigned gen;               /* counts those changes: a write is of one of them */
+	int writing;                /* a status write is with the directory thread */
+	int checking;               /* a delivery check is with the directory thread */
 	int cleared;                /* the directory said nothing forbids delivering it */
 	int checks;                 /* times the directory could not tell */
 	struct event *check_timer;  /* asks again after such a time */
 	struct tstate *ts;
 	struct tstate *hs;
 	struct engine *e;
-	struct rec *next;
+	struct rec *next, **pprev;  /* in e->recs */
+};
+
+/* A request to the directory thread about one record: records.c builds it (in the event
+ * loop) and runs it (in the thread); engine.c takes its result. */
+struct rec_req {
+	struct dir_req req;         /* first: the directory hands this back */
+	struct engine *e;
+	struct rec *rc;
+	int write;                  /* a status write; else a delivery check */
+	/* the write: the record's status as it was when asked */
+	char *dn;
+	char **tvals, **hvals;      /* NULL: not written */
+	int del_sealed;
+	unsigned gen;
+	/* the check */
+	char *account;
+	unsigned long long number;
+	int need_rdn;
+	/* the result */
+	int ldap_rc;
+	int newer, unique;          /* 1 yes, 0 no, -1 the directory could not tell */
+	int lost;                   /* the connection was found broken */
+	char why[SYNCD_ERR];
 };
 
 struct job {
@@ -79,7 +106,9 @@ struct engine {
 	struct syncd_config *cfg;
 	EVP_PKEY *key;
 	X509 *cert;
-	LDAP *ld;
+	struct directory *dir;      /* every LDAP call on the log's server goes through it */
+	int connected;              /* the follower has a working connection */
+	size_t requests;            /* the engine's own with the directory, not yet done */
 	struct worker *workers;     /* one per target, then one for the hooks */
 	size_t nworkers;
 	struct rec *recs;
@@ -96,11 +125,20 @@ struct engine {
 	void *lost_arg;
 	int recheck;                /* a new connection: ask about waiting records again */
 	int draining;
+	int drain_flushed;          /* the last statuses were asked to be written */
 	void (*drain_cb)(void *);
 	void *drain_arg;
 	long long records_total;
 	char *health;               /* why the log is not followed; NULL when it is */
 };
+
+/* engine.c: for engine-setup.c, which starts and stops what these serve */
+void engine_done_cb(evutil_socket_t fd, short what, void *arg);  /* results of the workers */
+void engine_flush_cb(evutil_socket_t fd, short what, void *arg); /* status writes */
+void engine_lost_cb(evutil_socket_t fd, short what, void *arg);  /* the connection broke */
+/* Calls the drain callback once nothing is left in flight. */
+void engine_check_drained(struct engine *e);
+void engine_rec_free(struct rec *rc, size_t nt, size_t nh);
 
 /* worker.c: every function but worker_main runs in the event loop. */
 void *worker_main(void *arg);
@@ -111,11 +149,19 @@ void worker_job_free(struct job *j);
 
 /* records.c */
 void records_now_gentime(char buf[32]);
-/* An LDAP result code: a status is final only once written (LDAP_SUCCESS). */
-int records_write_status(struct engine *e, struct rec *rc);
-int records_newer_change_exists(struct engine *e, const struct log_record *r, char *err,
+/* A write of rc's status as it is now (NULL when out of memory); done takes its result. */
+struct rec_req *records_write_req(struct engine *e, struct rec *rc,
+	void (*done)(struct dir_req *, int));
+/* The checks before rc's password goes anywhere: a newer change, and with need_rdn the
+ * uniqueness of the account's RDN value. */
+struct rec_req *records_check_req(struct engine *e, struct rec *rc, int need_rdn,
+	void (*done)(struct dir_req *, int));
+void records_req_free(struct rec_req *q);
+/* Blocking, for the directory thread: 1 yes, 0 no, -1 cannot tell (err says why). */
+int records_newer_change_exists(LDAP *ld, const struct syncd_config *cfg, const char *account,
+	unsigned long long number, char *err, size_t errlen);
+int records_rdn_unique(LDAP *ld, const struct syncd_config *cfg, const char *account, char *err,
 	size_t errlen);
-int records_rdn_unique(struct engine *e, const char *account, char *err, size_t errlen);
 int records_copy(struct log_record *dst, const struct log_record *src);
 char *records_first_rdn_value(const char *dn);
 

@@ -56,8 +56,8 @@ all_final(struct tstate *v, size_t n)
 	return 1;
 }
 
-static void
-rec_free(struct rec *rc, size_t nt, size_t nh)
+void
+engine_rec_free(struct rec *rc, size_t nt, size_t nh)
 {
 	for (size_t i = 0; i < nt; i++) {
 		free(rc->ts[i].error);
@@ -94,120 +94,186 @@ inflight(struct engine *e)
 
 /* A record is done with once its final status is written, not before: until then it
  * stays here (and a re-read of it from the directory is ignored) so that the write is
- * made again, and its sealed password does not outlive its use. */
-static void
-retire(struct engine *e, struct rec **rp)
+ * made again, and its sealed password does not outlive its use. Nor while the directory
+ * thread holds a request about it. */
+static int
+retire(struct engine *e, struct rec *rc)
 {
-	struct rec *rc = *rp;
-
+	if (rc->phase != PH_DONE || rc->dirty || rc->writing || rc->checking)
+		return 0;
 	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
 		rc->r.account);
 	e->recent[e->recent_next++ % RECENT] = rc->r.number;
-	*rp = rc->next;
-	rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+	if ((*rc->pprev = rc->next) != NULL)
+		rc->next->pprev = rc->pprev;
+	engine_rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+	return 1;
 }
 
-/* Writes rc's status; on failure it stays dirty and is written again after a delay, or as
- * soon as a new connection is set. A connection found broken is handed back to its owner
- * from a deferred event: this may run inside one of the follower's own calls. */
-static int
-write_status(struct engine *e, struct rec *rc)
+
+static void
+rewrite_later(struct engine *e)
 {
 	struct timeval tv;
-	int rc_ldap = records_write_status(e, rc);
 
-	if (rc_ldap == LDAP_SUCCESS) {
-		rc->dirty = 0;
-		e->rewrite_delay = 0;
-		return 0;
-	}
+	if (evtimer_pending(e->rewrite_ev, NULL))
+		return;
+	e->rewrite_delay = e->rewrite_delay == 0 ? e->cfg->retry_base :
+		e->rewrite_delay * 2 > e->cfg->retry_max ? e->cfg->retry_max :
+		e->rewrite_delay * 2;
+	tv.tv_sec = e->rewrite_delay;
+	tv.tv_usec = 0;
+	evtimer_add(e->rewrite_ev, &tv);
+}
+
+static void write_done(struct dir_req *r, int closing);
+
+/* Asks the directory thread to write rc's status. One write per record at a time: what
+ * changes meanwhile is written after it. A write that fails is made again after a delay,
+ * or as soon as a new connection is set. */
+static void
+write_status(struct engine *e, struct rec *rc)
+{
+	struct rec_req *q;
+
 	rc->dirty = 1;
-	if (rc_ldap < 0 && e->ld != NULL)
-		event_active(e->lost_ev, EV_READ, 0);
-	if (!evtimer_pending(e->rewrite_ev, NULL)) {
-		e->rewrite_delay = e->rewrite_delay == 0 ? e->cfg->retry_base :
-			e->rewrite_delay * 2 > e->cfg->retry_max ? e->cfg->retry_max :
-			e->rewrite_delay * 2;
-		tv.tv_sec = e->rewrite_delay;
-		tv.tv_usec = 0;
-		evtimer_add(e->rewrite_ev, &tv);
+	if (rc->writing)
+		return;
+	if (!e->connected || (q = records_write_req(e, rc, write_done)) == NULL) {
+		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
+			"%s; it stays pending here until it is written", rc->r.number, rc->r.dn,
+			e->connected ? "out of memory" : "not connected to the directory");
+		rewrite_later(e);
+		return;
 	}
-	return -1;
+	rc->writing = 1;
+	e->requests++;
+	directory_submit(e->dir, &q->req);
+}
+
+static void
+write_done(struct dir_req *r, int closing)
+{
+	struct rec_req *q = (struct rec_req *)r;
+	struct engine *e = q->e;
+	struct rec *rc = q->rc;
+
+	if (closing) {
+		records_req_free(q);
+		return;
+	}
+	e->requests--;
+	rc->writing = 0;
+	if (q->ldap_rc == LDAP_SUCCESS) {
+		if (q->del_sealed)
+			rc->sealed_removed = 1;
+		if (q->gen == rc->gen)
+			rc->dirty = 0;
+		e->rewrite_delay = 0;
+	} else {
+		if (q->ldap_rc == LDAP_INSUFFICIENT_ACCESS)
+			log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu "
+				"on %s: %s; grant %s write access to rgLogTargetStatus, "
+				"rgLogHookStatus and rgLogSealedPassword on the records below %s "
+				"(olcAccess, slapd.conf: access); it stays pending here until it is "
+				"written", rc->r.number, rc->r.dn, ldap_err2string(q->ldap_rc),
+				e->cfg->bind_dn ? e->cfg->bind_dn : "syncd's SASL EXTERNAL identity",
+				e->cfg->log_base);
+		else
+			log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu "
+				"on %s: %s; it stays pending here until it is written",
+				rc->r.number, rc->r.dn, ldap_err2string(q->ldap_rc));
+		if (q->lost && e->connected)
+			event_active(e->lost_ev, EV_READ, 0);
+		rewrite_later(e);
+	}
+	records_req_free(q);
+	/* changed while it was written: the newer status goes now */
+	if (rc->dirty && !evtimer_pending(e->rewrite_ev, NULL))
+		write_status(e, rc);
+	else
+		retire(e, rc);
+	engine_check_drained(e);
 }
 
 static void
 flush_statuses(struct engine *e)
 {
-	struct rec **rp = &e->recs;
+	struct rec *rc, *next;
 
-	while (*rp != NULL) {
-		struct rec *rc = *rp;
-
-		if (rc->dirty && write_status(e, rc) != 0 && e->ld == NULL)
-			return; /* no connection: the others would fail the same way */
-		if (rc->phase == PH_DONE && !rc->dirty)
-			retire(e, rp);
+	for (rc = e->recs; rc != NULL; rc = next) {
+		next = rc->next;
+		if (rc->dirty && !rc->writing && !e->connected) {
+			write_status(e, rc); /* says so, once: the others would fail alike */
+			return;
+		}
+		if (rc->dirty && !rc->writing)
+			write_status(e, rc);
 		else
-			rp = &rc->next;
+			retire(e, rc);
 	}
 }
 
 static void check_delivery(struct engine *e, struct rec *rc);
 
 /* Statuses are written once per turn of the event loop, not once per result: a burst of
- * results for one record costs one write, and the loop stays responsive. */
-static void
-flush_cb(evutil_socket_t fd, short what, void *arg)
+ * results for one record costs one write. */
+void
+engine_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	struct rec *rc, *next;
+	struct rec *rc;
 
 	(void)fd;
 	(void)what;
 	flush_statuses(e);
-	if (!e->recheck || e->ld == NULL || e->draining)
+	if (!e->recheck || !e->connected || e->draining)
 		return;
 	e->recheck = 0;
-	for (rc = e->recs; rc != NULL; rc = next) {
-		next = rc->next;
-		if (rc->phase == PH_DELIVER && !rc->cleared) {
+	for (rc = e->recs; rc != NULL; rc = rc->next) {
+		if (rc->phase == PH_DELIVER && !rc->cleared && !rc->checking) {
 			if (rc->check_timer != NULL)
 				evtimer_del(rc->check_timer);
-			/* the list may lose rc (never next) */
 			check_delivery(e, rc);
 		}
 	}
 }
 
-static void
-lost_cb(evutil_socket_t fd, short what, void *arg)
+void
+engine_lost_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 
 	(void)fd;
 	(void)what;
-	if (e->lost != NULL && e->ld != NULL)
+	if (e->lost != NULL && e->connected)
 		e->lost(e->lost_arg);
 }
 
-static void
-check_drained(struct engine *e)
+/* Drained once no job runs or waits in a worker, and the statuses left have been written
+ * (or have failed to be: the next start reads the records again). */
+void
+engine_check_drained(struct engine *e)
 {
-	if (e->draining && e->drain_cb != NULL && !inflight(e)) {
-		void (*cb)(void *) = e->drain_cb;
+	void (*cb)(void *) = e->drain_cb;
 
+	if (!e->draining || cb == NULL || inflight(e))
+		return;
+	if (!e->drain_flushed) {
+		e->drain_flushed = 1;
 		flush_statuses(e);
-		e->drain_cb = NULL;
-		cb(e->drain_arg);
 	}
+	if (e->requests > 0)
+		return;
+	e->drain_cb = NULL;
+	cb(e->drain_arg);
 }
 
-/* Moves a record on once its current phase is final; writes its status either way. */
+/* Moves a record on once its current phase is final; has its status written either way:
+ * with the others of this turn of the loop, or now when the record is done. */
 static void
 advance(struct engine *e, struct rec *rc)
 {
-	struct rec **rp;
-
 	if (rc->phase == PH_DELIVER && all_final(rc->ts, e->cfg->ntargets)) {
 		int superseded = e->cfg->ntargets > 0;
 
@@ -221,19 +287,13 @@ advance(struct engine *e, struct rec *rc)
 	}
 	if (rc->phase == PH_HOOKS && all_final(rc->hs, e->cfg->nhooks))
 		rc->phase = PH_DONE;
+	rc->gen++;
+	rc->dirty = 1;
 	if (rc->phase != PH_DONE) {
-		rc->dirty = 1;
 		event_active(e->flush_ev, EV_READ, 0);
 		return;
 	}
-	if (write_status(e, rc) != 0)
-		return;
-	for (rp = &e->recs; *rp != NULL; rp = &(*rp)->next) {
-		if (*rp == rc) {
-			retire(e, rp);
-			break;
-		}
-	}
+	write_status(e, rc);
 }
 
 static double
@@ -344,8 +404,8 @@ out:
 	advance(e, rc);
 }
 
-static void
-done_cb(evutil_socket_t fd, short what, void *arg)
+void
+engine_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	struct job *list, *j, *rev = NULL;
@@ -370,7 +430,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		OPENSSL_cleanse(j->err, sizeof(j->err));
 		worker_job_free(j);
 	}
-	check_drained(e);
+	engine_check_drained(e);
 }
 
 static void
@@ -433,7 +493,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 		log_msg(LOG_ERR, "record", "cannot take change %llu: out of memory or a bad "
 			"account DN", r->number);
 		if (rc != NULL)
-			rec_free(rc, 0, 0);
+			engine_rec_free(rc, 0, 0);
 		return;
 	}
 	e->records_total++;
@@ -459,7 +519,9 @@ engine_submit(struct engine *e, const struct log_record *r)
 		if (status_parse(r->hook_status, e->cfg->hooks[i]->name, &s->st, &s->attempts) != 0)
 			s->st = TS_PENDING;
 	}
-	rc->next = e->recs;
+	if ((rc->next = e->recs) != NULL)
+		rc->next->pprev = &rc->next;
+	rc->pprev = &e->recs;
 	e->recs = rc;
 	log_msg(LOG_INFO, "record", "change %llu for %s taken", r->number, r->account);
 
@@ -472,7 +534,7 @@ engine_submit(struct engine *e, const struct log_record *r)
 			supersede(e, rc, other->r.number);
 			return;
 		}
-		break;   /* supersede() may have freed other: the list changed under us */
+		break;   /* an account has one record in delivery at a time */
 	}
 	check_delivery(e, rc);
 }
@@ -515,220 +577,81 @@ check_later(struct engine *e, struct rec *rc, const char *why)
 	advance(e, rc);
 }
 
+static void check_done(struct dir_req *r, int closing);
+
 /* What the directory must confirm before a record's password goes anywhere: no newer
  * change for the account exists, and, for a target that finds the account by its RDN
- * value, no other entry has that value. Then its deliveries are queued. */
+ * value, no other entry has that value. Asked of the directory thread; check_done acts on
+ * the answer. */
 static void
 check_delivery(struct engine *e, struct rec *rc)
 {
-	char why[SYNCD_ERR];
-	int uses_rdn = 0, r;
+	struct rec_req *q;
+	int uses_rdn = 0;
 
-	r = records_newer_change_exists(e, &rc->r, why, sizeof(why));
-	if (r < 0) {
-		check_later(e, rc, why);
+	if (rc->checking)
 		return;
-	}
-	if (r > 0) {
-		supersede(e, rc, 0);
+	/* nothing left to deliver (a record taken again after a restart): no question */
+	if (all_final(rc->ts, e->cfg->ntargets)) {
+		advance(e, rc);
 		return;
 	}
 	for (size_t i = 0; i < e->cfg->ntargets; i++)
 		uses_rdn |= e->cfg->targets[i]->maps_by_rdn && !status_final(rc->ts[i].st);
-	r = uses_rdn ? records_rdn_unique(e, rc->r.account, why, sizeof(why)) : 1;
-	if (r < 0) {
-		check_later(e, rc, why);
+	if ((q = records_check_req(e, rc, uses_rdn, check_done)) == NULL) {
+		check_later(e, rc, "cannot ask the directory: out of memory");
 		return;
 	}
-	for (size_t i = 0; r == 0 && i < e->cfg->ntargets; i++) {
-		struct tstate *s = &rc->ts[i];
-
-		if (!e->cfg->targets[i]->maps_by_rdn || status_final(s->st))
-			continue;
-		s->st = TS_FAILED;
-		records_now_gentime(s->time);
-		free(s->error);
-		s->error = strdup(why);
-		worker_of(e, s, 0)->failures++;
-		log_msg(LOG_ERR, "alert", "ALERT change %llu for %s: target %s failed: %s",
-			rc->r.number, rc->r.account, e->cfg->targets[i]->name, why);
-	}
-	rc->cleared = 1;
-	for (size_t i = 0; i < e->cfg->ntargets; i++)
-		if (!status_final(rc->ts[i].st))
-			worker_enqueue(e, &rc->ts[i], 0);
-	advance(e, rc);
+	rc->checking = 1;
+	e->requests++;
+	directory_submit(e->dir, &q->req);
 }
 
-struct engine *
-engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X509 *cert,
-	char *err, size_t errlen)
+static void
+check_done(struct dir_req *r, int closing)
 {
-	struct engine *e = calloc(1, sizeof(*e));
+	struct rec_req *q = (struct rec_req *)r;
+	struct engine *e = q->e;
+	struct rec *rc = q->rc;
 
-	if (e == NULL)
-		goto nomem;
-	e->base = base;
-	e->cfg = cfg;
-	e->key = key;
-	e->cert = cert;
-	e->nworkers = cfg->ntargets + 1;
-	pthread_mutex_init(&e->done_mu, NULL);
-	if ((e->workers = calloc(e->nworkers, sizeof(*e->workers))) == NULL ||
-	    (e->done_ev = event_new(base, -1, EV_PERSIST, done_cb, e)) == NULL ||
-	    (e->flush_ev = event_new(base, -1, 0, flush_cb, e)) == NULL ||
-	    (e->rewrite_ev = evtimer_new(base, flush_cb, e)) == NULL ||
-	    (e->lost_ev = event_new(base, -1, 0, lost_cb, e)) == NULL)
-		goto nomem;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-
-		w->e = e;
-		w->target = i < cfg->ntargets ? cfg->targets[i] : NULL;
-		w->tail = &w->head;
-		pthread_mutex_init(&w->mu, NULL);
-		pthread_cond_init(&w->cv, NULL);
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			rg_seterr(err, errlen, "cannot start a worker thread: %s", strerror(errno));
-			engine_free(e);
-			return NULL;
-		}
-		w->started = 1;
-	}
-	return e;
-nomem:
-	rg_seterr(err, errlen, "out of memory starting the delivery engine");
-	engine_free(e);
-	return NULL;
-}
-
-void
-engine_set_directory(struct engine *e, LDAP *ld, void (*lost)(void *), void *arg)
-{
-	e->ld = ld;
-	e->lost = lost;
-	e->lost_arg = arg;
-	if (ld != NULL) {
-		/* what waits for the directory is written and asked now, not after a backoff */
-		e->recheck = 1;
-		event_active(e->flush_ev, EV_READ, 0);
-	}
-}
-
-void
-engine_set_health(struct engine *e, const char *problem)
-{
-	free(e->health);
-	e->health = problem != NULL ? strdup(problem) : NULL;
-	if (problem != NULL && e->health == NULL)
-		e->health = strdup("out of memory");
-}
-
-const char *
-engine_health(struct engine *e)
-{
-	return e->health;
-}
-
-void
-engine_drain(struct engine *e, void (*done)(void *), void *arg)
-{
-	e->draining = 1;
-	e->drain_cb = done;
-	e->drain_arg = arg;
-	/* Retries not yet due stay pending on their records: the next start resumes them. */
-	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
-		for (size_t i = 0; i < e->cfg->ntargets; i++)
-			if (rc->ts[i].queued)
-				worker_dequeue(e, &rc->ts[i], 0);
-		for (size_t i = 0; i < e->cfg->nhooks; i++)
-			if (rc->hs[i].queued)
-				worker_dequeue(e, &rc->hs[i], 1);
-	}
-	check_drained(e);
-}
-
-void
-engine_free(struct engine *e)
-{
-	struct rec *rc;
-	struct job *j;
-
-	if (e == NULL)
+	if (closing) {
+		records_req_free(q);
 		return;
-	for (size_t i = 0; e->workers != NULL && i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+	}
+	e->requests--;
+	rc->checking = 0;
+	if (q->lost && e->connected)
+		event_active(e->lost_ev, EV_READ, 0);
+	/* the daemon stops, or superseded meanwhile: nothing to deliver now */
+	if (rc->phase != PH_DELIVER || e->draining) {
+		retire(e, rc);
+	} else if (all_final(rc->ts, e->cfg->ntargets)) {
+		advance(e, rc);
+	} else if (q->newer < 0 || q->unique < 0) {
+		check_later(e, rc, q->why);
+	} else if (q->newer > 0) {
+		supersede(e, rc, 0);
+	} else {
+		for (size_t i = 0; q->unique == 0 && i < e->cfg->ntargets; i++) {
+			struct tstate *s = &rc->ts[i];
 
-		if (!w->started)
-			continue;
-		pthread_mutex_lock(&w->mu);
-		w->stop = 1;
-		while ((j = w->head) != NULL) {
-			w->head = j->next;
-			worker_job_free(j);
+			if (!e->cfg->targets[i]->maps_by_rdn || status_final(s->st))
+				continue;
+			s->st = TS_FAILED;
+			records_now_gentime(s->time);
+			free(s->error);
+			s->error = strdup(q->why);
+			worker_of(e, s, 0)->failures++;
+			log_msg(LOG_ERR, "alert", "ALERT change %llu for %s: target %s failed: %s",
+				rc->r.number, rc->r.account, e->cfg->targets[i]->name, q->why);
 		}
-		w->tail = &w->head;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->thread, NULL);
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-	}
-	while ((j = e->done) != NULL) {
-		e->done = j->next;
-		worker_job_free(j);
-	}
-	while ((rc = e->recs) != NULL) {
-		e->recs = rc->next;
+		rc->cleared = 1;
 		for (size_t i = 0; i < e->cfg->ntargets; i++)
-			if (rc->ts[i].timer != NULL)
-				free(event_get_callback_arg(rc->ts[i].timer));
-		for (size_t i = 0; i < e->cfg->nhooks; i++)
-			if (rc->hs[i].timer != NULL)
-				free(event_get_callback_arg(rc->hs[i].timer));
-		rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
+			if (!status_final(rc->ts[i].st))
+				worker_enqueue(e, &rc->ts[i], 0);
+		advance(e, rc);
 	}
-	if (e->done_ev != NULL)
-		event_free(e->done_ev);
-	if (e->flush_ev != NULL)
-		event_free(e->flush_ev);
-	if (e->rewrite_ev != NULL)
-		event_free(e->rewrite_ev);
-	if (e->lost_ev != NULL)
-		event_free(e->lost_ev);
-	pthread_mutex_destroy(&e->done_mu);
-	free(e->health);
-	free(e->workers);
-	free(e);
+	records_req_free(q);
+	engine_check_drained(e);
 }
 
-size_t
-engine_stats(struct engine *e, struct engine_stats *out, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < e->cfg->ntargets && n < max; i++, n++) {
-		struct worker *w = &e->workers[i];
-		long long backlog = 0;
-
-		for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
-			backlog += !status_final(rc->ts[i].st);
-		out[n].target = e->cfg->targets[i]->name;
-		out[n].backlog = backlog;
-		out[n].attempts = w->attempts;
-		out[n].failures = w->failures;
-		out[n].delivered = w->delivered;
-		out[n].bucket_bounds = engine_bucket_bounds;
-		out[n].bucket_counts = w->buckets;
-		out[n].nbuckets = NBUCKETS;
-		out[n].latency_sum = w->latency_sum;
-		out[n].latency_count = w->latency_count;
-	}
-	return n;
-}
-
-long long
-engine_records_total(struct engine *e)
-{
-	return e->records_total;
-}

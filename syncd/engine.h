@@ -26,12 +26,17 @@ struct log_record {
 	char **hook_status;
 };
 
+/* password: bind-dn's, for the directory thread's connection (copied). */
 struct engine *engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key,
-	X509 *cert, char *err, size_t errlen);
-/* The directory connection used for status writes and supersession checks (NULL while
- * there is none). lost(arg) is called, from the event loop, when a write finds the
- * connection broken: the owner reconnects and sets the new one. */
-void engine_set_directory(struct engine *e, LDAP *ld, void (*lost)(void *), void *arg);
+	X509 *cert, const char *password, char *err, size_t errlen);
+/* The directory thread through which status writes and checks go, and the follower makes
+ * its connections. */
+struct directory *engine_directory(struct engine *e);
+/* Whether the directory thread holds a working connection, as the follower last made it;
+ * lost(arg) is called, from the event loop, when a request finds it broken: the follower
+ * connects again and says so here. */
+void engine_set_connected(struct engine *e, int connected, void (*lost)(void *), void *arg);
+int engine_connected(struct engine *e);
 /* Takes a record seen in the log. Records already known are ignored. */
 void engine_submit(struct engine *e, const struct log_record *r);
 /* Stops taking work; calls done(arg) once in-flight deliveries have finished. */
@@ -72,7 +77,7 @@ int status_parse(char *const *vals, const char *name, enum tstatus *s, int *atte
 /* follow.c */
 struct follower;
 struct follower *follow_start(struct event_base *base, struct syncd_config *cfg,
-	struct engine *e, const char *password, char *err, size_t errlen);
+	struct engine *e, char *err, size_t errlen);
 void follow_stop(struct follower *f);
 
 /* metrics.c */

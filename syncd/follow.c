@@ -1,44 +1,72 @@
 /* Following the reset log: an RFC 4533 refreshAndPersist search for the records that still
  * carry a sealed password, driven from the event loop (the connection's descriptor wakes
- * it; nothing polls). A second connection writes statuses. On every (re)connect the pending
- * records are read in full first, at any server size limit (logscan.c), and the sync search
- * then asks only for records numbered above the highest one seen: its refresh, which the
- * size limit also cuts, stays as short as the time between the two, and no cookie is
- * needed to resume -- a record taken just before a crash is found again by the full read. */
+ * it; nothing polls). On every (re)connect the pending records are read in full first, at
+ * any server size limit (logscan.c), and the sync search then asks only for records
+ * numbered above the highest one read: its refresh, which the size limit also cuts, stays
+ * as short as the time between the two, and no cookie is needed to resume -- a record
+ * taken just before a crash is found again by the full read. Connecting, binding and that
+ * read block, so they are an attempt run by the directory thread (directory.h), whose
+ * connection then serves the engine's status writes; the loop only reads the sync search's
+ * answers, without waiting. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include <lber.h>
+#include <openssl/rand.h>
 
 #include "directory.h"
 #include "engine.h"
 #include "errbuf.h"
 #include "logscan.h"
 
-#include <openssl/rand.h>
-
 #define READ_SLICE 32
-#define BACKOFF_MAX 60.0 /* seconds between attempts to follow the log, at most */
+#define BATCH 64           /* records of the full read handed to the loop at a time */
+#define BACKOFF_MAX 60.0   /* seconds between attempts to follow the log, at most */
 
 #define PENDING_FILTER \
 	"(&(objectClass=rgLogRecord)(rgLogOutcome=applied)(rgLogSealedPassword=*))"
+
+struct attempt;
 
 struct follower {
 	struct event_base *base;
 	struct syncd_config *cfg;
 	struct engine *e;
-	char *password;
+	struct directory *dir;
+	struct attempt *attempt;    /* with the directory thread */
 	LDAP *ld_sync;
-	LDAP *ld_dir;
 	int msgid;
 	struct event *read_ev;
 	struct event *retry_ev;
 	double backoff;             /* the delay's base: doubles with each failure */
 	double delay;               /* the last delay, with its jitter */
 	int following;              /* the sync search's refresh is done */
-	unsigned long long highest; /* the highest change number seen on this connection */
+};
+
+/* One attempt to follow the log, run by the directory thread: connect both connections,
+ * read the pending records, start the sync search. */
+struct attempt {
+	struct dir_req req;         /* first: the directory hands this back */
+	struct follower *f;         /* loop only; NULL once the follower stopped */
+	struct engine *e;
+	atomic_int cancel;
+	struct batch *batch;        /* being filled */
+	LDAP *ld_sync;
+	int msgid;
+	unsigned long long highest; /* of the records read */
+	int ok;
+	char err[SYNCD_ERR];
+};
+
+/* Records of the full read, on their way to the loop. */
+struct batch {
+	struct dir_req req;
+	struct attempt *a;          /* done after its batches: they come first */
+	struct log_record r[BATCH];
+	size_t n;
 };
 
 static char *record_attrs[] = {
@@ -77,37 +105,48 @@ first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
 	return out;
 }
 
+/* The record an entry holds; 0 when it has all the engine needs. Either thread. */
+static int
+entry_record(LDAP *ld, LDAPMessage *entry, struct log_record *r)
+{
+	struct berval **sealed = ldap_get_values_len(ld, entry, "rgLogSealedPassword");
+	char *dn = ldap_get_dn(ld, entry), *num = first_value(ld, entry, "rgLogChangeNumber");
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
+		goto out;
+	r->number = strtoull(num, NULL, 10);
+	r->dn = strdup(dn);
+	r->account = first_value(ld, entry, "rgLogTarget");
+	r->kind = first_value(ld, entry, "rgLogKind");
+	r->requester = first_value(ld, entry, "rgLogRequester");
+	r->time = first_value(ld, entry, "rgLogTime");
+	r->target_status = values(ld, entry, "rgLogTargetStatus");
+	r->hook_status = values(ld, entry, "rgLogHookStatus");
+	if ((r->sealed = malloc(sealed[0]->bv_len)) != NULL) {
+		memcpy(r->sealed, sealed[0]->bv_val, sealed[0]->bv_len);
+		r->sealed_len = sealed[0]->bv_len;
+	}
+	rc = r->dn != NULL && r->account != NULL && r->sealed != NULL ? 0 : -1;
+out:
+	if (rc != 0)
+		records_free(r);
+	ldap_value_free_len(sealed);
+	ldap_memfree(dn);
+	free(num);
+	return rc;
+}
+
 static void
 submit_entry(struct follower *f, LDAP *ld, LDAPMessage *entry)
 {
 	struct log_record r;
-	struct berval **sealed = ldap_get_values_len(ld, entry, "rgLogSealedPassword");
-	char *dn = ldap_get_dn(ld, entry), *num = first_value(ld, entry, "rgLogChangeNumber");
 
-	memset(&r, 0, sizeof(r));
-	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
-		goto out;
-	r.number = strtoull(num, NULL, 10);
-	if (r.number > f->highest)
-		f->highest = r.number;
-	r.dn = strdup(dn);
-	r.account = first_value(ld, entry, "rgLogTarget");
-	r.kind = first_value(ld, entry, "rgLogKind");
-	r.requester = first_value(ld, entry, "rgLogRequester");
-	r.time = first_value(ld, entry, "rgLogTime");
-	r.target_status = values(ld, entry, "rgLogTargetStatus");
-	r.hook_status = values(ld, entry, "rgLogHookStatus");
-	if ((r.sealed = malloc(sealed[0]->bv_len)) != NULL) {
-		memcpy(r.sealed, sealed[0]->bv_val, sealed[0]->bv_len);
-		r.sealed_len = sealed[0]->bv_len;
-	}
-	if (r.dn != NULL && r.account != NULL && r.sealed != NULL)
-		engine_submit(f->e, &r);
-out:
+	if (entry_record(ld, entry, &r) != 0)
+		return;
+	engine_submit(f->e, &r);
 	records_free(&r);
-	ldap_value_free_len(sealed);
-	ldap_memfree(dn);
-	free(num);
 }
 
 static void
@@ -133,9 +172,10 @@ entry_state(struct follower *f, LDAPMessage *msg)
 
 static void disconnect(struct follower *f);
 static void follow_failed(struct follower *f, const char *why);
+static void readable(evutil_socket_t fd, short what, void *arg);
 
-/* The engine found the status connection broken: both connections are made anew, and the
- * engine writes what it could not once the new one is set. */
+/* The engine found the directory thread's connection broken: both connections are made
+ * anew, and the engine writes what it could not once the new one is set. */
 static void
 directory_lost(void *arg)
 {
@@ -155,12 +195,10 @@ disconnect(struct follower *f)
 		event_free(f->read_ev);
 		f->read_ev = NULL;
 	}
-	engine_set_directory(f->e, NULL, NULL, NULL);
+	engine_set_connected(f->e, 0, NULL, NULL);
 	if (f->ld_sync != NULL)
 		ldap_unbind_ext_s(f->ld_sync, NULL, NULL);
-	if (f->ld_dir != NULL)
-		ldap_unbind_ext_s(f->ld_dir, NULL, NULL);
-	f->ld_sync = f->ld_dir = NULL;
+	f->ld_sync = NULL;
 }
 
 /* Why the server refused (or ended) the sync search, and what to change. */
@@ -284,113 +322,6 @@ readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int
-recovered(LDAP *ld, LDAPMessage *entry, void *arg)
-{
-	submit_entry(arg, ld, entry);
-	return 0;
-}
-
-static void
-scan_note(const char *text, void *arg)
-{
-	log_msg(LOG_WARNING, "limits", "%s", text);
-}
-
-/* Records left pending by a crash or an outage, whatever the server's size limit. */
-static int
-recover_pending(struct follower *f, char *err, size_t errlen)
-{
-	char *attrs[sizeof(record_attrs) / sizeof(record_attrs[0])];
-	struct logscan s;
-
-	memcpy(attrs, record_attrs, sizeof(attrs));
-	memset(&s, 0, sizeof(s));
-	s.ld = f->ld_dir;
-	s.base = f->cfg->log_base;
-	s.filter = PENDING_FILTER;
-	s.attrs = attrs;
-	s.identity = f->cfg->bind_dn;
-	s.timeout = f->cfg->op_timeout;
-	s.entry = recovered;
-	s.note = scan_note;
-	s.arg = f;
-	if (logscan_run(&s, err, errlen) != 0)
-		return -1;
-	log_msg(LOG_DEBUG, "follow", "%zu pending record(s) read in %zu search(es)", s.delivered,
-		s.searches);
-	return 0;
-}
-
-static int
-start_sync(struct follower *f, char *err, size_t errlen)
-{
-	BerElement *ber = ber_alloc_t(LBER_USE_DER);
-	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
-	char filter[160];
-	evutil_socket_t fd;
-	int rc = -1;
-
-	if (ber == NULL)
-		goto out;
-	/* Only what the full read cannot have seen: records numbered above it. */
-	snprintf(filter, sizeof(filter), "(&%s(rgLogChangeNumber>=%llu))", PENDING_FILTER,
-		f->highest + 1);
-	ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
-	if (ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
-		goto out;
-	ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
-	ctrl.ldctl_iscritical = 1;
-	if ((rc = ldap_search_ext(f->ld_sync, f->cfg->log_base, LDAP_SCOPE_ONELEVEL,
-	    filter, record_attrs, 0, ctrls, NULL, NULL, 0, &f->msgid)) != LDAP_SUCCESS) {
-		rg_seterr(err, errlen, "cannot start following %s: %s", f->cfg->log_base,
-			ldap_err2string(rc));
-		rc = -1;
-		goto out;
-	}
-	if (ldap_get_option(f->ld_sync, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
-	    (f->read_ev = event_new(f->base, fd, EV_READ | EV_PERSIST, readable, f)) == NULL ||
-	    event_add(f->read_ev, NULL) != 0) {
-		rg_seterr(err, errlen, "cannot watch the directory connection");
-		rc = -1;
-		goto out;
-	}
-	rc = 0;
-out:
-	ber_free(ber, 1);
-	return rc;
-}
-
-static int
-connect_all(struct follower *f)
-{
-	char err[SYNCD_ERR];
-
-	if ((f->ld_dir = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL ||
-	    (f->ld_sync = directory_connect(f->cfg, f->password, err, sizeof(err))) == NULL)
-		goto fail;
-	engine_set_directory(f->e, f->ld_dir, directory_lost, f);
-	f->highest = 0;
-	if (recover_pending(f, err, sizeof(err)) != 0 || start_sync(f, err, sizeof(err)) != 0)
-		goto fail;
-	/* Entries may already wait in libldap's buffers. */
-	event_active(f->read_ev, EV_READ, 0);
-	return 0;
-fail:
-	follow_failed(f, err);
-	return -1;
-}
-
-static void
-reconnect_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct follower *f = arg;
-
-	(void)fd;
-	(void)what;
-	connect_all(f);
-}
-
 /* Exponential, with jitter (between half and all of the delay) so that the daemons of a
  * site do not come back in step, up to BACKOFF_MAX. Only following the log resets it: a
  * bind that works while the sync search keeps being refused does not. */
@@ -428,14 +359,235 @@ follow_failed(struct follower *f, const char *why)
 	engine_set_health(f->e, health);
 }
 
+static void
+batch_done(struct dir_req *r, int closing)
+{
+	struct batch *b = (struct batch *)r;
+
+	for (size_t i = 0; i < b->n; i++) {
+		/* the follower stopped meanwhile: the engine drains, takes nothing new */
+		if (!closing && b->a->f != NULL)
+			engine_submit(b->a->e, &b->r[i]);
+		records_free(&b->r[i]);
+	}
+	free(b);
+}
+
+static int
+post_batch(struct directory *d, struct attempt *a)
+{
+	struct batch *b = a->batch;
+
+	a->batch = NULL;
+	if (b != NULL && b->n > 0) {
+		directory_post(d, &b->req);
+		return 0;
+	}
+	free(b);
+	return 0;
+}
+
+struct scan_arg {
+	struct directory *d;
+	struct attempt *a;
+};
+
+/* Directory thread: one record of the full read, on to the loop in batches. */
+static int
+recovered(LDAP *ld, LDAPMessage *entry, void *arg)
+{
+	struct scan_arg *sa = arg;
+	struct attempt *a = sa->a;
+	struct batch *b = a->batch;
+
+	if (atomic_load(&a->cancel) || directory_closing(sa->d))
+		return 1;
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return 1;
+		b->req.done = batch_done;
+		b->a = a;
+		a->batch = b;
+	}
+	if (entry_record(ld, entry, &b->r[b->n]) != 0)
+		return 0;
+	if (b->r[b->n].number > a->highest)
+		a->highest = b->r[b->n].number;
+	if (++b->n == BATCH)
+		post_batch(sa->d, a);
+	return 0;
+}
+
+static void
+scan_note(const char *text, void *arg)
+{
+	(void)arg;
+	log_msg(LOG_WARNING, "limits", "%s", text);
+}
+
+/* Directory thread: the records left pending by a crash or an outage, whatever the
+ * server's size limit. */
+static int
+recover_pending(struct directory *d, LDAP *ld, struct attempt *a)
+{
+	const struct syncd_config *cfg = directory_config(d);
+	struct scan_arg sa = { d, a };
+	struct logscan s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.ld = ld;
+	s.base = cfg->log_base;
+	s.filter = PENDING_FILTER;
+	s.attrs = record_attrs;
+	s.identity = cfg->bind_dn;
+	s.timeout = cfg->op_timeout;
+	s.entry = recovered;
+	s.note = scan_note;
+	s.arg = &sa;
+	rc = logscan_run(&s, a->err, sizeof(a->err));
+	post_batch(d, a);
+	if (rc > 0)
+		rg_seterr(a->err, sizeof(a->err), "stopped while reading the pending records");
+	if (rc != 0)
+		return -1;
+	log_msg(LOG_DEBUG, "follow", "%zu pending record(s) read in %zu search(es)", s.delivered,
+		s.searches);
+	return 0;
+}
+
+/* Directory thread: the sync search, sent; its answers are read by the loop. */
+static int
+start_sync(struct directory *d, struct attempt *a)
+{
+	const struct syncd_config *cfg = directory_config(d);
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
+	char filter[160];
+	int rc = -1;
+
+	if (ber == NULL)
+		goto out;
+	/* Only what the full read cannot have seen: records numbered above it. */
+	snprintf(filter, sizeof(filter), "(&%s(rgLogChangeNumber>=%llu))", PENDING_FILTER,
+		a->highest + 1);
+	ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
+	if (ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
+		goto out;
+	ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
+	ctrl.ldctl_iscritical = 1;
+	if ((rc = ldap_search_ext(a->ld_sync, cfg->log_base, LDAP_SCOPE_ONELEVEL, filter,
+	    record_attrs, 0, ctrls, NULL, NULL, 0, &a->msgid)) != LDAP_SUCCESS) {
+		rg_seterr(a->err, sizeof(a->err), "cannot start following %s: %s", cfg->log_base,
+			ldap_err2string(rc));
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0 && a->err[0] == '\0')
+		rg_seterr(a->err, sizeof(a->err), "cannot start following: out of memory");
+	ber_free(ber, 1);
+	return rc;
+}
+
+/* Directory thread: the whole attempt. The thread's own connection is made anew with the
+ * sync search's, so that the engine writes on one known to work. */
+static void
+attempt_run(struct directory *d, LDAP **ld, struct dir_req *r)
+{
+	struct attempt *a = (struct attempt *)r;
+
+	if (*ld != NULL)
+		ldap_unbind_ext_s(*ld, NULL, NULL);
+	*ld = NULL;
+	if (atomic_load(&a->cancel))
+		return;
+	if ((*ld = directory_connect(d, a->err, sizeof(a->err))) == NULL ||
+	    (a->ld_sync = directory_connect(d, a->err, sizeof(a->err))) == NULL ||
+	    recover_pending(d, *ld, a) != 0 || start_sync(d, a) != 0)
+		goto fail;
+	a->ok = 1;
+	return;
+fail:
+	if (a->ld_sync != NULL)
+		ldap_unbind_ext_s(a->ld_sync, NULL, NULL);
+	a->ld_sync = NULL;
+	if (*ld != NULL)
+		ldap_unbind_ext_s(*ld, NULL, NULL);
+	*ld = NULL;
+}
+
+/* The loop: the attempt's outcome. */
+static void
+attempt_done(struct dir_req *r, int closing)
+{
+	struct attempt *a = (struct attempt *)r;
+	struct follower *f = a->f;
+	evutil_socket_t fd;
+
+	if (closing || f == NULL) {
+		if (a->ld_sync != NULL)
+			ldap_unbind_ext_s(a->ld_sync, NULL, NULL);
+		free(a);
+		return;
+	}
+	f->attempt = NULL;
+	if (!a->ok) {
+		follow_failed(f, a->err);
+		free(a);
+		return;
+	}
+	f->ld_sync = a->ld_sync;
+	f->msgid = a->msgid;
+	free(a);
+	if (ldap_get_option(f->ld_sync, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
+	    (f->read_ev = event_new(f->base, fd, EV_READ | EV_PERSIST, readable, f)) == NULL ||
+	    event_add(f->read_ev, NULL) != 0) {
+		follow_failed(f, "cannot watch the directory connection");
+		return;
+	}
+	engine_set_connected(f->e, 1, directory_lost, f);
+	/* Entries may already wait in libldap's buffers. */
+	event_active(f->read_ev, EV_READ, 0);
+}
+
+static void
+connect_all(struct follower *f)
+{
+	struct attempt *a;
+
+	if (f->attempt != NULL)
+		return;
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		follow_failed(f, "out of memory");
+		return;
+	}
+	a->req.run = attempt_run;
+	a->req.done = attempt_done;
+	a->f = f;
+	a->e = f->e;
+	f->attempt = a;
+	directory_submit(f->dir, &a->req);
+}
+
+static void
+reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct follower *f = arg;
+
+	(void)fd;
+	(void)what;
+	connect_all(f);
+}
+
 struct follower *
-follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e,
-	const char *password, char *err, size_t errlen)
+follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e, char *err,
+	size_t errlen)
 {
 	struct follower *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || (password != NULL && (f->password = strdup(password)) == NULL) ||
-	    (f->retry_ev = evtimer_new(base, reconnect_cb, f)) == NULL) {
+	if (f == NULL || (f->retry_ev = evtimer_new(base, reconnect_cb, f)) == NULL) {
 		rg_seterr(err, errlen, "out of memory");
 		follow_stop(f);
 		return NULL;
@@ -443,6 +595,7 @@ follow_start(struct event_base *base, struct syncd_config *cfg, struct engine *e
 	f->base = base;
 	f->cfg = cfg;
 	f->e = e;
+	f->dir = engine_directory(e);
 	engine_set_health(e, "connecting to the reset log");
 	/* The directory may come up after syncd: keep trying rather than give up. */
 	connect_all(f);
@@ -454,12 +607,20 @@ follow_stop(struct follower *f)
 {
 	if (f == NULL)
 		return;
-	disconnect(f);
+	/* an attempt the thread still runs ends without us */
+	if (f->attempt != NULL) {
+		atomic_store(&f->attempt->cancel, 1);
+		f->attempt->f = NULL;
+	}
+	if (f->read_ev != NULL)
+		event_free(f->read_ev);
+	if (f->ld_sync != NULL)
+		ldap_unbind_ext_s(f->ld_sync, NULL, NULL);
+	/* The directory thread keeps its connection: a drain writes the last statuses on it.
+	 * Only the callback to this follower goes. */
+	if (f->e != NULL)
+		engine_set_connected(f->e, engine_connected(f->e), NULL, NULL);
 	if (f->retry_ev != NULL)
 		event_free(f->retry_ev);
-	if (f->password != NULL) {
-		explicit_bzero(f->password, strlen(f->password));
-		free(f->password);
-	}
 	free(f);
 }

@@ -125,14 +125,14 @@ drop_privileges(const char *user, char *err, size_t errlen)
 static int
 start(struct daemon *d, char *err, size_t errlen)
 {
-	if ((d->engine = engine_new(d->base, &d->cfg, d->key, d->cert, err, errlen)) == NULL)
+	if ((d->engine = engine_new(d->base, &d->cfg, d->key, d->cert, d->password, err,
+	    errlen)) == NULL)
 		return -1;
 	if (d->cfg.metrics_listen != NULL &&
 	    (d->metrics = metrics_start(d->base, d->cfg.metrics_listen, d->engine, err,
 	    errlen)) == NULL)
 		return -1;
-	if ((d->follower = follow_start(d->base, &d->cfg, d->engine, d->password, err,
-	    errlen)) == NULL)
+	if ((d->follower = follow_start(d->base, &d->cfg, d->engine, err, errlen)) == NULL)
 		return -1;
 	return 0;
 }

@@ -1,5 +1,7 @@
 /* The engine's side of the log records in the directory: their status written back, and
- * the question whether a newer change for the same account exists. */
+ * the questions asked before a password goes anywhere (is there a newer change for the
+ * account; is the account alone with its RDN value). The requests are built in the event
+ * loop and run in the directory thread (directory.h). */
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <time.h>
 
 #include "engine-private.h"
+#include "directory.h"
 #include "errbuf.h"
 
 /* The same entry, whatever the spelling of the DN. */
@@ -27,106 +30,192 @@ dn_equal(const char *a, const char *b)
 	return eq;
 }
 
-int
-records_write_status(struct engine *e, struct rec *rc)
+static int
+broken(LDAP **ld, int rc)
 {
-	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
-	char **tv = calloc(nt + 1, sizeof(char *)), **hv = calloc(nh + 1, sizeof(char *));
-	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, *mods[4];
-	int n = 0, rc_ldap = LDAP_NO_MEMORY;
+	if (!directory_broken(rc))
+		return 0;
+	/* the next request (or the follower's next attempt) connects again */
+	ldap_unbind_ext_s(*ld, NULL, NULL);
+	*ld = NULL;
+	return 1;
+}
 
-	if (e->ld == NULL)
-		rc_ldap = LDAP_SERVER_DOWN;
-	if (tv == NULL || hv == NULL || e->ld == NULL)
-		goto out;
-	for (size_t i = 0; i < nt; i++)
-		tv[i] = status_format(e->cfg->targets[i]->name, rc->ts[i].st, rc->ts[i].attempts,
-			rc->ts[i].time, rc->ts[i].error);
-	if (nt > 0) {
+/* Directory thread: the write of a record's status as it was when asked. */
+static void
+write_run(struct directory *d, LDAP **ld, struct dir_req *r)
+{
+	struct rec_req *q = (struct rec_req *)r;
+	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, *mods[4];
+	int n = 0;
+
+	(void)d;
+	if (q->tvals != NULL) {
 		mt.mod_op = LDAP_MOD_REPLACE;
 		mt.mod_type = "rgLogTargetStatus";
-		mt.mod_values = tv;
+		mt.mod_values = q->tvals;
 		mods[n++] = &mt;
 	}
-	if (rc->phase != PH_DELIVER && nh > 0) {
-		for (size_t i = 0; i < nh; i++)
-			hv[i] = status_format(e->cfg->hooks[i]->name, rc->hs[i].st,
-				rc->hs[i].attempts, rc->hs[i].time, rc->hs[i].error);
+	if (q->hvals != NULL) {
 		mh.mod_op = LDAP_MOD_REPLACE;
 		mh.mod_type = "rgLogHookStatus";
-		mh.mod_values = hv;
+		mh.mod_values = q->hvals;
 		mods[n++] = &mh;
 	}
-	/* Every target is final: the sealed password has no further use. */
-	if (rc->phase != PH_DELIVER && !rc->sealed_removed) {
+	if (q->del_sealed) {
 		ms.mod_op = LDAP_MOD_DELETE;
 		ms.mod_type = "rgLogSealedPassword";
 		mods[n++] = &ms;
 	}
 	mods[n] = NULL;
-	rc_ldap = LDAP_SUCCESS;
-	if (n == 0)
-		goto out;
-	rc_ldap = ldap_modify_ext_s(e->ld, rc->r.dn, mods, NULL, NULL);
+	if (n == 0) {
+		q->ldap_rc = LDAP_SUCCESS;
+		return;
+	}
+	if (*ld == NULL) {
+		q->ldap_rc = LDAP_SERVER_DOWN;
+		return;
+	}
+	q->ldap_rc = ldap_modify_ext_s(*ld, q->dn, mods, NULL, NULL);
 	/* a record that retention removed meanwhile has nothing left to write to */
-	if (rc_ldap == LDAP_NO_SUCH_ATTRIBUTE || rc_ldap == LDAP_NO_SUCH_OBJECT)
-		rc_ldap = LDAP_SUCCESS;
-	if (rc_ldap == LDAP_SUCCESS && ms.mod_type != NULL)
-		rc->sealed_removed = 1;
-out:
-	if (rc_ldap == LDAP_INSUFFICIENT_ACCESS)
-		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
-			"%s; grant %s write access to rgLogTargetStatus, rgLogHookStatus and "
-			"rgLogSealedPassword on the records below %s (olcAccess, slapd.conf: "
-			"access); it stays pending here until it is written", rc->r.number, rc->r.dn,
-			ldap_err2string(rc_ldap), e->cfg->bind_dn ? e->cfg->bind_dn :
-			"syncd's SASL EXTERNAL identity", e->cfg->log_base);
-	else if (rc_ldap != LDAP_SUCCESS)
-		log_msg(LOG_ERR, "status-write", "cannot write the status of change %llu on %s: "
-			"%s; it stays pending here until it is written", rc->r.number, rc->r.dn,
-			ldap_err2string(rc_ldap));
-	for (size_t i = 0; tv != NULL && i < nt; i++)
-		free(tv[i]);
-	for (size_t i = 0; hv != NULL && i < nh; i++)
-		free(hv[i]);
-	free(tv);
-	free(hv);
-	return rc_ldap;
+	if (q->ldap_rc == LDAP_NO_SUCH_ATTRIBUTE || q->ldap_rc == LDAP_NO_SUCH_OBJECT)
+		q->ldap_rc = LDAP_SUCCESS;
+	q->lost = broken(ld, q->ldap_rc);
+}
+
+/* Directory thread: may the record's password go anywhere? */
+static void
+check_run(struct directory *d, LDAP **ld, struct dir_req *r)
+{
+	struct rec_req *q = (struct rec_req *)r;
+	const struct syncd_config *cfg = directory_config(d);
+
+	q->newer = records_newer_change_exists(*ld, cfg, q->account, q->number, q->why,
+		sizeof(q->why));
+	q->unique = 1;
+	if (q->newer == 0 && q->need_rdn)
+		q->unique = records_rdn_unique(*ld, cfg, q->account, q->why, sizeof(q->why));
+	/* could not tell: was it the connection? */
+	if (*ld != NULL && (q->newer < 0 || q->unique < 0) &&
+	    ldap_get_option(*ld, LDAP_OPT_RESULT_CODE, &q->ldap_rc) == LDAP_OPT_SUCCESS)
+		q->lost = broken(ld, q->ldap_rc);
+}
+
+void
+records_req_free(struct rec_req *q)
+{
+	if (q == NULL)
+		return;
+	for (size_t i = 0; q->tvals != NULL && q->tvals[i] != NULL; i++)
+		free(q->tvals[i]);
+	for (size_t i = 0; q->hvals != NULL && q->hvals[i] != NULL; i++)
+		free(q->hvals[i]);
+	free(q->tvals);
+	free(q->hvals);
+	free(q->dn);
+	free(q->account);
+	free(q);
+}
+
+static char **
+status_values(struct tstate *v, struct target **t, struct hook **h, size_t n)
+{
+	char **out = calloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		out[i] = status_format(t != NULL ? t[i]->name : h[i]->name, v[i].st, v[i].attempts,
+			v[i].time, v[i].error);
+		if (out[i] == NULL) {
+			while (i > 0)
+				free(out[--i]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+struct rec_req *
+records_write_req(struct engine *e, struct rec *rc, void (*done)(struct dir_req *, int))
+{
+	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
+	struct rec_req *q = calloc(1, sizeof(*q));
+
+	if (q == NULL || (q->dn = strdup(rc->r.dn)) == NULL)
+		goto fail;
+	q->req.run = write_run;
+	q->req.done = done;
+	q->e = e;
+	q->rc = rc;
+	q->write = 1;
+	q->gen = rc->gen;
+	if (nt > 0 && (q->tvals = status_values(rc->ts, e->cfg->targets, NULL, nt)) == NULL)
+		goto fail;
+	if (rc->phase != PH_DELIVER && nh > 0 &&
+	    (q->hvals = status_values(rc->hs, NULL, e->cfg->hooks, nh)) == NULL)
+		goto fail;
+	/* Every target is final: the sealed password has no further use. */
+	q->del_sealed = rc->phase != PH_DELIVER && !rc->sealed_removed;
+	return q;
+fail:
+	records_req_free(q);
+	return NULL;
+}
+
+struct rec_req *
+records_check_req(struct engine *e, struct rec *rc, int need_rdn,
+	void (*done)(struct dir_req *, int))
+{
+	struct rec_req *q = calloc(1, sizeof(*q));
+
+	if (q == NULL || (q->account = strdup(rc->r.account)) == NULL) {
+		records_req_free(q);
+		return NULL;
+	}
+	q->req.run = check_run;
+	q->req.done = done;
+	q->req.urgent = 1; /* a delivery waits for it, not for the status writes queued */
+	q->e = e;
+	q->rc = rc;
+	q->number = rc->r.number;
+	q->need_rdn = need_rdn;
+	return q;
 }
 
 /* Is there an applied change for the same account newer than this one? Then this one must
  * never reach a store, even if syncd crashed after delivering the newer one. Not knowing is
  * not "no": an error is -1, and the caller delivers nothing until it knows. */
 int
-records_newer_change_exists(struct engine *e, const struct log_record *r, char *err,
-	size_t errlen)
+records_newer_change_exists(LDAP *ld, const struct syncd_config *cfg, const char *account,
+	unsigned long long number, char *err, size_t errlen)
 {
 	char *filter = NULL, *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct berval acct, esc = { 0, NULL };
-	struct timeval tv = { e->cfg->op_timeout, 0 };
+	struct timeval tv = { cfg->op_timeout, 0 };
 	LDAPMessage *res = NULL;
 	int found = -1, rc;
 
-	if (e->ld == NULL) {
+	if (ld == NULL) {
 		rg_seterr(err, errlen, "cannot tell whether a newer change exists: not connected "
-			"to %s", e->cfg->log_uri);
+			"to %s", cfg->log_uri);
 		return -1;
 	}
-	ber_str2bv(r->account, 0, 0, &acct);
+	ber_str2bv(account, 0, 0, &acct);
 	if (ldap_bv2escaped_filter_value(&acct, &esc) != 0 ||
 	    asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)(rgLogOutcome=applied)"
-	    "(rgLogChangeNumber>=%llu))", esc.bv_val, r->number + 1) < 0) {
+	    "(rgLogChangeNumber>=%llu))", esc.bv_val, number + 1) < 0) {
 		filter = NULL;
 		rg_seterr(err, errlen, "cannot tell whether a newer change exists: out of memory");
 		goto out;
 	}
-	rc = ldap_search_ext_s(e->ld, e->cfg->log_base, LDAP_SCOPE_ONELEVEL, filter, attrs, 1,
+	/* A size limit of 1: an answer cut short by it still says "there is one". */
+	rc = ldap_search_ext_s(ld, cfg->log_base, LDAP_SCOPE_ONELEVEL, filter, attrs, 1,
 		NULL, NULL, &tv, 1, &res);
 	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
-		found = ldap_count_entries(e->ld, res) > 0;
+		found = ldap_count_entries(ld, res) > 0;
 	else
 		rg_seterr(err, errlen, "cannot tell whether a newer change exists: search under "
-			"%s: %s", e->cfg->log_base, ldap_err2string(rc));
+			"%s: %s", cfg->log_base, ldap_err2string(rc));
 out:
 	ldap_msgfree(res);
 	ber_memfree(esc.bv_val);
@@ -169,19 +258,20 @@ records_copy(struct log_record *dst, const struct log_record *src)
  * password. Searched in every naming context the root DSE lists. 1 when the account is
  * alone with its value, 0 when not (err says why), -1 when the directory cannot tell. */
 int
-records_rdn_unique(struct engine *e, const char *account, char *err, size_t errlen)
+records_rdn_unique(LDAP *ld, const struct syncd_config *cfg, const char *account, char *err,
+	size_t errlen)
 {
 	char *rootattrs[] = { "namingContexts", NULL }, *attrs[] = { LDAP_NO_ATTRS, NULL };
 	char *filter = NULL, *found_dn = NULL, *dn;
 	struct berval **ctx = NULL, esc = { 0, NULL };
-	struct timeval tv = { e->cfg->op_timeout, 0 };
+	struct timeval tv = { cfg->op_timeout, 0 };
 	LDAPMessage *root = NULL, *res = NULL, *m;
 	LDAPDN parsed = NULL;
 	int n = 0, rc, ret = -1;
 
-	if (e->ld == NULL) {
+	if (ld == NULL) {
 		rg_seterr(err, errlen, "cannot check that %s is the only entry with its RDN value: "
-			"not connected to %s", account, e->cfg->log_uri);
+			"not connected to %s", account, cfg->log_uri);
 		return -1;
 	}
 	if (ldap_str2dn(account, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
@@ -197,12 +287,12 @@ records_rdn_unique(struct engine *e, const char *account, char *err, size_t errl
 		rg_seterr(err, errlen, "out of memory");
 		goto out;
 	}
-	rc = ldap_search_ext_s(e->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", rootattrs, 0, NULL,
+	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", rootattrs, 0, NULL,
 		NULL, &tv, 0, &root);
-	if (rc != LDAP_SUCCESS || (m = ldap_first_entry(e->ld, root)) == NULL ||
-	    (ctx = ldap_get_values_len(e->ld, m, "namingContexts")) == NULL) {
+	if (rc != LDAP_SUCCESS || (m = ldap_first_entry(ld, root)) == NULL ||
+	    (ctx = ldap_get_values_len(ld, m, "namingContexts")) == NULL) {
 		rg_seterr(err, errlen, "cannot read the naming contexts of %s: %s",
-			e->cfg->log_uri, ldap_err2string(rc != LDAP_SUCCESS ? rc : LDAP_NO_SUCH_OBJECT));
+			cfg->log_uri, ldap_err2string(rc != LDAP_SUCCESS ? rc : LDAP_NO_SUCH_OBJECT));
 		goto out;
 	}
 	for (size_t i = 0; ctx[i] != NULL && n < 2; i++) {
@@ -210,7 +300,7 @@ records_rdn_unique(struct engine *e, const char *account, char *err, size_t errl
 
 		ldap_msgfree(res);
 		res = NULL;
-		rc = base == NULL ? LDAP_NO_MEMORY : ldap_search_ext_s(e->ld, base,
+		rc = base == NULL ? LDAP_NO_MEMORY : ldap_search_ext_s(ld, base,
 			LDAP_SCOPE_SUBTREE, filter, attrs, 1, NULL, NULL, &tv, 2, &res);
 		free(base);
 		if (rc == LDAP_NO_SUCH_OBJECT)
@@ -222,9 +312,9 @@ records_rdn_unique(struct engine *e, const char *account, char *err, size_t errl
 		}
 		if (rc == LDAP_SIZELIMIT_EXCEEDED)
 			n = 2;
-		for (m = ldap_first_entry(e->ld, res); m != NULL && n < 2;
-		    m = ldap_next_entry(e->ld, m), n++) {
-			if ((dn = ldap_get_dn(e->ld, m)) != NULL && found_dn == NULL)
+		for (m = ldap_first_entry(ld, res); m != NULL && n < 2;
+		    m = ldap_next_entry(ld, m), n++) {
+			if ((dn = ldap_get_dn(ld, m)) != NULL && found_dn == NULL)
 				found_dn = strdup(dn);
 			ldap_memfree(dn);
 		}

@@ -1,6 +1,6 @@
-/* Unit tests of resetguard-syncd's delivery engine against a directory that cannot answer:
- * nothing is delivered while it cannot say whether a newer change exists, and a record
- * whose final status cannot be written is kept until it is. */
+/* Unit tests of resetguard-syncd's delivery engine against a directory that cannot answer
+ * (through its directory thread): nothing is delivered while it cannot say whether a newer
+ * change exists, and a record whose final status cannot be written is kept until it is. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +35,7 @@ static struct target *tgts[] = { &tgt };
 static struct syncd_config cfg;
 static struct event_base *base;
 static struct engine *e;
-static LDAP *ld;
-static int lost;
+static int lost, connected;
 
 static void
 on_lost(void *arg)
@@ -44,11 +43,37 @@ on_lost(void *arg)
 	lost++;
 }
 
-/* A connection to a port nobody listens on: every operation fails at once. */
+/* The directory thread's connection: to a port nobody listens on, so that every operation
+ * fails at once, as with a directory that went away. */
+static void
+connect_run(struct directory *d, LDAP **ld, struct dir_req *r)
+{
+	struct timeval tv = { 1, 0 };
+
+	ck_assert_int_eq(ldap_initialize(ld, "ldap://127.0.0.1:1"), LDAP_SUCCESS);
+	ldap_set_option(*ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+}
+
+static void
+connect_done(struct dir_req *r, int closing)
+{
+	connected = !closing;
+}
+
+static struct dir_req connect_req = { .run = connect_run, .done = connect_done };
+
+static void
+run_loop(void)
+{
+	struct timeval tv = { 0, 300000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 static void
 setup(void)
 {
-	struct timeval tv = { 1, 0 };
 	char err[SYNCD_ERR];
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -60,31 +85,22 @@ setup(void)
 	cfg.op_timeout = 1;
 	cfg.targets = tgts;
 	cfg.ntargets = 1;
-	delivered = lost = 0;
+	delivered = lost = connected = 0;
 	ck_assert_int_eq(evthread_use_pthreads(), 0);
 	ck_assert_ptr_nonnull(base = event_base_new());
-	e = engine_new(base, &cfg, NULL, NULL, err, sizeof(err));
+	e = engine_new(base, &cfg, NULL, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(e != NULL, "%s", err);
-	ck_assert_int_eq(ldap_initialize(&ld, cfg.log_uri), LDAP_SUCCESS);
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	engine_set_directory(e, ld, on_lost, NULL);
+	directory_submit(engine_directory(e), &connect_req);
+	run_loop();
+	ck_assert_int_eq(connected, 1);
+	engine_set_connected(e, 1, on_lost, NULL);
 }
 
 static void
 teardown(void)
 {
 	engine_free(e);
-	ldap_unbind_ext_s(ld, NULL, NULL);
 	event_base_free(base);
-}
-
-static void
-run_loop(void)
-{
-	struct timeval tv = { 0, 300000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
 }
 
 static struct log_record
@@ -109,7 +125,8 @@ START_TEST(newer_check_fails_closed)
 	struct log_record r = record(7, NULL);
 	char err[SYNCD_ERR] = "";
 
-	ck_assert_int_eq(records_newer_change_exists(e, &r, err, sizeof(err)), -1);
+	ck_assert_int_eq(records_newer_change_exists(NULL, &cfg, r.account, r.number, err,
+		sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "cannot tell whether a newer change exists"), "%s", err);
 
 	engine_submit(e, &r);

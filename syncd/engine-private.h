@@ -10,6 +10,7 @@
 #include "engine.h"
 
 #define RECENT 4096
+#define SETTLE_MS 500   /* a status that is not final waits this long to be written */
 
 #define NBUCKETS 11
 extern const double engine_bucket_bounds[NBUCKETS];   /* delivery latency histogram, seconds */
@@ -88,7 +89,8 @@ struct job {
 
 struct worker {
 	struct engine *e;
-	struct target *target;      /* NULL: the hooks' worker */
+	struct target *target;      /* the worker's target, or */
+	struct hook *hook;          /* its hook */
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;
@@ -109,7 +111,7 @@ struct engine {
 	struct directory *dir;      /* every LDAP call on the log's server goes through it */
 	int connected;              /* the follower has a working connection */
 	size_t requests;            /* the engine's own with the directory, not yet done */
-	struct worker *workers;     /* one per target, then one for the hooks */
+	struct worker *workers;     /* one per target, then one per hook */
 	size_t nworkers;
 	struct rec *recs;
 	unsigned long long recent[RECENT];
@@ -117,7 +119,8 @@ struct engine {
 	pthread_mutex_t done_mu;
 	struct job *done;
 	struct event *done_ev;
-	struct event *flush_ev;
+	struct event *flush_ev;     /* writes statuses now */
+	struct event *settle_ev;    /* writes statuses on the way, SETTLE_MS after a change */
 	struct event *rewrite_ev;   /* writes statuses again after a failed write */
 	int rewrite_delay;          /* seconds, doubling up to retry-max */
 	struct event *lost_ev;      /* tells the follower, outside any of its calls */
@@ -143,7 +146,8 @@ void engine_rec_free(struct rec *rc, size_t nt, size_t nh);
 /* worker.c: every function but worker_main runs in the event loop. */
 void *worker_main(void *arg);
 struct worker *worker_of(struct engine *e, struct tstate *s, int is_hook);
-void worker_enqueue(struct engine *e, struct tstate *s, int is_hook);
+/* -1 when out of memory: nothing was queued. */
+int worker_enqueue(struct engine *e, struct tstate *s, int is_hook);
 int worker_dequeue(struct engine *e, struct tstate *s, int is_hook);
 void worker_job_free(struct job *j);
 

@@ -21,11 +21,12 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	e->cfg = cfg;
 	e->key = key;
 	e->cert = cert;
-	e->nworkers = cfg->ntargets + 1;
+	e->nworkers = cfg->ntargets + cfg->nhooks;
 	pthread_mutex_init(&e->done_mu, NULL);
-	if ((e->workers = calloc(e->nworkers, sizeof(*e->workers))) == NULL ||
+	if ((e->workers = calloc(e->nworkers ? e->nworkers : 1, sizeof(*e->workers))) == NULL ||
 	    (e->done_ev = event_new(base, -1, EV_PERSIST, engine_done_cb, e)) == NULL ||
 	    (e->flush_ev = event_new(base, -1, 0, engine_flush_cb, e)) == NULL ||
+	    (e->settle_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
 	    (e->rewrite_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
 	    (e->lost_ev = event_new(base, -1, 0, engine_lost_cb, e)) == NULL)
 		goto nomem;
@@ -38,6 +39,7 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 
 		w->e = e;
 		w->target = i < cfg->ntargets ? cfg->targets[i] : NULL;
+		w->hook = i < cfg->ntargets ? NULL : cfg->hooks[i - cfg->ntargets];
 		w->tail = &w->head;
 		pthread_mutex_init(&w->mu, NULL);
 		pthread_cond_init(&w->cv, NULL);
@@ -159,6 +161,8 @@ engine_free(struct engine *e)
 		event_free(e->done_ev);
 	if (e->flush_ev != NULL)
 		event_free(e->flush_ev);
+	if (e->settle_ev != NULL)
+		event_free(e->settle_ev);
 	if (e->rewrite_ev != NULL)
 		event_free(e->rewrite_ev);
 	if (e->lost_ev != NULL)
@@ -172,19 +176,26 @@ engine_free(struct engine *e)
 size_t
 engine_stats(struct engine *e, struct engine_stats *out, size_t max)
 {
-	size_t n = 0;
+	size_t nt = e->cfg->ntargets, n = 0;
 
-	for (size_t i = 0; i < e->cfg->ntargets && n < max; i++, n++) {
+	for (size_t i = 0; i < nt + e->cfg->nhooks && n < max; i++, n++) {
 		struct worker *w = &e->workers[i];
 		long long backlog = 0;
 
+		/* Final, but not yet written on the record, is not done either: for a target
+		 * that is the write that also removes the sealed password. */
 		for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
-			backlog += !status_final(rc->ts[i].st);
-		out[n].target = e->cfg->targets[i]->name;
+			backlog += i < nt ? !status_final(rc->ts[i].st) || !rc->sealed_removed :
+				!status_final(rc->hs[i - nt].st) || rc->dirty || rc->writing;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].name = i < nt ? e->cfg->targets[i]->name : e->cfg->hooks[i - nt]->name;
+		out[n].is_hook = i >= nt;
 		out[n].backlog = backlog;
 		out[n].attempts = w->attempts;
 		out[n].failures = w->failures;
 		out[n].delivered = w->delivered;
+		if (i >= nt)
+			continue;
 		out[n].bucket_bounds = engine_bucket_bounds;
 		out[n].bucket_counts = w->buckets;
 		out[n].nbuckets = NBUCKETS;

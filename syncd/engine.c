@@ -215,9 +215,10 @@ flush_statuses(struct engine *e)
 }
 
 static void check_delivery(struct engine *e, struct rec *rc);
+static void start_job(struct engine *e, struct tstate *s, int is_hook);
 
-/* Statuses are written once per turn of the event loop, not once per result: a burst of
- * results for one record costs one write. */
+/* Statuses are written in batches, not once per result: a burst of results for one
+ * record costs one write. */
 void
 engine_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -270,7 +271,7 @@ engine_check_drained(struct engine *e)
 }
 
 /* Moves a record on once its current phase is final; has its status written either way:
- * with the others of this turn of the loop, or now when the record is done. */
+ * soon, or now when the record is done. */
 static void
 advance(struct engine *e, struct rec *rc)
 {
@@ -283,14 +284,28 @@ advance(struct engine *e, struct rec *rc)
 		rc->phase = superseded || e->cfg->nhooks == 0 ? PH_DONE : PH_HOOKS;
 		if (rc->phase == PH_HOOKS && !e->draining)
 			for (size_t i = 0; i < e->cfg->nhooks; i++)
-				worker_enqueue(e, &rc->hs[i], 1);
+				if (!status_final(rc->hs[i].st))
+					start_job(e, &rc->hs[i], 1);
+		/* delivered or not, no password leaves for this record any more */
+		if (rc->r.sealed != NULL) {
+			OPENSSL_cleanse(rc->r.sealed, rc->r.sealed_len);
+			free(rc->r.sealed);
+			rc->r.sealed = NULL;
+			rc->r.sealed_len = 0;
+		}
 	}
 	if (rc->phase == PH_HOOKS && all_final(rc->hs, e->cfg->nhooks))
 		rc->phase = PH_DONE;
 	rc->gen++;
 	rc->dirty = 1;
 	if (rc->phase != PH_DONE) {
-		event_active(e->flush_ev, EV_READ, 0);
+		/* A status on the way is written within SETTLE_MS, with whatever else changes
+		 * meanwhile: a record that completes sooner costs its final write only. */
+		if (!evtimer_pending(e->settle_ev, NULL)) {
+			struct timeval tv = { 0, SETTLE_MS * 1000 };
+
+			evtimer_add(e->settle_ev, &tv);
+		}
 		return;
 	}
 	write_status(e, rc);
@@ -329,8 +344,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	free(ta);
 	event_free(s->timer);
 	s->timer = NULL;
-	if (s->st == TS_RETRYING && !e->draining)
-		worker_enqueue(e, s, is_hook);
+	if (!status_final(s->st) && !e->draining)
+		start_job(e, s, is_hook);
 }
 
 static void
@@ -351,6 +366,22 @@ schedule_retry(struct engine *e, struct tstate *s, int is_hook)
 		return;
 	}
 	evtimer_add(s->timer, &tv);
+}
+
+/* Queues s's job. Short of memory, it is tried again after a backoff, never left neither
+ * queued nor final. */
+static void
+start_job(struct engine *e, struct tstate *s, int is_hook)
+{
+	struct rec *rc = s->rec;
+
+	if (worker_enqueue(e, s, is_hook) == 0)
+		return;
+	log_msg(LOG_ERR, "retry", "change %llu for %s: cannot queue %s %s: out of memory; "
+		"trying again later", rc->r.number, rc->r.account, is_hook ? "hook" : "target",
+		is_hook ? e->cfg->hooks[s->index]->name : e->cfg->targets[s->index]->name);
+	if (s->timer == NULL)
+		schedule_retry(e, s, is_hook);
 }
 
 static void
@@ -648,8 +679,10 @@ check_done(struct dir_req *r, int closing)
 		rc->cleared = 1;
 		for (size_t i = 0; i < e->cfg->ntargets; i++)
 			if (!status_final(rc->ts[i].st))
-				worker_enqueue(e, &rc->ts[i], 0);
-		advance(e, rc);
+				start_job(e, &rc->ts[i], 0);
+		/* nothing to write unless a target was failed here */
+		if (q->unique == 0)
+			advance(e, rc);
 	}
 	records_req_free(q);
 	engine_check_drained(e);

@@ -46,8 +46,10 @@ void engine_free(struct engine *e);
 void records_free(struct log_record *r);
 
 /* For metrics.c */
+/* For metrics.c: the targets, then the hooks (no latency histogram). */
 struct engine_stats {
-	const char *target;
+	const char *name;
+	int is_hook;
 	long long backlog;
 	long long attempts;
 	long long failures;

@@ -1,5 +1,6 @@
 /* Health and Prometheus metrics on a loopback HTTP port (libevent's evhttp). The figures
  * are read in the event loop that owns them, so no locking is needed. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "engine.h"
 #include "errbuf.h"
 
-#define MAX_TARGETS 256
+#define MAX_STATS 512 /* targets and hooks */
 
 struct metrics {
 	struct evhttp *http;
@@ -33,12 +34,25 @@ health(struct evhttp_request *req, void *arg)
 	evbuffer_free(out);
 }
 
+/* One family: its HELP and TYPE, then a sample per target (or per hook). */
+static void
+family(struct evbuffer *out, const struct engine_stats *st, size_t n, int hooks,
+	const char *name, const char *type, const char *help, size_t field)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (size_t i = 0; i < n; i++)
+		if (st[i].is_hook == hooks)
+			evbuffer_add_printf(out, "%s{%s=\"%s\"} %lld\n", name,
+				hooks ? "hook" : "target", st[i].name,
+				*(const long long *)((const char *)&st[i] + field));
+}
+
 static void
 metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
-	struct engine_stats st[MAX_TARGETS];
-	size_t n = engine_stats(m->e, st, MAX_TARGETS);
+	struct engine_stats st[MAX_STATS];
+	size_t n = engine_stats(m->e, st, MAX_STATS);
 	struct evbuffer *out = evbuffer_new();
 
 	if (out == NULL)
@@ -46,36 +60,36 @@ metrics(struct evhttp_request *req, void *arg)
 	evbuffer_add_printf(out,
 		"# HELP resetguard_syncd_records_total Log records taken for delivery.\n"
 		"# TYPE resetguard_syncd_records_total counter\n"
-		"resetguard_syncd_records_total %lld\n"
-		"# HELP resetguard_syncd_backlog Records not yet final for a target.\n"
-		"# TYPE resetguard_syncd_backlog gauge\n", engine_records_total(m->e));
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(out, "resetguard_syncd_backlog{target=\"%s\"} %lld\n",
-			st[i].target, st[i].backlog);
-	evbuffer_add_printf(out, "# HELP resetguard_syncd_attempts_total Delivery attempts.\n"
-		"# TYPE resetguard_syncd_attempts_total counter\n");
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(out, "resetguard_syncd_attempts_total{target=\"%s\"} %lld\n",
-			st[i].target, st[i].attempts);
-	evbuffer_add_printf(out, "# HELP resetguard_syncd_failures_total Records that failed "
-		"for good.\n# TYPE resetguard_syncd_failures_total counter\n");
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(out, "resetguard_syncd_failures_total{target=\"%s\"} %lld\n",
-			st[i].target, st[i].failures);
+		"resetguard_syncd_records_total %lld\n", engine_records_total(m->e));
+	family(out, st, n, 0, "resetguard_syncd_backlog", "gauge",
+		"Records not yet final for a target.", offsetof(struct engine_stats, backlog));
+	family(out, st, n, 0, "resetguard_syncd_attempts_total", "counter", "Delivery attempts.",
+		offsetof(struct engine_stats, attempts));
+	family(out, st, n, 0, "resetguard_syncd_failures_total", "counter",
+		"Records that failed for good.", offsetof(struct engine_stats, failures));
 	evbuffer_add_printf(out, "# HELP resetguard_syncd_delivery_seconds From the reset to "
 		"its delivery.\n# TYPE resetguard_syncd_delivery_seconds histogram\n");
 	for (size_t i = 0; i < n; i++) {
+		if (st[i].is_hook)
+			continue;
 		for (size_t b = 0; b < st[i].nbuckets; b++)
 			evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_bucket"
-				"{target=\"%s\",le=\"%g\"} %lld\n", st[i].target,
+				"{target=\"%s\",le=\"%g\"} %lld\n", st[i].name,
 				st[i].bucket_bounds[b], st[i].bucket_counts[b]);
 		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_bucket{target=\"%s\","
-			"le=\"+Inf\"} %lld\n", st[i].target, st[i].latency_count);
+			"le=\"+Inf\"} %lld\n", st[i].name, st[i].latency_count);
 		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_sum{target=\"%s\"} %g\n",
-			st[i].target, st[i].latency_sum);
+			st[i].name, st[i].latency_sum);
 		evbuffer_add_printf(out, "resetguard_syncd_delivery_seconds_count{target=\"%s\"} "
-			"%lld\n", st[i].target, st[i].latency_count);
+			"%lld\n", st[i].name, st[i].latency_count);
 	}
+	family(out, st, n, 1, "resetguard_syncd_hook_backlog", "gauge",
+		"Records whose hook has not come to a final status.",
+		offsetof(struct engine_stats, backlog));
+	family(out, st, n, 1, "resetguard_syncd_hook_attempts_total", "counter", "Hook runs.",
+		offsetof(struct engine_stats, attempts));
+	family(out, st, n, 1, "resetguard_syncd_hook_failures_total", "counter",
+		"Records whose hook failed for good.", offsetof(struct engine_stats, failures));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		"text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", out);

@@ -1,6 +1,7 @@
-/* The worker threads: one per target and one for the hooks. Each takes jobs from its queue
- * in order, so per target the order of change numbers holds; the cleartext password exists
- * only inside run_job. Results go back to the event loop, which owns all record state. */
+/* The worker threads: one per target and one per hook. Each takes jobs from its queue in
+ * order, so per target the order of change numbers holds, and a target or a hook that
+ * hangs delays only its own jobs; the cleartext password exists only inside run_job.
+ * Results go back to the event loop, which owns all record state. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ worker_job_free(struct job *j)
 struct worker *
 worker_of(struct engine *e, struct tstate *s, int is_hook)
 {
-	return is_hook ? &e->workers[e->nworkers - 1] : &e->workers[s->index];
+	return &e->workers[is_hook ? e->cfg->ntargets + s->index : s->index];
 }
 
 static enum outcome
@@ -62,7 +63,7 @@ run_job(struct worker *w, struct job *j)
 	size_t pwlen = 0;
 
 	if (j->is_hook) {
-		struct hook *h = e->cfg->hooks[j->state->index];
+		struct hook *h = w->hook;
 		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
 			j->requester, j->time, j->epoch };
 
@@ -116,7 +117,7 @@ worker_main(void *arg)
 	return NULL;
 }
 
-void
+int
 worker_enqueue(struct engine *e, struct tstate *s, int is_hook)
 {
 	struct rec *rc = s->rec;
@@ -124,17 +125,21 @@ worker_enqueue(struct engine *e, struct tstate *s, int is_hook)
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
-		return;
+		return -1;
 	j->state = s;
 	j->is_hook = is_hook;
 	j->number = rc->r.number;
-	j->account = strdup(rc->r.account);
-	j->rdn_value = strdup(rc->rdn_value);
-	j->kind = strdup(rc->r.kind ? rc->r.kind : "");
-	j->requester = strdup(rc->r.requester ? rc->r.requester : "");
-	j->time = strdup(rc->r.time ? rc->r.time : "");
 	j->epoch = (long long)rc->epoch;
-	if (!is_hook && (j->sealed = malloc(rc->r.sealed_len)) != NULL) {
+	if ((j->account = strdup(rc->r.account)) == NULL ||
+	    (j->rdn_value = strdup(rc->rdn_value)) == NULL ||
+	    (j->kind = strdup(rc->r.kind ? rc->r.kind : "")) == NULL ||
+	    (j->requester = strdup(rc->r.requester ? rc->r.requester : "")) == NULL ||
+	    (j->time = strdup(rc->r.time ? rc->r.time : "")) == NULL ||
+	    (!is_hook && (j->sealed = malloc(rc->r.sealed_len)) == NULL)) {
+		worker_job_free(j);
+		return -1;
+	}
+	if (!is_hook) {
 		memcpy(j->sealed, rc->r.sealed, rc->r.sealed_len);
 		j->sealed_len = rc->r.sealed_len;
 	}
@@ -144,6 +149,7 @@ worker_enqueue(struct engine *e, struct tstate *s, int is_hook)
 	w->tail = &j->next;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	return 0;
 }
 
 /* Takes s's job back out of its worker's queue; 0 if it is already running. */

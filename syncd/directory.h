@@ -42,13 +42,14 @@ void directory_submit(struct directory *d, struct dir_req *r);
 /* Requests submitted whose done has not run yet. */
 size_t directory_pending(struct directory *d);
 
-/* Directory thread only. */
+/* Directory thread only (but directory_connect, directory_config, directory_broken). */
 /* Hands r to the loop now, as a partial result of the request running (r->done runs there;
  * r must not have been submitted). */
 void directory_post(struct directory *d, struct dir_req *r);
 /* The directory is being freed: a long run should stop. */
 int directory_closing(struct directory *d);
-/* Connects and binds with the directory's settings; NULL with err on failure. Blocks. */
+/* Any thread: a new connection, bound with the directory's settings; NULL with err on
+ * failure. Blocks. */
 LDAP *directory_connect(struct directory *d, char *err, size_t errlen);
 const struct syncd_config *directory_config(struct directory *d);
 /* A result code saying the connection itself is gone (not a refusal by the server). */

@@ -91,6 +91,8 @@ struct worker {
 	struct engine *e;
 	struct target *target;      /* the worker's target, or */
 	struct hook *hook;          /* its hook */
+	LDAP *ld;                   /* a hook's own connection to the main directory, made
+				     * when it needs an attribute of the account */
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;

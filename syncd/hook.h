@@ -21,6 +21,10 @@ struct hook_event {
 	const char *requester;             /* DN */
 	const char *time;                  /* generalizedTime of the change */
 	long long epoch;                   /* the same, seconds since 1970 */
+	/* The values of the attribute the kind names with account_attr, as the main
+	 * directory holds them when the hook runs (NULL-terminated, maybe empty); NULL when
+	 * the kind names none. */
+	char *const *account_values;
 };
 
 struct hook_ops {
@@ -30,6 +34,9 @@ struct hook_ops {
 	enum hook_result (*fire)(struct hook *h, const struct hook_event *ev, char *err,
 		size_t errlen);
 	void (*free)(struct hook *h);
+	/* Optional: an attribute of the account that the worker reads from the main
+	 * directory before each run, for fire() to find in ev->account_values. */
+	const char *(*account_attr)(const struct hook *h);
 };
 
 struct hook {
@@ -43,5 +50,6 @@ struct hook {
 extern const struct hook_ops hook_caep_ops;
 extern const struct hook_ops hook_webhook_ops;
 extern const struct hook_ops hook_exec_ops;
+extern const struct hook_ops hook_notify_ops;
 
 #endif

@@ -15,6 +15,7 @@ static const struct hook_ops *const hook_kinds[] = {
 	&hook_caep_ops,
 	&hook_webhook_ops,
 	&hook_exec_ops,
+	&hook_notify_ops,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -187,6 +187,29 @@ securefile_free_secret(char *secret)
 	free(secret);
 }
 
+int
+securefile_read_text(const char *what, const char *path, size_t max, char **text, char *err,
+	size_t errlen)
+{
+	struct securefile f;
+
+	*text = NULL;
+	if (securefile_read(what, path, SECUREFILE_PUBLIC, &f, err, errlen) != 0)
+		return -1;
+	if (f.len > max) {
+		rg_seterr(err, errlen, "%s %s is larger than %zu bytes", what, path, max);
+		securefile_free(&f);
+		return -1;
+	}
+	if (memchr(f.data, '\0', f.len) != NULL) {
+		rg_seterr(err, errlen, "%s %s contains a NUL byte: is it a text file?", what, path);
+		securefile_free(&f);
+		return -1;
+	}
+	*text = (char *)f.data; /* NUL-terminated by securefile_read */
+	return 0;
+}
+
 static int
 no_passphrase(char *buf, int size, int rwflag, void *u)
 {

@@ -16,6 +16,11 @@ int securefile_read_secret(const char *what, const char *path, char **secret, ch
 	size_t errlen);
 void securefile_free_secret(char *secret);
 
+/* The whole of a text file others may read but only its owner write (a template), at most
+ * max bytes, no NUL byte; *text malloc'd, NUL-terminated. */
+int securefile_read_text(const char *what, const char *path, size_t max, char **text, char *err,
+	size_t errlen);
+
 /* An unencrypted PEM private key from a secret file. */
 EVP_PKEY *securefile_load_key(const char *what, const char *path, char *err, size_t errlen);
 /* The first PEM certificate of a certificate file. */

@@ -7,7 +7,9 @@
 
 #include <openssl/crypto.h>
 
+#include "directory.h"
 #include "engine-private.h"
+#include "errbuf.h"
 #include "seal.h"
 
 void
@@ -54,6 +56,55 @@ hook_outcome(enum hook_result r)
 	}
 }
 
+/* Worker thread: the values of attr on the account, read from the main directory as syncd
+ * (the notify hook's address). 1 and *out (NULL-terminated, maybe empty); 0 when the
+ * account is gone (err says so); -1 when the directory cannot tell now. */
+static int
+read_attr(struct worker *w, const char *account, const char *attr, char ***out, char *err,
+	size_t errlen)
+{
+	const struct syncd_config *cfg = w->e->cfg;
+	char *attrs[] = { (char *)attr, NULL };
+	struct timeval tv = { cfg->op_timeout, 0 };
+	struct berval **v = NULL;
+	LDAPMessage *res = NULL, *m;
+	int rc, n;
+
+	*out = NULL;
+	if (w->ld == NULL && (w->ld = directory_connect(w->e->dir, err, errlen)) == NULL)
+		return -1;
+	rc = ldap_search_ext_s(w->ld, account, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+		NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
+		rg_seterr(err, errlen, "%s is not in the directory any more", account);
+		return 0;
+	}
+	if (rc != LDAP_SUCCESS || (m = ldap_first_entry(w->ld, res)) == NULL) {
+		ldap_msgfree(res);
+		rg_seterr(err, errlen, "cannot read %s of %s: %s", attr, account,
+			ldap_err2string(rc != LDAP_SUCCESS ? rc : LDAP_NO_RESULTS_RETURNED));
+		if (directory_broken(rc)) {
+			ldap_unbind_ext_s(w->ld, NULL, NULL);
+			w->ld = NULL;
+		}
+		return -1;
+	}
+	v = ldap_get_values_len(w->ld, m, attr);
+	n = ldap_count_values_len(v);
+	if ((*out = calloc((size_t)n + 1, sizeof(char *))) != NULL)
+		for (int i = 0, k = 0; i < n; i++)
+			if (((*out)[k] = strndup(v[i]->bv_val, v[i]->bv_len)) != NULL)
+				k++;
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	if (*out == NULL) {
+		rg_seterr(err, errlen, "cannot read %s of %s: out of memory", attr, account);
+		return -1;
+	}
+	return 1;
+}
+
 /* Runs in the worker thread: the password exists in clear only inside this call. */
 static void
 run_job(struct worker *w, struct job *j)
@@ -65,9 +116,21 @@ run_job(struct worker *w, struct job *j)
 	if (j->is_hook) {
 		struct hook *h = w->hook;
 		struct hook_event ev = { j->number, j->account, j->rdn_value, j->kind,
-			j->requester, j->time, j->epoch };
+			j->requester, j->time, j->epoch, NULL };
+		const char *attr = h->ops->account_attr ? h->ops->account_attr(h) : NULL;
+		char **vals = NULL;
+		int r = attr != NULL ? read_attr(w, j->account, attr, &vals, j->err,
+			sizeof(j->err)) : 1;
 
+		if (r <= 0) {
+			j->outcome = r < 0 ? OUTCOME_RETRY : OUTCOME_FAIL;
+			return;
+		}
+		ev.account_values = vals;
 		j->outcome = hook_outcome(h->ops->fire(h, &ev, j->err, sizeof(j->err)));
+		for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+			free(vals[i]);
+		free(vals);
 		return;
 	}
 	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
@@ -114,6 +177,8 @@ worker_main(void *arg)
 	}
 	if (w->target != NULL)
 		w->target->ops->disconnect(w->target);
+	if (w->ld != NULL)
+		ldap_unbind_ext_s(w->ld, NULL, NULL);
 	return NULL;
 }
 

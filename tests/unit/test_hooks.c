@@ -1,6 +1,6 @@
 /* Unit tests of the revocation hooks: SET construction (caep), the webhook document and its
- * HMAC (known answers), the exec hook's outcomes, configuration checks, and the HTTP client
- * against a throwaway listener on loopback.
+ * HMAC (known answers), the exec hook's outcomes, the notify hook's message, configuration
+ * checks, and the HTTP client against a throwaway listener on loopback.
  *
  * The hook sources are included so their static builders can be tested directly; link
  * with the hooks' shared sources (Makefile.am's SYNCD_COMMON_SOURCES, hookevent.c, http.c)
@@ -27,6 +27,9 @@
 #include "../../syncd/hooks/webhook.c"
 #undef DEFAULT_TIMEOUT
 #include "../../syncd/hooks/exec.c"
+#undef DEFAULT_TIMEOUT
+#undef KEEP
+#include "../../syncd/hooks/notify.c"
 #include "b64url.h"
 
 #define ACCOUNT "uid=alice,ou=people,dc=example,dc=org"
@@ -478,6 +481,136 @@ START_TEST(exec_config)
 }
 END_TEST
 
+/* ---- notify ---- */
+
+/* A sendmail that keeps its arguments and the message: "$out.args", "$out". $RG_EXIT
+ * cannot reach it (the environment is PATH only), so the status is in its name. */
+static void
+fake_sendmail(const char *path, int status)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "#!/bin/sh\necho \"$@\" > %s.args\ncat > %s\n"
+		"echo 'sendmail: said so' >&2\nexit %d\n", p_out, p_out, status);
+	write_file(path, text, NULL, 0700);
+}
+
+static struct hook
+notify_hook(const char *program, const char *tmpl)
+{
+	struct hook h = {.name = "n", .file = "test.conf", .line = 1};
+	struct conf_kv kv[] = {
+		KV("sendmail-program", program),
+		KV("from", "Password service <noreply@example.org>"),
+		KV("report-contact", "the service desk, +1 555 0100"),
+		KV("template-file", tmpl),
+	};
+	char err[SYNCD_ERR] = "";
+
+	ck_assert_msg(notify_configure(&h, kv, tmpl ? 4 : 3, err, sizeof(err)) == 0, "%s", err);
+	return h;
+}
+
+START_TEST(notify_message)
+{
+	char *mail[] = {"alice@example.org", "not an address", "bcc@evil\nBcc: x@evil",
+		"alice.private@example.net", NULL};
+	struct hook_event ev = sample;
+	struct hook h;
+	char err[SYNCD_ERR] = "", buf[4096], args[128], tmpl[128];
+
+	fake_sendmail(p_script, 0);
+	h = notify_hook(p_script, NULL);
+	ck_assert_str_eq(notify_attr(&h), "mail");
+	ev.account_values = mail;
+	ev.rdn_value = "alice\nBcc: injected@evil";
+	ck_assert_msg(notify_fire(&h, &ev, err, sizeof(err)) == HOOK_DONE, "%s", err);
+	slurp(p_out, buf, sizeof(buf));
+	snprintf(args, sizeof(args), "%s.args", p_out);
+	slurp(args, tmpl, sizeof(tmpl));
+	ck_assert_str_eq(tmpl, "-t -oi\n");
+	/* the two usable addresses, nothing a value could smuggle in as a header */
+	ck_assert_ptr_nonnull(strstr(buf, "From: Password service <noreply@example.org>\n"
+		"To: alice@example.org, alice.private@example.net\nSubject: "));
+	ck_assert_ptr_null(strstr(buf, "\nBcc:"));
+	ck_assert_ptr_nonnull(strstr(buf, "your account alice Bcc: injected@evil was changed "
+		"on 2024-01-02 03:04:05 UTC,\nthrough the self-service password reset"));
+	ck_assert_ptr_nonnull(strstr(buf, "to the service desk, +1 555 0100, quoting reference 42."));
+	notify_free(&h);
+
+	/* every placeholder of a template of one's own */
+	snprintf(tmpl, sizeof(tmpl), "%s/tmpl", dir);
+	write_file(tmpl, "To: %m\r\nFrom: %f\r\n\r\n%a|%u|%t|%k|%w|%r|%n|%c|100%%\r\n", NULL,
+		0644);
+	h = notify_hook(p_script, tmpl);
+	ev = sample;
+	ev.kind = "delegated";
+	ev.requester = "uid=hd,ou=staff,dc=example,dc=org";
+	ev.account_values = mail;
+	ck_assert_msg(notify_fire(&h, &ev, err, sizeof(err)) == HOOK_DONE, "%s", err);
+	slurp(p_out, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "To: alice@example.org, alice.private@example.net\n"
+		"From: Password service <noreply@example.org>\n\n" ACCOUNT "|alice|"
+		"2024-01-02 03:04:05 UTC|delegated|by the help desk or an administrator|"
+		"uid=hd,ou=staff,dc=example,dc=org|42|the service desk, +1 555 0100|100%\n");
+
+	/* no address: failed, and nothing sent */
+	unlink(p_out);
+	ev.account_values = (char *[]){"nobody", NULL};
+	ck_assert_int_eq(notify_fire(&h, &ev, err, sizeof(err)), HOOK_FAIL);
+	ck_assert_ptr_nonnull(strstr(err, "has no usable address in mail: nobody to notify"));
+	ck_assert_int_ne(access(p_out, F_OK), 0);
+	notify_free(&h);
+	unlink(tmpl);
+
+	/* sendmail's temporary failure is a retry, any other a failure, with its words */
+	ev.account_values = mail;
+	fake_sendmail(p_script, 75);
+	h = notify_hook(p_script, NULL);
+	ck_assert_int_eq(notify_fire(&h, &ev, err, sizeof(err)), HOOK_RETRY);
+	ck_assert_ptr_nonnull(strstr(err, "exited with status 75: sendmail: said so"));
+	notify_free(&h);
+	fake_sendmail(p_script, 67);
+	h = notify_hook(p_script, NULL);
+	ck_assert_int_eq(notify_fire(&h, &ev, err, sizeof(err)), HOOK_FAIL);
+	notify_free(&h);
+	unlink(args);
+}
+END_TEST
+
+START_TEST(notify_config)
+{
+	char tmpl[128];
+	struct conf_kv kv[] = {
+		KV("sendmail-program", p_script),
+		KV("from", "noreply@example.org"),
+		KV("report-contact", "the service desk"),
+		KV("template-file", tmpl),
+		KV("colour", "blue"),
+	};
+
+	snprintf(tmpl, sizeof(tmpl), "%s/tmpl", dir);
+	refused(&hook_notify_ops, kv, 5, "unknown key \"colour\"");
+	refused(&hook_notify_ops, kv, 1, "needs from");
+	refused(&hook_notify_ops, kv, 2, "needs report-contact");
+	if (access(DEFAULT_PROGRAM, X_OK) != 0)
+		refused(&hook_notify_ops, kv + 1, 2, "sendmail-program (the default: set it");
+	write_file(tmpl, "Subject: x\n\nbody %m\n", NULL, 0644);
+	refused(&hook_notify_ops, kv, 4, "no \"To: %m\" header");
+	write_file(tmpl, "To: %m\nbody\n", NULL, 0644);
+	refused(&hook_notify_ops, kv, 4, "no empty line after the headers");
+	write_file(tmpl, "To: %m\n\n%p\n", NULL, 0644);
+	refused(&hook_notify_ops, kv, 4, "unknown placeholder \"%p\"");
+	write_file(tmpl, "To: %m\n\nfine\n", NULL, 0646);
+	refused(&hook_notify_ops, kv, 4, "writable by group or others");
+	kv[4] = (struct conf_kv)KV("mail-attribute", "mail)(x");
+	refused(&hook_notify_ops, kv + 1, 4, "is not an attribute name");
+	kv[1] = (struct conf_kv)KV("from", "a@b\nBcc: c@d");
+	refused(&hook_notify_ops, kv, 3, "control characters are not allowed");
+	unlink(tmpl);
+}
+END_TEST
+
 /* ---- http client ---- */
 
 struct canned {
@@ -605,6 +738,8 @@ main(void)
 	tcase_add_test(tc, webhook_known_answers);
 	tcase_add_test(tc, exec_outcomes);
 	tcase_add_test(tc, exec_config);
+	tcase_add_test(tc, notify_message);
+	tcase_add_test(tc, notify_config);
 	tcase_add_test(tc, http_client);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

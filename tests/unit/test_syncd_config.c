@@ -248,7 +248,7 @@ static const struct bad bad[] = {
 	{BASE "target a {\n type foo\n}\n", 8,
 		"unknown target type \"foo\" (known: ldap, ad, exec)"},
 	{BASE "hook a {\n\n type ldap\n}\n", 9,
-		"unknown hook type \"ldap\" (known: caep, webhook, exec)"},
+		"unknown hook type \"ldap\" (known: caep, webhook, exec, notify)"},
 	{BASE "target a {\n command /bin/true\n}\n", 7,
 		"target \"a\" has no type: add \"type KIND\" (known: ldap, ad, exec)"},
 	{BASE "hook a {\n type exec\n type exec\n}\n", 9, "duplicate \"type\" in hook \"a\""},

@@ -141,7 +141,7 @@ _sandbox_cleanup() {
 trap _sandbox_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# sandbox_up [--slapd-conf] [--ppolicy] [--exempt-rootdn] [--syncd]: a new sandbox in a new temporary
+# sandbox_up [--slapd-conf] [--ppolicy] [--exempt-rootdn] [--syncd [N]]: a new sandbox in a new temporary
 # directory whose env is sourced into this shell; the EXIT trap takes it down and removes the
 # directory however the script ends. A sandbox that does not start ends the script.
 sandbox_up() {
@@ -150,8 +150,17 @@ sandbox_up() {
 	T_SANDBOXES+=("$d")
 	# Overlay tests need no legacy stores: syncd's tests ask for them with --syncd.
 	local opts=() a syncd=0
-	for a in "$@"; do
-		if [ "$a" = --syncd ]; then syncd=1; else opts+=("$a"); fi
+	while [ $# -gt 0 ]; do
+		a=$1
+		shift
+		if [ "$a" = --syncd ] && [[ ${1:-} =~ ^[0-9]+$ ]]; then
+			syncd=1 opts+=(--syncd "$1") # instances: for scripts/sandbox
+			shift
+		elif [ "$a" = --syncd ]; then
+			syncd=1
+		else
+			opts+=("$a")
+		fi
 	done
 	[ "$syncd" = 1 ] || opts+=(--no-syncd)
 	if ! T_OUT=$(bash "$RG_TOP/scripts/sandbox" up "$d" "${opts[@]}" 2>&1); then

@@ -1,4 +1,5 @@
-# Sourced by scripts/sandbox: the two legacy directories and resetguard-syncd.
+# Sourced by scripts/sandbox: the two legacy directories, the CAEP receiver and
+# resetguard-syncd.
 #
 # legacy1 (dc=legacy1,dc=example) keeps accounts as uid=NAME,ou=users with pre-hashed
 #   {SSHA} userPassword values written by syncd ("method hash").
@@ -76,6 +77,61 @@ legacy_up() {
 	legacy_start legacy2 "$legacy2_port"
 }
 
+# The CAEP receiver: tests/tools/set-receiver.py over HTTPS on loopback, its certificate
+# from a CA of the sandbox's own (which syncd's hook trusts), verifying each Security Event
+# Token's signature with the hook's public key and its issuer, audience and key id; every
+# verified event is one JSON line in $dir/hook-received.jsonl (RG_HOOK_RECEIVED), every
+# request one in $dir/hook-requests.jsonl.
+receiver_up() {
+	local k=$dir/keys ossl=(openssl req -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256)
+	(umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$k/caep.key" 2>/dev/null) || die "cannot make the CAEP signing key"
+	openssl pkey -in "$k/caep.key" -pubout -out "$k/caep.pub" 2>/dev/null
+	{
+		"${ossl[@]}" -x509 -days 3650 -keyout "$k/hook-ca.key" -out "$k/hook-ca.pem" \
+			-subj /CN=resetguard-sandbox-hook-ca &&
+		"${ossl[@]}" -keyout "$k/hook-server.key" -out "$k/hook-server.csr" -subj /CN=127.0.0.1 &&
+		printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$k/hook-server.ext" &&
+		openssl x509 -req -in "$k/hook-server.csr" -CA "$k/hook-ca.pem" -CAkey "$k/hook-ca.key" \
+			-CAcreateserial -days 3650 -extfile "$k/hook-server.ext" -out "$k/hook-server.pem"
+	} >"$dir/receiver-pki.log" 2>&1 || die "cannot make the receiver's certificate; see $dir/receiver-pki.log"
+	chmod 644 "$k/hook-ca.pem"
+	: >"$dir/hook-received.jsonl"
+	rm -f "$dir/run/receiver.port"
+	python3 "$top/tests/tools/set-receiver.py" --port "$receiver_port" \
+		--port-file "$dir/run/receiver.port" --cert "$k/hook-server.pem" --key "$k/hook-server.key" \
+		--verify-key "$k/caep.pub" --expect-iss https://resetguard.sandbox \
+		--expect-aud https://receiver.sandbox --expect-kid sandbox-1 \
+		--log "$dir/hook-requests.jsonl" --events "$dir/hook-received.jsonl" \
+		>>"$dir/receiver.log" 2>&1 &
+	echo $! >"$dir/run/receiver.pid"
+	for _ in $(seq 1 100); do
+		[ -s "$dir/run/receiver.port" ] && return 0
+		kill -0 "$(cat "$dir/run/receiver.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$dir/receiver.log" >&2
+	die "the CAEP receiver did not start; see $dir/receiver.log"
+}
+
+hook_conf() {
+	[ "$receiver" = 1 ] || return 0
+	cat <<CONF
+
+# Revocation: CAEP credential-change and session-revoked events to the sandbox's receiver.
+hook sessions {
+	type caep
+	url https://127.0.0.1:$receiver_port/events
+	issuer https://resetguard.sandbox
+	audience https://receiver.sandbox
+	key-id sandbox-1
+	signing-key $dir/keys/caep.key
+	tls-ca-file $dir/keys/hook-ca.pem
+	timeout 5
+}
+CONF
+}
+
 syncd_conf() {
 	cat <<CONF
 # resetguard-syncd for the sandbox: follows the reset log, feeds both legacy directories.
@@ -114,6 +170,7 @@ target legacy2 {
 	timeout 5
 }
 CONF
+	hook_conf
 }
 
 syncd_start() {
@@ -138,10 +195,13 @@ curl_ok() {
 syncd_up() {
 	(umask 077 && printf '%s\n' "$syncd_pw" > "$dir/keys/syncd.pw" &&
 		printf '%s\n' "$legacy_pw" > "$dir/keys/legacy.pw")
+	[ "$receiver" = 1 ] && receiver_up
 	syncd_conf > "$dir/syncd.conf"
 	"$top/resetguard-syncd" -t -f "$dir/syncd.conf" >/dev/null ||
 		die "the sandbox's syncd.conf does not check: $top/resetguard-syncd -t -f $dir/syncd.conf"
 	syncd_start
+	# the instances, by pid (one until syncd shares a log between several)
+	printf "RG_SYNCD_PIDS='%s'\n" "$(cat "$dir/run/syncd.pid")" >>"$dir/env"
 }
 
 stop_pidfile() {  # FILE
@@ -159,6 +219,7 @@ stop_pidfile() {  # FILE
 
 legacy_syncd_down() {
 	stop_pidfile "$dir/run/syncd.pid"
+	stop_pidfile "$dir/run/receiver.pid"
 	stop_pidfile "$dir/legacy1/slapd.pid"
 	stop_pidfile "$dir/legacy2/slapd.pid"
 }

@@ -178,7 +178,7 @@ check "a silent listener and a CAEP receiver listen" test -s "$W/caep.port" -a -
 	sed 's/^max-attempts .*/max-attempts 2/' "$RG_SYNCD_CONF"
 	printf '\nhook silent {\n\ttype webhook\n\turl http://127.0.0.1:%s/hook\n\tsecret-file %s\n\ttimeout 5\n}\n' \
 		"$(cat "$W/silent.port")" "$W/whsecret"
-	printf '\nhook sessions {\n\ttype caep\n\turl http://127.0.0.1:%s/events\n\tissuer https://resetguard.test\n\taudience https://receiver.test\n\tsigning-key %s\n}\n' \
+	printf '\nhook revoke {\n\ttype caep\n\turl http://127.0.0.1:%s/events\n\tissuer https://resetguard.test\n\taudience https://receiver.test\n\tsigning-key %s\n}\n' \
 		"$(cat "$W/caep.port")" "$W/sign.key"
 } >"$W/hooks.conf"
 check "a configuration with the silent webhook first, then the CAEP hook, checks" \
@@ -218,8 +218,8 @@ check "  alice's last password binds on legacy1 (within 5 s)" \
 check "  root.bob's on legacy2" \
 	waitfor 5 ldapwhoami -x -H "$RG_LEGACY2_URI" -D "cn=Bob Root,ou=accounts,o=legacy2" -w "$B2"
 hstat() { rec "$1" rgLogHookStatus | grep "^$2 " | awk '{ print $2 }'; }
-sessions_done() { for n in "$n1" "$((n1 + 1))" "$n3"; do [ "$(hstat "$n" sessions)" = delivered ] || return 1; done; }
-check "  the records say: sessions delivered" waitfor 5 sessions_done
+sessions_done() { for n in "$n1" "$((n1 + 1))" "$n3"; do [ "$(hstat "$n" revoke)" = delivered ] || return 1; done; }
+check "  the records say: revoke delivered" waitfor 5 sessions_done
 check "  and silent not final yet (retrying or pending)" \
 	eval '[[ "$(hstat "$n1" silent)" == retrying || "$(hstat "$n1" silent)" == pending ]]'
 silent_failed() { for n in "$n1" "$((n1 + 1))" "$n3"; do [ "$(hstat "$n" silent)" = failed ] || return 1; done; }

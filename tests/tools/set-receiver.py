@@ -19,6 +19,11 @@ Verification, recorded in "verify" ("ok" or the reason; null when not asked for)
   --hmac-secret FILE           X-Resetguard-Signature must be sha256=<hex HMAC-SHA256 of the
                                body> under the first line of FILE
 
+  --events FILE                with --verify-key: each verified SET's event appended to FILE
+                               as one JSON line: {"received","event" (its short name, e.g.
+                               credential-change),"event_type","iss","aud","iat","jti","txn",
+                               "sub_id","claims" (the event's own members)}
+
 A request that fails verification is answered 400 {"err":"invalid_request",...} (SET) or
 401 (webhook) whatever --mode says, so the sender sees it too. --port 0 picks a free port;
 --port-file receives it once the socket listens (written atomically).
@@ -109,6 +114,18 @@ def verify_set(token, opts):
     return "ok"
 
 
+def event_line(token):
+    """The verified SET's one event, as a line for --events."""
+    claims = json.loads(b64url_decode(token.split(".")[1]))
+    etype, payload = next(iter(claims["events"].items()))
+    return json.dumps({
+        "received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "event": etype.rsplit("/", 1)[-1], "event_type": etype,
+        "iss": claims["iss"], "aud": claims["aud"], "iat": claims["iat"],
+        "jti": claims["jti"], "txn": claims["txn"], "sub_id": claims["sub_id"],
+        "claims": payload})
+
+
 def verify_hmac(body, headers, secret):
     got = headers.get("X-Resetguard-Signature", "")
     want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
@@ -145,6 +162,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             with open(opts.log, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+            if opts.events and verify == "ok" and ctype == SET_TYPE:
+                with open(opts.events, "a") as f:
+                    f.write(event_line(body.decode("ascii")) + "\n")
         if opts.delay:
             time.sleep(opts.delay)
         status, out = opts.mode, b""
@@ -183,6 +203,7 @@ def main():
     p.add_argument("--expect-aud")
     p.add_argument("--expect-kid")
     p.add_argument("--hmac-secret")
+    p.add_argument("--events")
     opts = p.parse_args()
     if opts.hmac_secret is not None:
         with open(opts.hmac_secret, "rb") as f:

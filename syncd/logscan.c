@@ -204,6 +204,20 @@ fail(struct scan *sc, int rc, const char *diag, char *err, size_t errlen)
 /* LIMITED is no value an entry callback (0 or positive) or an error (-1) takes. */
 enum { DONE = 0, LIMITED = INT_MIN };
 
+/* Whether m is rgLogChangeNumber=no directly below the log base, as resetguard names it. */
+static int
+own_dn(struct logscan *s, LDAPMessage *m, unsigned long long no)
+{
+	char *dn = ldap_get_dn(s->ld, m), *want = NULL;
+	int own;
+
+	own = dn != NULL && asprintf(&want, "rgLogChangeNumber=%llu,%s", no, s->base) >= 0 &&
+		strcasecmp(dn, want) == 0;
+	free(want);
+	ldap_memfree(dn);
+	return own;
+}
+
 /* Hands m over unless an earlier search did; tracks what the window saw. */
 static int
 take(struct scan *sc, LDAPMessage *m, int windowed, unsigned long long *maxno, int *count)
@@ -216,7 +230,9 @@ take(struct scan *sc, LDAPMessage *m, int windowed, unsigned long long *maxno, i
 	if (entry_number(s->ld, m, &no) == 0) {
 		if (no > *maxno)
 			*maxno = no;
-		fresh = numset_add(&sc->seen, no);
+		/* Only a record under its own DN is the one a repeated window finds again;
+		 * another entry claiming its number is handed over, for verify to report. */
+		fresh = own_dn(s, m, no) ? numset_add(&sc->seen, no) : 1;
 	} else {
 		/* Windows select by number: none of theirs lacks one. */
 		fresh = windowed ? 0 : nonum_new(sc, s->ld, m);

@@ -252,11 +252,14 @@ add(struct attr *a, size_t *na, const char *name, const char *v)
 	(*na)++;
 }
 
+/* A record under its own DN, or under dn: a server returns one entry per DN, so a second
+ * copy of a record can only be another entry claiming its number. */
 static void
-send_record(struct out *o, const struct rec *x, const char *altered_target)
+send_record(struct out *o, const struct rec *x, const char *altered_target, const char *dn)
 {
 	struct attr a[24];
 	size_t na = 0;
+	char own[64];
 
 	add(a, &na, "rgLogChangeNumber", x->number);
 	add(a, &na, "rgLogTime", x->r.time);
@@ -287,7 +290,8 @@ send_record(struct out *o, const struct rec *x, const char *altered_target)
 		}
 		na++;
 	}
-	send_entry(o, 2, "rgLogChangeNumber=1,cn=resetlog", a, na);
+	snprintf(own, sizeof(own), "rgLogChangeNumber=%s,cn=resetlog", x->number);
+	send_entry(o, 2, dn != NULL ? dn : own, a, na);
 }
 
 static void
@@ -389,9 +393,10 @@ chain(struct fuzz_cursor *c)
 		j = order[i];
 		if (j < first || (corrupt == C_DELETE && j == victim))
 			continue;
-		send_record(&o, &recs[j], corrupt == C_ALTER && j == victim ? altered : NULL);
+		send_record(&o, &recs[j], corrupt == C_ALTER && j == victim ? altered : NULL,
+			NULL);
 		if (corrupt == C_DUPLICATE && j == victim)
-			send_record(&o, &recs[j], NULL);
+			send_record(&o, &recs[j], NULL, "cn=forged,cn=resetlog");
 	}
 	send_done(&o, 2);
 	rc = run_verify(&o);

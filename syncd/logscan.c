@@ -32,6 +32,7 @@ struct scan {
 	char **nonum; /* DNs of records without a usable number (the first passes only) */
 	size_t nnonum;
 	int noted;
+	char *nbase; /* the log base, normalized */
 };
 
 static size_t
@@ -204,16 +205,24 @@ fail(struct scan *sc, int rc, const char *diag, char *err, size_t errlen)
 /* LIMITED is no value an entry callback (0 or positive) or an error (-1) takes. */
 enum { DONE = 0, LIMITED = INT_MIN };
 
-/* Whether m is rgLogChangeNumber=no directly below the log base, as resetguard names it. */
+/* Whether m is rgLogChangeNumber=no directly below the log base, as resetguard names it.
+ * Both DNs normalized: a base written with other spacing or case names the same entries. */
 static int
-own_dn(struct logscan *s, LDAPMessage *m, unsigned long long no)
+own_dn(struct scan *sc, LDAPMessage *m, unsigned long long no)
 {
-	char *dn = ldap_get_dn(s->ld, m), *want = NULL;
-	int own;
+	char *dn = ldap_get_dn(sc->s->ld, m), *want = NULL, *ndn = NULL, *nwant = NULL;
+	int own = 0;
 
-	own = dn != NULL && asprintf(&want, "rgLogChangeNumber=%llu,%s", no, s->base) >= 0 &&
-		strcasecmp(dn, want) == 0;
+	if (dn != NULL && sc->nbase != NULL &&
+	    asprintf(&want, "rgLogChangeNumber=%llu,%s", no, sc->nbase) >= 0 &&
+	    ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &ndn, LDAP_DN_FORMAT_LDAPV3) ==
+	    LDAP_SUCCESS &&
+	    ldap_dn_normalize(want, LDAP_DN_FORMAT_LDAPV3, &nwant, LDAP_DN_FORMAT_LDAPV3) ==
+	    LDAP_SUCCESS)
+		own = strcasecmp(ndn, nwant) == 0;
 	free(want);
+	ldap_memfree(ndn);
+	ldap_memfree(nwant);
 	ldap_memfree(dn);
 	return own;
 }
@@ -232,7 +241,7 @@ take(struct scan *sc, LDAPMessage *m, int windowed, unsigned long long *maxno, i
 			*maxno = no;
 		/* Only a record under its own DN is the one a repeated window finds again;
 		 * another entry claiming its number is handed over, for verify to report. */
-		fresh = own_dn(s, m, no) ? numset_add(&sc->seen, no) : 1;
+		fresh = own_dn(sc, m, no) ? numset_add(&sc->seen, no) : 1;
 	} else {
 		/* Windows select by number: none of theirs lacks one. */
 		fresh = windowed ? 0 : nonum_new(sc, s->ld, m);
@@ -441,6 +450,9 @@ logscan_run(struct logscan *s, char *err, size_t errlen)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.s = s;
+	if (ldap_dn_normalize(s->base, LDAP_DN_FORMAT_LDAPV3, &sc.nbase, LDAP_DN_FORMAT_LDAPV3) !=
+	    LDAP_SUCCESS)
+		sc.nbase = NULL; /* a base that is no DN: the server says so at the first search */
 	s->ldap_rc = LDAP_SUCCESS;
 	s->limit = 0;
 	s->searches = s->delivered = 0;
@@ -460,6 +472,7 @@ logscan_run(struct logscan *s, char *err, size_t errlen)
 		ret = windows(&sc, err, errlen);
 	}
 	free(sc.seen.v);
+	ldap_memfree(sc.nbase);
 	for (size_t i = 0; i < sc.nnonum; i++)
 		free(sc.nonum[i]);
 	free(sc.nonum);

@@ -109,7 +109,8 @@ expand(const uint8_t *data, size_t size, size_t *outlen)
 static void
 check_loaded(const SYNCD_CONFIG_T *cfg)
 {
-	FUZZ_CHECK(cfg->log_uri && cfg->key_file && cfg->cert_file && cfg->state_file,
+	/* state-file is optional: without it, syncd reads every pending record at start */
+	FUZZ_CHECK(cfg->log_uri && cfg->key_file && cfg->cert_file,
 		"loaded without a required key");
 	FUZZ_CHECK(cfg->log_base != NULL && cfg->log_mode != NULL, "defaults missing");
 	FUZZ_CHECK(cfg->sasl_external ? cfg->bind_dn == NULL && cfg->bind_password_file == NULL
@@ -119,7 +120,8 @@ check_loaded(const SYNCD_CONFIG_T *cfg)
 			cfg->retry_base <= 3600 && cfg->retry_max >= cfg->retry_base &&
 			cfg->retry_max <= 86400 && cfg->op_timeout >= 1 && cfg->op_timeout <= 300,
 		"a number out of range");
-	FUZZ_CHECK(cfg->key_file[0] == '/' && cfg->cert_file[0] == '/' && cfg->state_file[0] == '/',
+	FUZZ_CHECK(cfg->key_file[0] == '/' && cfg->cert_file[0] == '/' &&
+			(cfg->state_file == NULL || cfg->state_file[0] == '/'),
 		"a relative path was taken");
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		FUZZ_CHECK(cfg->targets[i]->name && cfg->targets[i]->ops, "target %zu unnamed", i);

@@ -149,6 +149,14 @@ LDIF
 policy replace rgRecoveryChangeMinAge "delegated 3600"
 allowed fay "  once the rule names another kind, the reset is allowed" --ial 2 --amr hwk
 policy delete rgRecoveryChangeMinAge
+check "olcRgRecoveryAttr can be deleted at run time" cfg_modify <<LDIF
+dn: $(rg_cfg_dn)
+changetype: modify
+delete: olcRgRecoveryAttr
+olcRgRecoveryAttr: mail
+LDIF
+printf 'dn: %s\nchangetype: modify\nreplace: mail\nmail: other@example.net\n' "$(dn ann)" | as_admin >/dev/null
+check_eq "  and a change of mail then records nothing" "" "$(opattr "$(dn ann)" rgRecoveryChangeTime)"
 
 # ---- failed binds and lockout recorded by ppolicy ----
 printf 'dn: cn=passwords,ou=policies,%s\nchangetype: modify\nreplace: pwdLockout\npwdLockout: TRUE\n-\nreplace: pwdMaxFailure\npwdMaxFailure: 4\n-\nreplace: pwdLockoutDuration\npwdLockoutDuration: 600\n' \

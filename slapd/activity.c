@@ -107,15 +107,16 @@ is_recovery_attr(rg_info *ri, AttributeDescription *ad)
 	return 0;
 }
 
+/* A ModRDN's RDN changes reach the backend as the modlist slapd built for them. */
 void
-rg_recovery_mark(Operation *op)
+rg_recovery_mark(Operation *op, Modifications **mods)
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
 	char buf[LDAP_LUTIL_GENTIME_BUFSIZE];
 	struct berval now = { sizeof(buf), buf };
 	time_t t = slap_get_time();
-	Modifications **tail = &op->orm_modlist, *m;
+	Modifications **tail = mods, *m;
 	int touched = 0;
 
 	if (ri->ri_recovery == NULL || rg_ad.recovery_time == NULL)

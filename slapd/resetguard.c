@@ -92,7 +92,7 @@ rg_op_modify(Operation *op, SlapReply *rs)
 			at.secret = cleartext(m->sml_values);
 		}
 	}
-	rg_recovery_mark(op);
+	rg_recovery_mark(op, &op->orm_modlist);
 	if (!touches)
 		return SLAP_CB_CONTINUE;
 
@@ -165,6 +165,7 @@ rg_op_modrdn(Operation *op, SlapReply *rs)
 
 	if (is_replication(op))
 		return SLAP_CB_CONTINUE;
+	rg_recovery_mark(op, &op->orr_modlist);
 	dnRdn(&op->o_req_dn, &old_rdn);
 	if (!rdn_has_password(op, &op->orr_newrdn) && !rdn_has_password(op, &old_rdn))
 		return SLAP_CB_CONTINUE;

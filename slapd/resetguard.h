@@ -147,8 +147,9 @@ struct rg_activity {
 void rg_activity_read(Operation *op, Entry *e, long long now, struct rg_activity *act);
 void rg_activity_to_request(const struct rg_activity *act, struct rg_request *req);
 void rg_activity_free(Operation *op, struct rg_activity *act);
-/* A Modify of a recovery attribute (resetguard-recovery-attr) also sets rgRecoveryChangeTime. */
-void rg_recovery_mark(Operation *op);
+/* A Modify or ModRDN (mods: its modlist) that changes a recovery attribute
+ * (resetguard-recovery-attr) also sets rgRecoveryChangeTime. */
+void rg_recovery_mark(Operation *op, Modifications **mods);
 int rg_recovery_attr_add(rg_info *ri, const char *name, char *err, size_t errlen);
 int rg_recovery_attr_emit(rg_info *ri, BerVarray *vals);
 void rg_recovery_attr_delete(rg_info *ri, int idx);

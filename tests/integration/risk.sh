@@ -65,6 +65,9 @@ refused() { # NAME CHECK-NAME RULE TOKEN-ARGS...
 fail_bind() { ldapwhoami -x -H "$RG_URI" -D "$(dn "$1")" -w "wrong-$(openssl rand -hex 4)" >/dev/null 2>&1; }
 
 for u in ann ben cy dee eve fay gus; do person "$u"; done
+check_eq "no account has rgRecoveryChangeTime before resetguard-recovery-attr is set" "" \
+	"$(ldapsearch -x -H "$RG_URI" -D "$RG_ADMIN_DN" -w "$RG_ADMIN_PW" -LLL -b "ou=people,$RG_BASE" \
+		'(rgRecoveryChangeTime=*)' 1.1)"
 
 # ---- risk score: rgRiskMax ----
 policy replace rgRiskMax "self-service 60" "privileged 20"
@@ -149,6 +152,11 @@ LDIF
 policy replace rgRecoveryChangeMinAge "delegated 3600"
 allowed fay "  once the rule names another kind, the reset is allowed" --ial 2 --amr hwk
 policy delete rgRecoveryChangeMinAge
+person hal
+check "a ModRDN to a new mail RDN is allowed" ldapmodrdn -x -H "$RG_URI" -D "$RG_ADMIN_DN" \
+	-w "$RG_ADMIN_PW" "$(dn hal)" "mail=hal2@example.com"
+check "  and records rgRecoveryChangeTime: the RDN added a mail value" test -n \
+	"$(opattr "mail=hal2@example.com,ou=people,$RG_BASE" rgRecoveryChangeTime)"
 check "olcRgRecoveryAttr can be deleted at run time" cfg_modify <<LDIF
 dn: $(rg_cfg_dn)
 changetype: modify

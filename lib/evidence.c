@@ -368,8 +368,8 @@ get_risk(json_t *p, struct rg_risk *r, char *err, size_t errlen)
 	}
 	if ((v = json_object_get(risk, "score")) != NULL) {
 		if (number_value(v, &score) != 0 || score < 0 || score > 100) {
-			rg_seterr(err, errlen, "claim \"risk\": \"score\" must be an integer from 0 "
-				"to 100");
+			rg_seterr(err, errlen,
+				"claim \"risk\": \"score\" must be an integer from 0 to 100");
 			return -1;
 		}
 		r->has_score = 1;

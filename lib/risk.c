@@ -34,7 +34,8 @@ rg_risk_check_possession(const struct rg_policy *p, const struct rg_request *r,
 			return 0;
 		return refuse(v, RG_RULE_POSSESSION_REQUIRED, RG_LDAP_INSUFFICIENT_ACCESS,
 			"policy %s accepts only proofing tokens bound to the reset agent's TLS "
-			"client certificate (a \"cnf\" claim with \"x5t#S256\")", p->dn);
+			"client certificate (a \"cnf\" claim with \"x5t#S256\")",
+			p->dn);
 	}
 	if (r->peer_unknown)
 		refuse(v, RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS,
@@ -80,31 +81,37 @@ check_facts(const struct rg_policy *p, const struct rg_risk *risk, const char **
 	struct rg_verdict *v)
 {
 	if ((p->risk_refuse & RG_REFUSE_ANONYMIZER) &&
-	    refused_fact(risk->network_anonymizer, RG_FACT_YES, "network.anonymizer", unknown))
+		refused_fact(risk->network_anonymizer, RG_FACT_YES, "network.anonymizer", unknown))
 		return refuse(v, RG_RULE_RISK_ANONYMIZER, RG_LDAP_CONSTRAINT_VIOLATION,
 			"the proofing service saw the request come through an anonymizer (VPN, "
-			"proxy or Tor), which policy %s refuses", p->dn);
+			"proxy or Tor), which policy %s refuses",
+			p->dn);
 	if ((p->risk_refuse & RG_REFUSE_UNKNOWN_NETWORK) &&
-	    refused_fact(risk->network_known, RG_FACT_NO, "network.known", unknown))
+		refused_fact(risk->network_known, RG_FACT_NO, "network.known", unknown))
 		return refuse(v, RG_RULE_RISK_UNKNOWN_NETWORK, RG_LDAP_CONSTRAINT_VIOLATION,
 			"the proofing service does not know the network the request came from, "
-			"which policy %s refuses", p->dn);
+			"which policy %s refuses",
+			p->dn);
 	if ((p->risk_refuse & RG_REFUSE_UNMANAGED_DEVICE) &&
-	    refused_fact(risk->device_managed, RG_FACT_NO, "device.managed", unknown))
+		refused_fact(risk->device_managed, RG_FACT_NO, "device.managed", unknown))
 		return refuse(v, RG_RULE_RISK_UNMANAGED_DEVICE, RG_LDAP_CONSTRAINT_VIOLATION,
 			"the request came from a device the organisation does not manage, which "
-			"policy %s refuses", p->dn);
+			"policy %s refuses",
+			p->dn);
 	if ((p->risk_refuse & RG_REFUSE_UNKNOWN_DEVICE) &&
-	    refused_fact(risk->device_known, RG_FACT_NO, "device.known", unknown))
+		refused_fact(risk->device_known, RG_FACT_NO, "device.known", unknown))
 		return refuse(v, RG_RULE_RISK_UNKNOWN_DEVICE, RG_LDAP_CONSTRAINT_VIOLATION,
 			"the request came from a device never seen for this account, which policy "
-			"%s refuses", p->dn);
+			"%s refuses",
+			p->dn);
 	if (p->refused_countries.n > 0) {
 		if (risk->country[0] == '\0' && *unknown == NULL)
 			*unknown = "network.country";
-		if (risk->country[0] != '\0' && rg_strlist_has(&p->refused_countries, risk->country))
+		if (risk->country[0] != '\0' &&
+			rg_strlist_has(&p->refused_countries, risk->country))
 			return refuse(v, RG_RULE_RISK_COUNTRY, RG_LDAP_CONSTRAINT_VIOLATION,
-				"the request came from a network in %s, a country policy %s refuses",
+				"the request came from a network in %s, a country policy %s "
+				"refuses",
 				risk->country, p->dn);
 	}
 	return 0;
@@ -133,8 +140,7 @@ step_up(const struct rg_policy *p, const struct rg_request *r, const char *why,
 }
 
 int
-rg_risk_check_signals(const struct rg_policy *p, const struct rg_request *r,
-	struct rg_verdict *v)
+rg_risk_check_signals(const struct rg_policy *p, const struct rg_request *r, struct rg_verdict *v)
 {
 	const struct rg_risk *risk = &r->ev->risk;
 	const char *unknown = NULL;
@@ -149,8 +155,10 @@ rg_risk_check_signals(const struct rg_policy *p, const struct rg_request *r,
 		unknown = "score";
 	if (cap >= 0 && score > cap)
 		return refuse(v, RG_RULE_RISK_TOO_HIGH, RG_LDAP_CONSTRAINT_VIOLATION,
-			"the proofing service rates this request's risk %d, above the %d that policy "
-			"%s accepts for a %s reset%s", score, cap, p->dn, rg_kind_name(r->kind),
+			"the proofing service rates this request's risk %d, above the %d that "
+			"policy "
+			"%s accepts for a %s reset%s",
+			score, cap, p->dn, rg_kind_name(r->kind),
 			r->privileged == RG_GROUP_YES ? " of a privileged account" : "");
 	if (unknown != NULL && p->risk_unknown == RG_UNKNOWN_DENY)
 		return refuse(v, RG_RULE_RISK_UNKNOWN, RG_LDAP_CONSTRAINT_VIOLATION,
@@ -163,8 +171,10 @@ rg_risk_check_signals(const struct rg_policy *p, const struct rg_request *r,
 		return step_up(p, r, why, v);
 	}
 	if (unknown != NULL && p->risk_unknown == RG_UNKNOWN_STEP_UP) {
-		snprintf(why, sizeof(why), "the proofing token does not state the risk fact "
-			"\"%s\"", unknown);
+		snprintf(why, sizeof(why),
+			"the proofing token does not state the risk fact "
+			"\"%s\"",
+			unknown);
 		return step_up(p, r, why, v);
 	}
 	return 0;
@@ -191,42 +201,48 @@ check_one(const struct rg_policy *p, const struct rg_request *r, const struct rg
 		if (n < a->count)
 			return 0;
 		return refuse(v, RG_RULE_RECENT_FAILED_BINDS, RG_LDAP_CONSTRAINT_VIOLATION,
-			"%s had %lld failed binds within the last %lld seconds; policy %s refuses a "
+			"%s had %lld failed binds within the last %lld seconds; policy %s refuses "
+			"a "
 			"%s reset after %lld: try again later or ask an administrator",
 			r->target_ndn, n, a->window, p->dn, rg_kind_name(r->kind), a->count);
 	case RG_ACTIVITY_LOCKED:
 		if (!recent(r->locked_time, r->now, a->window))
 			return 0;
 		return refuse(v, RG_RULE_ACCOUNT_LOCKED, RG_LDAP_CONSTRAINT_VIOLATION,
-			"%s was locked by the password policy %s; policy %s refuses a %s reset of an "
-			"account locked within %lld seconds: ask an administrator", r->target_ndn,
-			r->locked_time == RG_LOCKED_PERMANENT ? "until an administrator unlocks it" :
-			"recently", p->dn, rg_kind_name(r->kind), a->window);
+			"%s was locked by the password policy %s; policy %s refuses a %s reset of "
+			"an "
+			"account locked within %lld seconds: ask an administrator",
+			r->target_ndn,
+			r->locked_time == RG_LOCKED_PERMANENT ? "until an administrator unlocks it"
+							      : "recently",
+			p->dn, rg_kind_name(r->kind), a->window);
 	case RG_ACTIVITY_RECENT_RESET:
 		if (!recent(r->last_reset_time, r->now, a->window))
 			return 0;
 		return refuse(v, RG_RULE_RECENT_RESET, RG_LDAP_CONSTRAINT_VIOLATION,
 			"the password of %s was set %lld seconds ago; policy %s allows a %s change "
-			"only %lld seconds after the last one", r->target_ndn,
-			r->now - r->last_reset_time, p->dn, rg_kind_name(r->kind), a->window);
+			"only %lld seconds after the last one",
+			r->target_ndn, r->now - r->last_reset_time, p->dn, rg_kind_name(r->kind),
+			a->window);
 	case RG_ACTIVITY_RECOVERY:
 		if (!recent(r->recovery_change_time, r->now, a->window))
 			return 0;
 		return refuse(v, RG_RULE_RECOVERY_CHANGED, RG_LDAP_CONSTRAINT_VIOLATION,
-			"the recovery attributes of %s changed %lld seconds ago; policy %s allows a "
-			"%s reset only %lld seconds after such a change", r->target_ndn,
-			r->now - r->recovery_change_time, p->dn, rg_kind_name(r->kind), a->window);
+			"the recovery attributes of %s changed %lld seconds ago; policy %s allows "
+			"a "
+			"%s reset only %lld seconds after such a change",
+			r->target_ndn, r->now - r->recovery_change_time, p->dn,
+			rg_kind_name(r->kind), a->window);
 	}
 	return 0;
 }
 
 int
-rg_risk_check_activity(const struct rg_policy *p, const struct rg_request *r,
-	struct rg_verdict *v)
+rg_risk_check_activity(const struct rg_policy *p, const struct rg_request *r, struct rg_verdict *v)
 {
 	for (size_t i = 0; i < p->nactivity; i++)
 		if ((p->activity[i].kinds & (1u << r->kind)) &&
-		    check_one(p, r, &p->activity[i], v) != 0)
+			check_one(p, r, &p->activity[i], v) != 0)
 			return -1;
 	return 0;
 }

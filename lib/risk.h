@@ -9,7 +9,7 @@
 struct rg_verdict {
 	enum rg_rule rule;
 	int ldap_result;
-	int alert;                      /* worth an operator's attention, not only a refusal */
+	int alert; /* worth an operator's attention, not only a refusal */
 	char text[512];
 };
 

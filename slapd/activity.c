@@ -60,8 +60,8 @@ rg_activity_read(Operation *op, Entry *e, long long now, struct rg_activity *act
 
 	memset(act, 0, sizeof(*act));
 	if (failure != NULL && (a = attr_find(e->e_attrs, failure)) != NULL && a->a_numvals > 0) {
-		act->failed_binds = op->o_tmpalloc(a->a_numvals * sizeof(long long),
-			op->o_tmpmemctx);
+		act->failed_binds =
+			op->o_tmpalloc(a->a_numvals * sizeof(long long), op->o_tmpmemctx);
 		for (unsigned i = 0; i < a->a_numvals; i++) {
 			long long t = parse_gentime(&a->a_nvals[i]);
 
@@ -114,7 +114,7 @@ rg_recovery_mark(Operation *op, Modifications **mods)
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
 	char buf[LDAP_LUTIL_GENTIME_BUFSIZE];
-	struct berval now = { sizeof(buf), buf };
+	struct berval now = {sizeof(buf), buf};
 	time_t t = slap_get_time();
 	Modifications **tail = mods, *m;
 	int touched = 0;
@@ -122,7 +122,8 @@ rg_recovery_mark(Operation *op, Modifications **mods)
 	if (ri->ri_recovery == NULL || rg_ad.recovery_time == NULL)
 		return;
 	for (; *tail != NULL; tail = &(*tail)->sml_next)
-		if (!((*tail)->sml_flags & SLAP_MOD_INTERNAL) && is_recovery_attr(ri, (*tail)->sml_desc))
+		if (!((*tail)->sml_flags & SLAP_MOD_INTERNAL) &&
+			is_recovery_attr(ri, (*tail)->sml_desc))
 			touched = 1;
 	if (!touched)
 		return;
@@ -152,8 +153,10 @@ rg_recovery_attr_add(rg_info *ri, const char *name, char *err, size_t errlen)
 		return -1;
 	}
 	if (is_at_operational(ad->ad_type) || is_ad_subtype(ad, slap_schema.si_ad_userPassword)) {
-		snprintf(err, errlen, "\"%s\" is an operational or password attribute, not a "
-			"recovery attribute", name);
+		snprintf(err, errlen,
+			"\"%s\" is an operational or password attribute, not a "
+			"recovery attribute",
+			name);
 		return -1;
 	}
 	while (ri->ri_recovery != NULL && ri->ri_recovery[n] != NULL)

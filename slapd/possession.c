@@ -30,8 +30,8 @@ rg_possession_read(Operation *op, struct rg_peer *peer)
 	if (ldap_pvt_tls_get_peercert(session, &der) != 0 || der.bv_val == NULL)
 		return;
 	if (EVP_Digest(der.bv_val, der.bv_len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32 || (x5t = rg_b64url_encode(md, mdlen)) == NULL ||
-	    strlen(x5t) != RG_X5T_LEN) {
+		mdlen != 32 || (x5t = rg_b64url_encode(md, mdlen)) == NULL ||
+		strlen(x5t) != RG_X5T_LEN) {
 		peer->unknown = 1;
 		goto out;
 	}

@@ -32,7 +32,7 @@
 #define PROG "resetguard-token"
 #define USAGE                                                                                      \
 	"usage: " PROG " --key FILE --iss NAME --sub DN --ial N --amr LIST "                       \
-	"[--approver DN] [--reason TEXT] [--ttl SECONDS] [--jti ID] [--iat EPOCH] [--nbf EPOCH] "   \
+	"[--approver DN] [--reason TEXT] [--ttl SECONDS] [--jti ID] [--iat EPOCH] [--nbf EPOCH] "  \
 	"[--risk-score N] [--risk-level LEVEL] [--device-managed|--device-known|--network-known|"  \
 	"--anonymizer yes|no] [--country CC] [--cnf-cert FILE]"
 
@@ -346,8 +346,9 @@ parse_args(int argc, char **argv, struct args *a)
 		case 'C':
 			if (strlen(optarg) != 2 || optarg[0] < 'A' || optarg[0] > 'Z' ||
 				optarg[1] < 'A' || optarg[1] > 'Z')
-				return usage_error("--country must be an ISO 3166-1 alpha-2 code in "
-						   "upper case, e.g. FR");
+				return usage_error(
+					"--country must be an ISO 3166-1 alpha-2 code in upper "
+					"case, e.g. FR");
 			a->country = optarg;
 			break;
 		case 'X':

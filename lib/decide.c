@@ -1,4 +1,5 @@
 #include "decide.h"
+#include "risk.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -42,6 +43,20 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_GROUP_LOOKUP_FAILED] = "group-lookup-failed",
 	[RG_RULE_OLD_PASSWORD_AMBIGUOUS] = "old-password-ambiguous",
 	[RG_RULE_OLD_PASSWORD_WRONG] = "old-password-wrong",
+	[RG_RULE_RISK_TOO_HIGH] = "risk-too-high",
+	[RG_RULE_RISK_STEP_UP] = "risk-step-up-required",
+	[RG_RULE_RISK_UNKNOWN] = "risk-unknown",
+	[RG_RULE_RISK_ANONYMIZER] = "risk-anonymizer",
+	[RG_RULE_RISK_UNKNOWN_NETWORK] = "risk-unknown-network",
+	[RG_RULE_RISK_UNMANAGED_DEVICE] = "risk-unmanaged-device",
+	[RG_RULE_RISK_UNKNOWN_DEVICE] = "risk-unknown-device",
+	[RG_RULE_RISK_COUNTRY] = "risk-country",
+	[RG_RULE_RECENT_FAILED_BINDS] = "recent-failed-binds",
+	[RG_RULE_ACCOUNT_LOCKED] = "account-locked",
+	[RG_RULE_RECENT_RESET] = "recent-reset",
+	[RG_RULE_RECOVERY_CHANGED] = "recovery-changed",
+	[RG_RULE_POSSESSION_REQUIRED] = "possession-required",
+	[RG_RULE_POSSESSION_MISMATCH] = "possession-mismatch",
 };
 
 const char *
@@ -307,6 +322,21 @@ check_delegation(const struct rg_policy *p, const struct rg_request *r, struct r
 	return 0;
 }
 
+/* The risk rules (risk.c) for this change; verdict says which one refused, if any. */
+static int
+check_risk(int (*check)(const struct rg_policy *, const struct rg_request *,
+	struct rg_verdict *), const struct rg_policy *p, const struct rg_request *r,
+	struct rg_decision *d)
+{
+	struct rg_verdict v;
+
+	if (check(p, r, &v) == 0)
+		return 0;
+	rg_deny(d, v.rule, v.ldap_result, "%s", v.text);
+	d->alert = v.alert;
+	return -1;
+}
+
 /* Refusals no policy and no exemption lifts. */
 static int
 check_structure(const struct rg_request *r, struct rg_decision *d)
@@ -385,6 +415,8 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 				"in Password Modify, or delete the old value in the same Modify");
 			return;
 		}
+		if (check_risk(rg_risk_check_activity, p, r, d) != 0)
+			return;
 		allow(d, RG_RULE_ALLOWED);
 		return;
 	case RG_KIND_PROVISIONING:
@@ -412,9 +444,13 @@ rg_decide(const struct rg_policy *p, const struct rg_request *r, struct rg_decis
 		return;
 	case RG_KIND_SELF_SERVICE:
 	case RG_KIND_DELEGATED:
-		if (check_evidence(p, r, d) != 0 || check_level(p, r, d) != 0)
+		if (check_evidence(p, r, d) != 0 ||
+		    check_risk(rg_risk_check_possession, p, r, d) != 0 ||
+		    check_level(p, r, d) != 0 || check_risk(rg_risk_check_signals, p, r, d) != 0)
 			return;
 		if (r->kind == RG_KIND_DELEGATED && check_delegation(p, r, d) != 0)
+			return;
+		if (check_risk(rg_risk_check_activity, p, r, d) != 0)
 			return;
 		allow(d, RG_RULE_ALLOWED);
 		d->force_change = r->kind == RG_KIND_DELEGATED && p->force_change;

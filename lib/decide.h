@@ -48,6 +48,20 @@ enum rg_rule {
 	RG_RULE_GROUP_LOOKUP_FAILED,
 	RG_RULE_OLD_PASSWORD_AMBIGUOUS,
 	RG_RULE_OLD_PASSWORD_WRONG,
+	RG_RULE_RISK_TOO_HIGH,
+	RG_RULE_RISK_STEP_UP,
+	RG_RULE_RISK_UNKNOWN,
+	RG_RULE_RISK_ANONYMIZER,
+	RG_RULE_RISK_UNKNOWN_NETWORK,
+	RG_RULE_RISK_UNMANAGED_DEVICE,
+	RG_RULE_RISK_UNKNOWN_DEVICE,
+	RG_RULE_RISK_COUNTRY,
+	RG_RULE_RECENT_FAILED_BINDS,
+	RG_RULE_ACCOUNT_LOCKED,
+	RG_RULE_RECENT_RESET,
+	RG_RULE_RECOVERY_CHANGED,
+	RG_RULE_POSSESSION_REQUIRED,
+	RG_RULE_POSSESSION_MISMATCH,
 	RG_RULE_COUNT
 };
 
@@ -85,7 +99,21 @@ struct rg_request {
 	const char *ev_approver_ndn;
 	long long now;
 	long long clock_skew;
+	/* The target's recent activity, in seconds since the epoch; 0 when none is recorded. */
+	const long long *failed_binds;  /* ppolicy's pwdFailureTime values */
+	size_t nfailed_binds;
+	long long locked_time;          /* pwdAccountLockedTime; RG_LOCKED_PERMANENT: until an
+					 * administrator unlocks it */
+	long long last_reset_time;      /* rgLastResetTime */
+	long long recovery_change_time; /* rgRecoveryChangeTime */
+	/* Proof of possession: the x5t#S256 of the TLS client certificate of the connection
+	 * that presents the token, NULL when it presented none; peer_unknown when it could not
+	 * be read, which refuses any bound token. */
+	const char *peer_x5t;
+	int peer_unknown;
 };
+
+#define RG_LOCKED_PERMANENT (-1LL)
 
 struct rg_decision {
 	int allowed;

@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "b64url.h"
 #include "errbuf.h"
 #include "evidence.h"
 #include "jws.h"
@@ -280,6 +281,159 @@ get_amr(json_t *obj, struct rg_evidence *ev, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- risk signals and key binding ---- */
+
+static const char *const level_names[] = {
+	[RG_RISK_LEVEL_NONE] = "", [RG_RISK_LOW] = "low", [RG_RISK_MEDIUM] = "medium",
+	[RG_RISK_HIGH] = "high",
+};
+
+const char *
+rg_risk_level_name(enum rg_risk_level level)
+{
+	return (unsigned)level <= RG_RISK_HIGH ? level_names[level] : "";
+}
+
+int
+rg_risk_effective_score(const struct rg_risk *risk)
+{
+	static const int band_top[] = { -1, 33, 66, 100 };
+
+	if (risk->has_score)
+		return risk->score;
+	return (unsigned)risk->level <= RG_RISK_HIGH ? band_top[risk->level] : -1;
+}
+
+/* A member of one of the risk objects that must be a boolean when present. */
+static int
+get_fact(json_t *obj, const char *parent, const char *name, enum rg_fact *out, char *err,
+	size_t errlen)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		rg_seterr(err, errlen, "claim \"risk\": \"%s.%s\" must be true or false", parent,
+			name);
+		return -1;
+	}
+	*out = json_is_true(v) ? RG_FACT_YES : RG_FACT_NO;
+	return 0;
+}
+
+/* An object member that must itself be an object when present; NULL when absent. */
+static int
+get_object(json_t *obj, const char *name, json_t **out, char *err, size_t errlen)
+{
+	*out = json_object_get(obj, name);
+	if (*out == NULL || json_is_object(*out))
+		return 0;
+	rg_seterr(err, errlen, "claim \"risk\": \"%s\" must be an object", name);
+	return -1;
+}
+
+static int
+get_country(json_t *network, struct rg_risk *r, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(network, "country");
+	const char *s = json_string_value(v);
+
+	if (v == NULL)
+		return 0;
+	if (s == NULL || json_string_length(v) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
+	    s[1] > 'Z') {
+		rg_seterr(err, errlen, "claim \"risk\": \"network.country\" must be an ISO 3166-1 "
+			"alpha-2 code in upper case, e.g. \"FR\"");
+		return -1;
+	}
+	memcpy(r->country, s, 3);
+	return 0;
+}
+
+/* Members the issuer adds beyond these are ignored, as unknown claims are; a known member
+ * of the wrong type or range means a broken issuer and refuses the token. */
+static int
+get_risk(json_t *p, struct rg_risk *r, char *err, size_t errlen)
+{
+	json_t *risk = json_object_get(p, "risk"), *v, *device, *network;
+	long long score;
+	const char *level;
+
+	if (risk == NULL)
+		return 0;
+	if (!json_is_object(risk)) {
+		rg_seterr(err, errlen, "claim \"risk\", when present, must be an object");
+		return -1;
+	}
+	if ((v = json_object_get(risk, "score")) != NULL) {
+		if (number_value(v, &score) != 0 || score < 0 || score > 100) {
+			rg_seterr(err, errlen,
+				"claim \"risk\": \"score\" must be an integer from 0 to 100");
+			return -1;
+		}
+		r->has_score = 1;
+		r->score = (int)score;
+	}
+	if ((v = json_object_get(risk, "level")) != NULL) {
+		level = json_string_value(v);
+		for (int l = RG_RISK_LOW; level != NULL && l <= RG_RISK_HIGH; l++)
+			if (strcmp(level, level_names[l]) == 0)
+				r->level = l;
+		if (r->level == RG_RISK_LEVEL_NONE) {
+			rg_seterr(err, errlen, "claim \"risk\": \"level\" must be \"low\", "
+				"\"medium\" or \"high\"");
+			return -1;
+		}
+	}
+	if (get_object(risk, "device", &device, err, errlen) != 0 ||
+	    get_object(risk, "network", &network, err, errlen) != 0)
+		return -1;
+	if (device != NULL &&
+	    (get_fact(device, "device", "managed", &r->device_managed, err, errlen) != 0 ||
+	    get_fact(device, "device", "known", &r->device_known, err, errlen) != 0))
+		return -1;
+	if (network != NULL &&
+	    (get_fact(network, "network", "known", &r->network_known, err, errlen) != 0 ||
+	    get_fact(network, "network", "anonymizer", &r->network_anonymizer, err,
+	    errlen) != 0 || get_country(network, r, err, errlen) != 0))
+		return -1;
+	return 0;
+}
+
+/* RFC 7800 cnf with RFC 8705's x5t#S256. Another confirmation method (jwk, jkt, kid) is
+ * refused rather than ignored: ignoring it would turn a bound token into a bearer one. */
+static int
+get_cnf(json_t *p, struct rg_evidence *ev, char *err, size_t errlen)
+{
+	json_t *cnf = json_object_get(p, "cnf"), *v;
+	const char *s;
+	unsigned char *raw = NULL;
+	size_t rawlen = 0;
+	int rc = -1;
+
+	if (cnf == NULL)
+		return 0;
+	v = json_object_get(cnf, "x5t#S256");
+	s = json_string_value(v);
+	if (!json_is_object(cnf) || json_object_size(cnf) != 1 || s == NULL) {
+		rg_seterr(err, errlen, "claim \"cnf\" must be an object with only an "
+			"\"x5t#S256\" member: other confirmation methods are not supported");
+		return -1;
+	}
+	if (json_string_length(v) != RG_X5T_LEN ||
+	    rg_b64url_decode(s, RG_X5T_LEN, &raw, &rawlen) != 0 || rawlen != 32) {
+		rg_seterr(err, errlen, "claim \"cnf\": \"x5t#S256\" must be the unpadded "
+			"base64url SHA-256 of a certificate (%d characters)", RG_X5T_LEN);
+		goto out;
+	}
+	memcpy(ev->cnf_x5t, s, RG_X5T_LEN + 1);
+	rc = 0;
+out:
+	free(raw);
+	return rc;
+}
+
 static int
 parse_claims(json_t *p, struct rg_evidence *ev, char *err, size_t errlen)
 {
@@ -306,7 +460,8 @@ parse_claims(json_t *p, struct rg_evidence *ev, char *err, size_t errlen)
 	ev->ial = (int)ial;
 	if (get_amr(p, ev, err, errlen) != 0 ||
 		get_string(p, "approver", 0, MAX_STR_CLAIM, &ev->approver, err, errlen) != 0 ||
-		get_string(p, "reason", 0, MAX_STR_CLAIM, &ev->reason, err, errlen) != 0)
+		get_string(p, "reason", 0, MAX_STR_CLAIM, &ev->reason, err, errlen) != 0 ||
+		get_risk(p, &ev->risk, err, errlen) != 0 || get_cnf(p, ev, err, errlen) != 0)
 		return -1;
 	return 0;
 }

@@ -45,6 +45,26 @@ int rg_issuers_add(struct rg_issuers *set, const char *name, const char *pem_pat
 const struct rg_issuer *rg_issuers_find(const struct rg_issuers *set, const char *name);
 void rg_issuers_free(struct rg_issuers *set);
 
+/* Risk signals of the proofing service (claim "risk"). A zeroed struct states nothing: every
+ * fact the token leaves out is unknown, which the policy treats as its rgRiskUnknown says. */
+enum rg_fact { RG_FACT_UNKNOWN = 0, RG_FACT_NO, RG_FACT_YES };
+
+enum rg_risk_level { RG_RISK_LEVEL_NONE = 0, RG_RISK_LOW, RG_RISK_MEDIUM, RG_RISK_HIGH };
+
+struct rg_risk {
+	int has_score;
+	int score;                      /* 0..100 when has_score */
+	enum rg_risk_level level;
+	enum rg_fact device_managed;
+	enum rg_fact device_known;
+	enum rg_fact network_known;
+	enum rg_fact network_anonymizer;
+	char country[3];                /* ISO 3166-1 alpha-2, upper case; "" when absent */
+};
+
+/* The length of an unpadded base64url SHA-256 digest (RFC 8705 x5t#S256). */
+#define RG_X5T_LEN 43
+
 struct rg_evidence {
 	char *iss;
 	char *sub;        /* target DN or uid, as issued */
@@ -57,6 +77,10 @@ struct rg_evidence {
 	int ial;          /* identity assurance level, 1..3 */
 	char **amr;       /* RFC 8176 method references */
 	size_t namr;
+	struct rg_risk risk;
+	/* cnf (RFC 7800) x5t#S256: the certificate the token is bound to; "" for a bearer
+	 * token. A cnf naming the key any other way is refused, since it could not be checked. */
+	char cnf_x5t[RG_X5T_LEN + 1];
 	/* hex SHA-256 of iss NUL jti: what single use is recorded by, since two issuers may
 	 * well mint the same jti */
 	char id[65];
@@ -69,5 +93,9 @@ enum rg_ev_status rg_evidence_verify(const struct rg_issuers *issuers, const cha
 void rg_evidence_free(struct rg_evidence *ev);
 
 int rg_evidence_has_method(const struct rg_evidence *ev, const char *method);
+/* The risk score the policy compares: the score when given, else the top of the level's band
+ * (low 33, medium 66, high 100), else -1: unknown. */
+int rg_risk_effective_score(const struct rg_risk *risk);
+const char *rg_risk_level_name(enum rg_risk_level level);
 
 #endif

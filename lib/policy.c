@@ -66,7 +66,11 @@ rg_strlist_free(struct rg_strlist *l)
 	l->n = 0;
 }
 
-enum attr_type { T_BOOL, T_IAL, T_SECONDS, T_KIND, T_METHOD, T_DN, T_VELOCITY };
+enum attr_type {
+	T_BOOL, T_IAL, T_SECONDS, T_KIND, T_METHOD, T_DN, T_VELOCITY,
+	T_RISK_MAX, T_STEP_UP, T_RISK_UNKNOWN, T_RISK_REFUSE,
+	T_FAILED_BINDS, T_LOCKED, T_RECENT_RESET, T_RECOVERY,
+};
 
 /* One row per policy attribute; `seen_bit` marks multi-valued attributes whose built-in
  * default list is dropped when the entry stores its own values. */
@@ -100,6 +104,15 @@ static const struct attr_def attr_defs[] = {
 	{ "rgBreakGlassGroup", T_DN, F(break_glass_groups), 0 },
 	{ "rgProvisioner", T_DN, F(provisioners), 0 },
 	{ "rgVelocityLimit", T_VELOCITY, F(velocity), 0 },
+	{ "rgRiskMax", T_RISK_MAX, F(risk_max), 0 },
+	{ "rgRiskStepUp", T_STEP_UP, F(stepup_score), 0 },
+	{ "rgRiskUnknown", T_RISK_UNKNOWN, F(risk_unknown), 0 },
+	{ "rgRiskRefuse", T_RISK_REFUSE, F(risk_refuse), 0 },
+	{ "rgRequireBoundEvidence", T_BOOL, F(require_bound), 0 },
+	{ "rgFailedBindLimit", T_FAILED_BINDS, F(activity), 0 },
+	{ "rgLockoutRefuse", T_LOCKED, F(activity), 0 },
+	{ "rgMinResetInterval", T_RECENT_RESET, F(activity), 0 },
+	{ "rgRecoveryChangeMinAge", T_RECOVERY, F(activity), 0 },
 };
 #undef F
 
@@ -135,6 +148,10 @@ rg_policy_init(struct rg_policy *p, const char *dn)
 	p->require_approver = 1;
 	p->require_reason = 1;
 	p->force_change = 1;
+	for (int k = 0; k <= RG_KIND_COUNT; k++)
+		p->risk_max[k] = -1;
+	p->stepup_score = -1;
+	p->stepup_ial = 3;
 	/* NIST SP 800-63B: knowledge-based answers are never proof of identity, and SMS is a
 	 * restricted authenticator that a privileged account must not be recovered with. */
 	if (rg_strlist_add(&p->forbidden_methods, "kba") != 0 ||
@@ -192,6 +209,176 @@ parse_velocity(struct rg_policy *p, const char *value)
 }
 
 int
+rg_policy_judges_risk(const struct rg_policy *p)
+{
+	for (int k = 0; k <= RG_KIND_COUNT; k++)
+		if (p->risk_max[k] >= 0)
+			return 1;
+	return p->stepup_score >= 0 || p->risk_refuse != 0 || p->refused_countries.n > 0;
+}
+
+/* "self-service|delegated|privileged|* SCORE": risk is judged where there is evidence. */
+static int
+parse_risk_max(struct rg_policy *p, const char *value)
+{
+	char scope[32];
+	long long score;
+	int used = 0;
+
+	if (sscanf(value, "%31s %lld %n", scope, &score, &used) != 2 || value[used] != '\0' ||
+	    score < 0 || score > 100)
+		return -1;
+	if (strcmp(scope, "*") == 0) {
+		p->risk_max[RG_KIND_SELF_SERVICE] = p->risk_max[RG_KIND_DELEGATED] = (int)score;
+		p->risk_max[RG_RISK_SCOPE_PRIVILEGED] = (int)score;
+	} else if (strcasecmp(scope, "privileged") == 0) {
+		p->risk_max[RG_RISK_SCOPE_PRIVILEGED] = (int)score;
+	} else if (strcasecmp(scope, "self-service") == 0) {
+		p->risk_max[RG_KIND_SELF_SERVICE] = (int)score;
+	} else if (strcasecmp(scope, "delegated") == 0) {
+		p->risk_max[RG_KIND_DELEGATED] = (int)score;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* "SCORE IAL", e.g. "40 3". */
+static int
+parse_step_up(struct rg_policy *p, const char *value)
+{
+	long long score, ial;
+	int used = 0;
+
+	if (sscanf(value, "%lld %lld %n", &score, &ial, &used) != 2 || value[used] != '\0' ||
+	    score < 0 || score > 100 || ial < 1 || ial > 3)
+		return -1;
+	p->stepup_score = (int)score;
+	p->stepup_ial = (int)ial;
+	return 0;
+}
+
+static int
+parse_risk_unknown(struct rg_policy *p, const char *value)
+{
+	if (strcasecmp(value, "allow") == 0)
+		p->risk_unknown = RG_UNKNOWN_ALLOW;
+	else if (strcasecmp(value, "step-up") == 0)
+		p->risk_unknown = RG_UNKNOWN_STEP_UP;
+	else if (strcasecmp(value, "deny") == 0)
+		p->risk_unknown = RG_UNKNOWN_DENY;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_risk_refuse(struct rg_policy *p, const char *value)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} facts[] = {
+		{ "anonymizer", RG_REFUSE_ANONYMIZER },
+		{ "unknown-network", RG_REFUSE_UNKNOWN_NETWORK },
+		{ "unmanaged-device", RG_REFUSE_UNMANAGED_DEVICE },
+		{ "unknown-device", RG_REFUSE_UNKNOWN_DEVICE },
+	};
+	char cc[3];
+
+	for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+		if (strcasecmp(value, facts[i].name) == 0) {
+			p->risk_refuse |= facts[i].bit;
+			return 0;
+		}
+	}
+	if (strncasecmp(value, "country:", 8) != 0 || strlen(value) != 10)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (value[8 + i] < 'A' || (value[8 + i] > 'Z' && value[8 + i] < 'a') ||
+		    value[8 + i] > 'z')
+			return -1;
+		cc[i] = (char)(value[8 + i] & ~0x20);
+	}
+	cc[2] = '\0';
+	if (rg_strlist_has(&p->refused_countries, cc))
+		return 0;
+	return rg_strlist_add(&p->refused_countries, cc) == 0 ? 0 : -2;
+}
+
+/* "KIND|* [COUNT] SECONDS" over the kinds a history can refuse: break-glass is never refused
+ * by it, and a new account has none. */
+static int
+parse_activity(struct rg_policy *p, enum rg_activity_type type, const char *value)
+{
+	char kind[32];
+	struct rg_activity_rule a = { type }, *na;
+	enum rg_kind k;
+	int used = 0, counted = type == RG_ACTIVITY_FAILED_BINDS;
+	const unsigned judged = (1u << RG_KIND_SELF_CHANGE) | (1u << RG_KIND_SELF_SERVICE) |
+		(1u << RG_KIND_DELEGATED);
+
+	if (counted ? sscanf(value, "%31s %lld %lld %n", kind, &a.count, &a.window, &used) != 3 :
+	    sscanf(value, "%31s %lld %n", kind, &a.window, &used) != 2)
+		return -1;
+	if (value[used] != '\0' || (counted && a.count < 1) || a.window < 1 ||
+	    a.window > 366LL * 86400)
+		return -1;
+	if (strcmp(kind, "*") == 0)
+		a.kinds = judged;
+	else if (rg_kind_parse(kind, &k) == 0 && (judged & (1u << k)))
+		a.kinds = 1u << k;
+	else
+		return -1;
+	if ((na = realloc(p->activity, (p->nactivity + 1) * sizeof(*na))) == NULL)
+		return -2;
+	p->activity = na;
+	p->activity[p->nactivity++] = a;
+	return 0;
+}
+
+/* The risk and activity attributes: 0, -1 for a bad value, -2 out of memory. */
+static int
+set_risk(struct rg_policy *p, enum attr_type type, const char *value)
+{
+	switch (type) {
+	case T_RISK_MAX:
+		return parse_risk_max(p, value);
+	case T_STEP_UP:
+		return parse_step_up(p, value);
+	case T_RISK_UNKNOWN:
+		return parse_risk_unknown(p, value);
+	case T_RISK_REFUSE:
+		return parse_risk_refuse(p, value);
+	case T_FAILED_BINDS:
+		return parse_activity(p, RG_ACTIVITY_FAILED_BINDS, value);
+	case T_LOCKED:
+		return parse_activity(p, RG_ACTIVITY_LOCKED, value);
+	case T_RECENT_RESET:
+		return parse_activity(p, RG_ACTIVITY_RECENT_RESET, value);
+	case T_RECOVERY:
+		return parse_activity(p, RG_ACTIVITY_RECOVERY, value);
+	default:
+		return -1;
+	}
+}
+
+static const char *const risk_syntax[] = {
+	[T_RISK_MAX] = "\"self-service|delegated|privileged|* SCORE\" with SCORE from 0 to 100",
+	[T_STEP_UP] = "\"SCORE IAL\", SCORE from 0 to 100 and IAL from 1 to 3, e.g. \"40 3\"",
+	[T_RISK_UNKNOWN] = "allow, step-up or deny",
+	[T_RISK_REFUSE] = "anonymizer, unknown-network, unmanaged-device, unknown-device or "
+		"country:XX (an ISO 3166-1 alpha-2 code)",
+	[T_FAILED_BINDS] = "\"self-change|self-service|delegated|* COUNT SECONDS\", e.g. "
+		"\"self-service 3 3600\"",
+	[T_LOCKED] = "\"self-change|self-service|delegated|* SECONDS\", e.g. \"self-service "
+		"86400\"",
+	[T_RECENT_RESET] = "\"self-change|self-service|delegated|* SECONDS\", e.g. \"* 600\"",
+	[T_RECOVERY] = "\"self-change|self-service|delegated|* SECONDS\", e.g. \"self-service "
+		"604800\"",
+};
+
+int
 rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
 	char *err, size_t errlen)
 {
@@ -245,6 +432,23 @@ rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
 		default:
 			goto bad;
 		}
+	case T_RISK_MAX:
+	case T_STEP_UP:
+	case T_RISK_UNKNOWN:
+	case T_RISK_REFUSE:
+	case T_FAILED_BINDS:
+	case T_LOCKED:
+	case T_RECENT_RESET:
+	case T_RECOVERY:
+		switch (set_risk(p, d->type, value)) {
+		case 0:
+			return RG_POLICY_SET_OK;
+		case -2:
+			return RG_POLICY_SET_NOMEM;
+		default:
+			snprintf(err, errlen, "%s must be %s", d->name, risk_syntax[d->type]);
+			return RG_POLICY_SET_BAD_VALUE;
+		}
 	case T_METHOD:
 	case T_DN:
 		if (*value == '\0')
@@ -295,5 +499,7 @@ rg_policy_free(struct rg_policy *p)
 	rg_strlist_free(&p->break_glass_groups);
 	rg_strlist_free(&p->provisioners);
 	free(p->velocity);
+	rg_strlist_free(&p->refused_countries);
+	free(p->activity);
 	memset(p, 0, sizeof(*p));
 }

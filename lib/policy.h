@@ -36,6 +36,35 @@ struct rg_velocity_limit {
 	long long window;
 };
 
+/* rgRiskMax: the highest risk score accepted for a kind of change; "privileged" caps any
+ * change of a privileged account besides its kind's own cap. */
+#define RG_RISK_SCOPE_PRIVILEGED RG_KIND_COUNT
+
+/* rgRiskUnknown: what a policy that judges risk does when the token does not say. */
+enum rg_risk_unknown { RG_UNKNOWN_ALLOW, RG_UNKNOWN_STEP_UP, RG_UNKNOWN_DENY };
+
+/* rgRiskRefuse: facts of the token's risk claim that refuse a reset. */
+#define RG_REFUSE_ANONYMIZER        (1u << 0)
+#define RG_REFUSE_UNKNOWN_NETWORK   (1u << 1)
+#define RG_REFUSE_UNMANAGED_DEVICE  (1u << 2)
+#define RG_REFUSE_UNKNOWN_DEVICE    (1u << 3)
+
+/* The account's recent activity, each kept in a rule of its own: "KIND|* COUNT SECONDS" for
+ * failed binds, "KIND|* SECONDS" for the others. */
+enum rg_activity_type {
+	RG_ACTIVITY_FAILED_BINDS,   /* rgFailedBindLimit: ppolicy's pwdFailureTime */
+	RG_ACTIVITY_LOCKED,         /* rgLockoutRefuse: ppolicy's pwdAccountLockedTime */
+	RG_ACTIVITY_RECENT_RESET,   /* rgMinResetInterval: rgLastResetTime */
+	RG_ACTIVITY_RECOVERY,       /* rgRecoveryChangeMinAge: rgRecoveryChangeTime */
+};
+
+struct rg_activity_rule {
+	enum rg_activity_type type;
+	unsigned kinds;                 /* bit (1u << kind) */
+	long long count;                /* failed binds only */
+	long long window;               /* seconds */
+};
+
 struct rg_policy {
 	char *dn;
 	unsigned allowed_kinds;         /* bit (1u << kind); rgAllowedKind */
@@ -60,6 +89,15 @@ struct rg_policy {
 	struct rg_strlist provisioners;         /* rgProvisioner (normalized DNs); empty: any */
 	struct rg_velocity_limit *velocity;     /* rgVelocityLimit */
 	size_t nvelocity;
+	int risk_max[RG_KIND_COUNT + 1];        /* rgRiskMax by kind, or privileged; -1: none */
+	int stepup_score;                       /* rgRiskStepUp: above this score ... */
+	int stepup_ial;                         /* ... IAL this, or an rgPrivilegedMethod */
+	enum rg_risk_unknown risk_unknown;      /* rgRiskUnknown */
+	unsigned risk_refuse;                   /* rgRiskRefuse facts (RG_REFUSE_*) */
+	struct rg_strlist refused_countries;    /* rgRiskRefuse "country:XX" */
+	int require_bound;                      /* rgRequireBoundEvidence */
+	struct rg_activity_rule *activity;      /* rgFailedBindLimit, rgLockoutRefuse, ... */
+	size_t nactivity;
 	/* Multi-valued attributes whose defaults are replaced by the first stored value. */
 	unsigned seen;
 };
@@ -77,6 +115,8 @@ int rg_policy_set(struct rg_policy *p, const char *attr, const char *value,
 	char *err, size_t errlen);
 /* Whether attr (case-insensitive) names a DN-valued policy attribute. */
 int rg_policy_attr_is_dn(const char *attr);
+/* Whether the policy judges risk at all: a cap, a step-up threshold or a refused fact. */
+int rg_policy_judges_risk(const struct rg_policy *p);
 void rg_policy_free(struct rg_policy *p);
 
 #endif

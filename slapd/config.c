@@ -12,6 +12,7 @@ enum {
 	RG_CF_LOG,
 	RG_CF_LOG_PURGE,
 	RG_CF_SEAL_CERT,
+	RG_CF_RECOVERY_ATTR,
 };
 
 static ConfigDriver rg_cf_gen;
@@ -52,6 +53,11 @@ static ConfigTable rg_cfats[] = {
 	  "( " RG_OID_BASE ".4.9 NAME 'olcRgSealCert' "
 	  "DESC 'certificate of resetguard-syncd: new passwords are sealed to it' "
 	  "EQUALITY caseExactMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-recovery-attr", "attribute", 2, 2, 0,
+	  ARG_MAGIC | RG_CF_RECOVERY_ATTR, rg_cf_gen,
+	  "( " RG_OID_BASE ".4.20 NAME 'olcRgRecoveryAttr' "
+	  "DESC 'an attribute a reset code goes to: a Modify of it sets rgRecoveryChangeTime' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 
@@ -59,7 +65,7 @@ static ConfigOCs rg_cfocs[] = {
 	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
 	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
 	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgRootDN $ olcRgClockSkew $ "
-	  "olcRgLog $ olcRgLogPurge $ olcRgSealCert ) )",
+	  "olcRgLog $ olcRgLogPurge $ olcRgSealCert $ olcRgRecoveryAttr ) )",
 	  Cft_Overlay, rg_cfats },
 	{ NULL, 0, NULL }
 };
@@ -175,6 +181,8 @@ rg_cf_emit(ConfigArgs *c, rg_info *ri)
 		ber_str2bv(ri->ri_seal_cert_file, 0, 0, &bv);
 		value_add_one(&c->rvalue_vals, &bv);
 		return 0;
+	case RG_CF_RECOVERY_ATTR:
+		return rg_recovery_attr_emit(ri, &c->rvalue_vals);
 	case RG_CF_LOG_PURGE: {
 		char age[32], every[32], buf[80];
 
@@ -230,6 +238,9 @@ rg_cf_delete(ConfigArgs *c, rg_info *ri)
 		ch_free(ri->ri_seal_cert_file);
 		ri->ri_seal_cert_file = NULL;
 		return 0;
+	case RG_CF_RECOVERY_ATTR:
+		rg_recovery_attr_delete(ri, c->valx);
+		return 0;
 	}
 	return 1;
 }
@@ -284,6 +295,10 @@ rg_cf_gen(ConfigArgs *c)
 		ri->ri_seal_cert_file = ch_strdup(c->argv[1]);
 		return 0;
 	}
+	case RG_CF_RECOVERY_ATTR:
+		if (rg_recovery_attr_add(ri, c->argv[1], err, sizeof(err)) != 0)
+			return bad(c, "resetguard-recovery-attr: %s", err);
+		return 0;
 	case RG_CF_LOG:
 		ch_free(ri->ri_log_base.bv_val);
 		ch_free(ri->ri_log_nbase.bv_val);

@@ -9,7 +9,8 @@ rg_is_maintained_attr(AttributeDescription *ad)
 	return ad == rg_ad.last_time || ad == rg_ad.last_kind || ad == rg_ad.last_by ||
 		ad == rg_ad.last_ial || ad == rg_ad.last_method || ad == rg_ad.last_issuer ||
 		ad == rg_ad.last_approver || ad == rg_ad.reset_count ||
-		ad == rg_ad.review_required || ad == rg_ad.used_token || ad == rg_ad.last_change;
+		ad == rg_ad.review_required || ad == rg_ad.used_token || ad == rg_ad.last_change ||
+		ad == rg_ad.recovery_time;
 }
 
 /* A NULL-terminated, ch_malloc'd copy of vals (n of them) and of their normalized form. */

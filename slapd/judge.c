@@ -33,6 +33,8 @@ struct rg_change {
 	unsigned long long record_number;
 	struct berval sealed;               /* the new password sealed to syncd: OPENSSL_malloc'd
 					     * DER, or empty */
+	struct rg_activity activity;        /* the target's recent activity */
+	struct rg_peer peer;                /* the connection's TLS client certificate */
 };
 
 enum target_state { TARGET_READ, TARGET_MISSING, TARGET_NO_ACCESS };
@@ -103,6 +105,10 @@ read_target(Operation *op, slap_overinst *on, struct berval *policy_ndn, struct 
 	ch->reset_count = BER_BVISNULL(&count) ? 0 : strtoll(count.bv_val, NULL, 10);
 	if (!BER_BVISNULL(&count))
 		op->o_tmpfree(count.bv_val, op->o_tmpmemctx);
+	if (!at->is_add) {
+		rg_activity_read(op, e, ch->req.now, &ch->activity);
+		rg_activity_to_request(&ch->activity, &ch->req);
+	}
 out:
 	if (!at->is_add) {
 		op->o_bd->bd_info = (BackendInfo *)on->on_info;
@@ -176,6 +182,8 @@ gather_evidence_facts(Operation *op, rg_info *ri, struct rg_change *ch)
 	struct rg_request *req = &ch->req;
 
 	read_evidence(op, ri, ch);
+	rg_possession_read(op, &ch->peer);
+	rg_possession_to_request(&ch->peer, req);
 	/* For an account created again, replays are looked up in the log. */
 	if (ch->recreated && req->ev != NULL &&
 	    rg_log_history(op, ri, &op->o_req_ndn, &ch->ev, &ch->history) != 0)
@@ -436,6 +444,7 @@ change_free(Operation *op, struct rg_change *ch)
 	if (!BER_BVISNULL(&ch->record_ndn))
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
 	OPENSSL_free(ch->sealed.bv_val);
+	rg_activity_free(op, &ch->activity);
 }
 
 /* Facts about the target. Inside a transaction nothing may be read (back-mdb holds that

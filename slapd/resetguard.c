@@ -58,8 +58,8 @@ refuse_maintained(Operation *op, SlapReply *rs, AttributeDescription *ad)
 	Debug(LDAP_DEBUG_ANY, "%s resetguard: refused a write of %s by \"%s\"\n",
 		op->o_log_prefix, ad->ad_cname.bv_val, op->o_ndn.bv_val);
 	rs->sr_err = LDAP_CONSTRAINT_VIOLATION;
-	rs->sr_text = "the rgLastReset*, rgResetCount, rgReviewRequired and rgUsedToken "
-		"attributes are maintained by resetguard and cannot be written";
+	rs->sr_text = "the rgLastReset*, rgResetCount, rgReviewRequired, rgUsedToken and "
+		"rgRecoveryChangeTime attributes are maintained by resetguard and cannot be written";
 	send_ldap_result(op, rs);
 	return rs->sr_err;
 }
@@ -92,6 +92,7 @@ rg_op_modify(Operation *op, SlapReply *rs)
 			at.secret = cleartext(m->sml_values);
 		}
 	}
+	rg_recovery_mark(op, &op->orm_modlist);
 	if (!touches)
 		return SLAP_CB_CONTINUE;
 
@@ -164,6 +165,7 @@ rg_op_modrdn(Operation *op, SlapReply *rs)
 
 	if (is_replication(op))
 		return SLAP_CB_CONTINUE;
+	rg_recovery_mark(op, &op->orr_modlist);
 	dnRdn(&op->o_req_dn, &old_rdn);
 	if (!rdn_has_password(op, &op->orr_newrdn) && !rdn_has_password(op, &old_rdn))
 		return SLAP_CB_CONTINUE;
@@ -250,6 +252,7 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	X509_free(ri->ri_seal_cert);
 	ch_free(ri->ri_seal_cert_file);
 	ber_bvarray_free(ri->ri_issuer_cfg);
+	rg_recovery_attr_delete(ri, -1);
 	ch_free(ri);
 	on->on_bi.bi_private = NULL;
 	return 0;

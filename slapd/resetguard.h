@@ -34,6 +34,7 @@ typedef struct rg_info {
 	int ri_settled;                     /* no pending record of an earlier run is left */
 	struct re_s *ri_settle_task;
 	int ri_clock_skew;
+	AttributeDescription **ri_recovery; /* recovery attributes, NULL-terminated, or NULL */
 } rg_info;
 
 /* Attribute descriptions resolved from the loaded schema when a database opens. */
@@ -42,6 +43,7 @@ struct rg_ads {
 	AttributeDescription *last_time, *last_kind, *last_by, *last_ial, *last_method,
 		*last_issuer, *last_approver, *reset_count, *review_required, *last_change;
 	AttributeDescription *used_token;
+	AttributeDescription *recovery_time;
 	AttributeDescription *uid;
 	AttributeDescription *log_number, *log_time, *log_target, *log_requester, *log_authenticated,
 		*log_approver, *log_kind, *log_decision, *log_rule, *log_rule_text, *log_policy,
@@ -135,6 +137,31 @@ struct rg_history {
 };
 int rg_log_history(Operation *op, rg_info *ri, struct berval *target_ndn,
 	const struct rg_evidence *ev, struct rg_history *h);
+
+/* activity.c: the target's recent activity for the policy's activity rules. */
+struct rg_activity {
+	long long *failed_binds;            /* op->o_tmpmemctx */
+	size_t nfailed_binds;
+	long long locked_time, last_reset_time, recovery_change_time;
+};
+void rg_activity_read(Operation *op, Entry *e, long long now, struct rg_activity *act);
+void rg_activity_to_request(const struct rg_activity *act, struct rg_request *req);
+void rg_activity_free(Operation *op, struct rg_activity *act);
+/* A Modify or ModRDN (mods: its modlist) that changes a recovery attribute
+ * (resetguard-recovery-attr) also sets rgRecoveryChangeTime. */
+void rg_recovery_mark(Operation *op, Modifications **mods);
+int rg_recovery_attr_add(rg_info *ri, const char *name, char *err, size_t errlen);
+int rg_recovery_attr_emit(rg_info *ri, BerVarray *vals);
+void rg_recovery_attr_delete(rg_info *ri, int idx);
+
+/* possession.c: the connection's TLS client certificate, for tokens bound by cnf. */
+struct rg_peer {
+	int present;                        /* a client certificate was presented */
+	int unknown;                        /* it could not be read */
+	char x5t[RG_X5T_LEN + 1];
+};
+void rg_possession_read(Operation *op, struct rg_peer *peer);
+void rg_possession_to_request(const struct rg_peer *peer, struct rg_request *req);
 
 /* logpurge.c */
 int rg_log_purge_start(BackendDB *be, rg_info *ri);

@@ -82,6 +82,12 @@ static const struct {
 	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE "
 	  "NO-USER-MODIFICATION USAGE directoryOperation )",
 	  &rg_ad.last_change },
+	{ "( " RG_OID_BASE ".1.2.15 NAME 'rgRecoveryChangeTime' "
+	  "DESC 'when a recovery attribute (resetguard-recovery-attr) of this entry last changed' "
+	  "EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 SINGLE-VALUE "
+	  "NO-USER-MODIFICATION USAGE directoryOperation )",
+	  &rg_ad.recovery_time },
 };
 
 static const struct {

@@ -44,6 +44,15 @@ static const char *const known_attrs[] = {
 	"rgBreakGlassGroup",
 	"rgProvisioner",
 	"rgVelocityLimit",
+	"rgRiskMax",
+	"rgRiskStepUp",
+	"rgRiskUnknown",
+	"rgRiskRefuse",
+	"rgRequireBoundEvidence",
+	"rgFailedBindLimit",
+	"rgLockoutRefuse",
+	"rgMinResetInterval",
+	"rgRecoveryChangeMinAge",
 };
 
 static int
@@ -106,6 +115,28 @@ check_policy(const struct rg_policy *p)
 		check_bool("velocity per_requester", v->per_requester);
 		FUZZ_CHECK(v->count >= 1 && v->window >= 1 && v->window <= 366LL * 86400,
 			"velocity %lld in %lld s", v->count, v->window);
+	}
+	for (int k = 0; k <= RG_KIND_COUNT; k++)
+		FUZZ_CHECK(p->risk_max[k] >= -1 && p->risk_max[k] <= 100, "rgRiskMax %d",
+			p->risk_max[k]);
+	FUZZ_CHECK(p->stepup_score >= -1 && p->stepup_score <= 100 && p->stepup_ial >= 1 &&
+			p->stepup_ial <= 3,
+		"rgRiskStepUp %d %d", p->stepup_score, p->stepup_ial);
+	check_bool("rgRequireBoundEvidence", p->require_bound);
+	check_list("rgRiskRefuse countries", &p->refused_countries);
+	for (size_t i = 0; i < p->refused_countries.n; i++)
+		FUZZ_CHECK(strlen(p->refused_countries.v[i]) == 2, "country \"%s\"",
+			p->refused_countries.v[i]);
+	for (size_t i = 0; i < p->nactivity; i++) {
+		const struct rg_activity_rule *a = &p->activity[i];
+
+		/* break-glass and provisioning are never refused by an account's history */
+		FUZZ_CHECK(a->kinds != 0 && (a->kinds & ((1u << RG_KIND_BREAK_GLASS) |
+			(1u << RG_KIND_PROVISIONING) | ~ALL_KINDS)) == 0,
+			"activity kinds 0x%x", a->kinds);
+		FUZZ_CHECK(a->window >= 1 && a->window <= 366LL * 86400 &&
+				(a->type != RG_ACTIVITY_FAILED_BINDS || a->count >= 1),
+			"activity %lld in %lld s", a->count, a->window);
 	}
 }
 

@@ -468,6 +468,264 @@ START_TEST(denial_text_is_cut_between_characters)
 }
 END_TEST
 
+
+/* ---- risk signals, proof of possession and recent activity ---- */
+
+static void
+set_bad(const char *attr, const char *value)
+{
+	char err[256] = "";
+
+	ck_assert_int_eq(rg_policy_set(&pol, attr, value, err, sizeof(err)),
+		RG_POLICY_SET_BAD_VALUE);
+	ck_assert_msg(strstr(err, attr) != NULL, "error does not name %s: %s", attr, err);
+}
+
+START_TEST(risk_values_are_checked)
+{
+	ck_assert(!rg_policy_judges_risk(&pol));
+	set_bad("rgRiskMax", "self-service");
+	set_bad("rgRiskMax", "self-service 101");
+	set_bad("rgRiskMax", "break-glass 10");
+	set_bad("rgRiskMax", "delegated -1");
+	set_bad("rgRiskStepUp", "40");
+	set_bad("rgRiskStepUp", "40 4");
+	set_bad("rgRiskUnknown", "maybe");
+	set_bad("rgRiskRefuse", "tor");
+	set_bad("rgRiskRefuse", "country:FRA");
+	set_bad("rgRiskRefuse", "country:1A");
+	set_bad("rgFailedBindLimit", "self-service 3");
+	set_bad("rgFailedBindLimit", "break-glass 3 60");
+	set_bad("rgFailedBindLimit", "self-service 0 60");
+	set_bad("rgLockoutRefuse", "provisioning 60");
+	set_bad("rgMinResetInterval", "* 0");
+	set_bad("rgRecoveryChangeMinAge", "* 60 60");
+	set_bad("rgRequireBoundEvidence", "yes");
+	ck_assert(!rg_policy_judges_risk(&pol));
+	set("rgRiskRefuse", "country:fr");
+	ck_assert(rg_policy_judges_risk(&pol));
+	ck_assert(rg_strlist_has(&pol.refused_countries, "FR"));
+}
+END_TEST
+
+START_TEST(risk_score_cap)
+{
+	set("rgRiskMax", "self-service 60");
+	set("rgRiskMax", "delegated 80");
+	set("rgRiskMax", "privileged 30");
+	ev.risk.has_score = 1;
+	ev.risk.score = 60;
+	expect_allowed();
+	ev.risk.score = 61;
+	expect_denied(RG_RULE_RISK_TOO_HIGH, RG_LDAP_CONSTRAINT_VIOLATION);
+	ck_assert(strstr(dec.text, "61") != NULL && strstr(dec.text, "60") != NULL);
+	/* a privileged account takes the lower of its kind's cap and the privileged one */
+	req.privileged = RG_GROUP_YES;
+	ev.ial = 3;
+	ev.risk.score = 30;
+	expect_allowed();
+	ev.risk.score = 31;
+	expect_denied(RG_RULE_RISK_TOO_HIGH, RG_LDAP_CONSTRAINT_VIOLATION);
+	req.privileged = RG_GROUP_NO;
+	/* delegated has its own cap */
+	delegated();
+	ev.risk.score = 80;
+	expect_allowed();
+	ev.risk.score = 81;
+	expect_denied(RG_RULE_RISK_TOO_HIGH, RG_LDAP_CONSTRAINT_VIOLATION);
+	/* a level alone counts as the top of its band: medium 66, low 33 */
+	ev.risk.has_score = 0;
+	ev.risk.level = RG_RISK_HIGH;
+	expect_denied(RG_RULE_RISK_TOO_HIGH, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.level = RG_RISK_MEDIUM;
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(risk_step_up)
+{
+	set("rgRiskStepUp", "40 3");
+	amr_store[0] = "face";
+	ev.risk.has_score = 1;
+	ev.risk.score = 40;
+	expect_allowed();
+	ev.risk.score = 41;
+	expect_denied(RG_RULE_RISK_STEP_UP, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.ial = 3;
+	expect_allowed();
+	/* or a step-up method (rgPrivilegedMethod) instead of the level */
+	ev.ial = 2;
+	amr_store[0] = "hwk";
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(risk_unknown)
+{
+	/* a policy that judges no risk ignores its absence */
+	expect_allowed();
+	set("rgRiskMax", "self-service 50");
+	/* the default: a token without risk is accepted as before */
+	expect_allowed();
+	set("rgRiskUnknown", "deny");
+	expect_denied(RG_RULE_RISK_UNKNOWN, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.has_score = 1;
+	ev.risk.score = 10;
+	expect_allowed();
+	ev.risk.has_score = 0;
+	set("rgRiskUnknown", "step-up");
+	amr_store[0] = "face";
+	expect_denied(RG_RULE_RISK_STEP_UP, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.ial = 3;
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(risk_facts)
+{
+	set("rgRiskRefuse", "anonymizer");
+	set("rgRiskRefuse", "unknown-network");
+	set("rgRiskRefuse", "unmanaged-device");
+	set("rgRiskRefuse", "unknown-device");
+	set("rgRiskRefuse", "country:KP");
+	ev.risk.network_anonymizer = RG_FACT_NO;
+	ev.risk.network_known = RG_FACT_YES;
+	ev.risk.device_managed = RG_FACT_YES;
+	ev.risk.device_known = RG_FACT_YES;
+	memcpy(ev.risk.country, "FR", 3);
+	expect_allowed();
+	ev.risk.network_anonymizer = RG_FACT_YES;
+	expect_denied(RG_RULE_RISK_ANONYMIZER, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.network_anonymizer = RG_FACT_NO;
+	ev.risk.network_known = RG_FACT_NO;
+	expect_denied(RG_RULE_RISK_UNKNOWN_NETWORK, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.network_known = RG_FACT_YES;
+	ev.risk.device_managed = RG_FACT_NO;
+	expect_denied(RG_RULE_RISK_UNMANAGED_DEVICE, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.device_managed = RG_FACT_YES;
+	ev.risk.device_known = RG_FACT_NO;
+	expect_denied(RG_RULE_RISK_UNKNOWN_DEVICE, RG_LDAP_CONSTRAINT_VIOLATION);
+	ev.risk.device_known = RG_FACT_YES;
+	memcpy(ev.risk.country, "KP", 3);
+	expect_denied(RG_RULE_RISK_COUNTRY, RG_LDAP_CONSTRAINT_VIOLATION);
+	/* an unstated fact is unknown: allowed by default, refused under rgRiskUnknown deny */
+	ev.risk.country[0] = '\0';
+	expect_allowed();
+	set("rgRiskUnknown", "deny");
+	expect_denied(RG_RULE_RISK_UNKNOWN, RG_LDAP_CONSTRAINT_VIOLATION);
+	ck_assert(strstr(dec.text, "network.country") != NULL);
+}
+END_TEST
+
+#define X5T_A "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+#define X5T_B "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
+
+START_TEST(possession)
+{
+	/* a bearer token passes unless the policy requires binding */
+	expect_allowed();
+	set("rgRequireBoundEvidence", "TRUE");
+	expect_denied(RG_RULE_POSSESSION_REQUIRED, RG_LDAP_INSUFFICIENT_ACCESS);
+	memcpy(ev.cnf_x5t, X5T_A, sizeof(X5T_A));
+	req.peer_x5t = X5T_A;
+	expect_allowed();
+	req.peer_x5t = X5T_B;
+	expect_denied(RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS);
+	ck_assert(dec.alert);
+	req.peer_x5t = NULL;
+	expect_denied(RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS);
+	req.peer_x5t = X5T_A;
+	req.peer_unknown = 1;
+	expect_denied(RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS);
+	/* a bound token is held to its certificate even where the policy does not ask */
+	req.peer_unknown = 0;
+	set("rgRequireBoundEvidence", "FALSE");
+	req.peer_x5t = X5T_B;
+	expect_denied(RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS);
+	delegated();
+	expect_denied(RG_RULE_POSSESSION_MISMATCH, RG_LDAP_INSUFFICIENT_ACCESS);
+	req.peer_x5t = X5T_A;
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(recent_failed_binds)
+{
+	long long fails[3] = { NOW - 100, NOW - 200, NOW - 5000 };
+
+	set("rgFailedBindLimit", "self-service 2 3600");
+	req.failed_binds = fails;
+	req.nfailed_binds = 1;
+	expect_allowed();
+	req.nfailed_binds = 3;      /* two within the hour, one before */
+	expect_denied(RG_RULE_RECENT_FAILED_BINDS, RG_LDAP_CONSTRAINT_VIOLATION);
+	fails[1] = NOW - 4000;
+	expect_allowed();
+	/* other kinds are not limited by a self-service rule */
+	fails[1] = NOW - 200;
+	delegated();
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(account_locked)
+{
+	set("rgLockoutRefuse", "self-service 86400");
+	req.locked_time = NOW - 86400;
+	expect_allowed();
+	req.locked_time = NOW - 86399;
+	expect_denied(RG_RULE_ACCOUNT_LOCKED, RG_LDAP_CONSTRAINT_VIOLATION);
+	req.locked_time = RG_LOCKED_PERMANENT;
+	expect_denied(RG_RULE_ACCOUNT_LOCKED, RG_LDAP_CONSTRAINT_VIOLATION);
+	delegated();
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(recent_reset)
+{
+	set("rgMinResetInterval", "* 600");
+	req.last_reset_time = NOW - 600;
+	expect_allowed();
+	req.last_reset_time = NOW - 599;
+	expect_denied(RG_RULE_RECENT_RESET, RG_LDAP_CONSTRAINT_VIOLATION);
+	/* "*" covers self-change too, with the old password right */
+	req.kind = RG_KIND_SELF_CHANGE;
+	req.requester_ndn = TARGET;
+	req.old_password_given = 1;
+	expect_denied(RG_RULE_RECENT_RESET, RG_LDAP_CONSTRAINT_VIOLATION);
+	req.last_reset_time = 0;
+	expect_allowed();
+	/* break-glass never */
+	req.last_reset_time = NOW - 1;
+	req.kind = RG_KIND_BREAK_GLASS;
+	req.requester_ndn = BREAKGLASS;
+	expect_allowed();
+}
+END_TEST
+
+START_TEST(recovery_changed)
+{
+	set("rgRecoveryChangeMinAge", "self-service 604800");
+	req.recovery_change_time = NOW - 604800;
+	expect_allowed();
+	req.recovery_change_time = NOW - 3600;
+	expect_denied(RG_RULE_RECOVERY_CHANGED, RG_LDAP_CONSTRAINT_VIOLATION);
+	ck_assert(strstr(dec.text, "3600 seconds ago") != NULL);
+	/* evidence problems are reported first: activity is judged on a sound request */
+	req.ev_present = 0;
+	expect_denied(RG_RULE_EVIDENCE_MISSING, RG_LDAP_INSUFFICIENT_ACCESS);
+}
+END_TEST
+
+START_TEST(every_rule_has_a_name)
+{
+	for (int r = 0; r < RG_RULE_COUNT; r++)
+		ck_assert_msg(rg_rule_name(r) != NULL && strcmp(rg_rule_name(r), "unknown") != 0,
+			"rule %d has no name", r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -501,6 +759,17 @@ main(void)
 	tcase_add_test(tc, replay_blank_reason_and_banned_spelling);
 	tcase_add_test(tc, failed_velocity_count_denies);
 	tcase_add_test(tc, denial_text_is_cut_between_characters);
+	tcase_add_test(tc, risk_values_are_checked);
+	tcase_add_test(tc, risk_score_cap);
+	tcase_add_test(tc, risk_step_up);
+	tcase_add_test(tc, risk_unknown);
+	tcase_add_test(tc, risk_facts);
+	tcase_add_test(tc, possession);
+	tcase_add_test(tc, recent_failed_binds);
+	tcase_add_test(tc, account_locked);
+	tcase_add_test(tc, recent_reset);
+	tcase_add_test(tc, recovery_changed);
+	tcase_add_test(tc, every_rule_has_a_name);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

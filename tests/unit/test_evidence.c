@@ -766,6 +766,31 @@ static const struct {
 	{"reason", "[]"},
 	{"reason", "false"},
 	{"reason", "S1025"},
+	{"risk", "5"},
+	{"risk", "[]"},
+	{"risk", "{\"score\":101}"},
+	{"risk", "{\"score\":-1}"},
+	{"risk", "{\"score\":\"10\"}"},
+	{"risk", "{\"score\":10.5}"},
+	{"risk", "{\"level\":\"severe\"}"},
+	{"risk", "{\"level\":2}"},
+	{"risk", "{\"device\":true}"},
+	{"risk", "{\"device\":{\"managed\":\"yes\"}}"},
+	{"risk", "{\"device\":{\"known\":1}}"},
+	{"risk", "{\"network\":[]}"},
+	{"risk", "{\"network\":{\"anonymizer\":null}}"},
+	{"risk", "{\"network\":{\"known\":0}}"},
+	{"risk", "{\"network\":{\"country\":\"fr\"}}"},
+	{"risk", "{\"network\":{\"country\":\"FRA\"}}"},
+	{"risk", "{\"network\":{\"country\":33}}"},
+	{"cnf", "\"x\""},
+	{"cnf", "{}"},
+	{"cnf", "{\"jkt\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\"}"},
+	{"cnf", "{\"x5t#S256\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\",\"jwk\":{}}"},
+	{"cnf", "{\"x5t#S256\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuF\"}"},
+	{"cnf", "{\"x5t#S256\":\"47DEQpj8HBSa+/TImW-5JCeuQeRkm5NMpJWZG3hSuFU\"}"},
+	{"cnf", "{\"x5t#S256\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=\"}"},
+	{"cnf", "{\"x5t#S256\":5}"},
 };
 
 static json_t *
@@ -832,6 +857,47 @@ START_TEST(amr_duplicates_and_token_id)
 	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
 	ck_assert_str_eq(ev.jti, "jti-0001");
 	ck_assert_str_ne(ev.id, id); /* same jti, another issuer */
+	rg_evidence_free(&ev);
+	free(tok);
+}
+END_TEST
+
+START_TEST(risk_and_cnf)
+{
+	json_t *c = base_claims(ISS_ED);
+	char *tok, err[256];
+	struct rg_evidence ev;
+
+	/* absent: nothing is stated, the token is a bearer token */
+	tok = sign_claims(ed_key, base_claims(ISS_ED));
+	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
+	ck_assert(!ev.risk.has_score && ev.risk.level == RG_RISK_LEVEL_NONE);
+	ck_assert(ev.risk.device_managed == RG_FACT_UNKNOWN && ev.risk.country[0] == '\0');
+	ck_assert_int_eq(rg_risk_effective_score(&ev.risk), -1);
+	ck_assert_str_eq(ev.cnf_x5t, "");
+	rg_evidence_free(&ev);
+	free(tok);
+
+	json_object_set_new(c, "risk",
+		json_pack("{s:i, s:s, s:{s:b, s:b}, s:{s:b, s:b, s:s, s:s}, s:i}", "score", 72,
+			"level", "high", "device", "managed", 0, "known", 1, "network", "known", 1,
+			"anonymizer", 0, "country", "FR", "asn", "AS3215", "extra", 1));
+	json_object_set_new(c, "cnf", json_pack("{s:s}", "x5t#S256",
+		"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"));
+	tok = sign_claims(ed_key, c);
+	ck_status(verify(tok, &ev, err), RG_EV_OK, err);
+	ck_assert(ev.risk.has_score);
+	ck_assert_int_eq(ev.risk.score, 72);
+	ck_assert_int_eq(ev.risk.level, RG_RISK_HIGH);
+	ck_assert_int_eq(ev.risk.device_managed, RG_FACT_NO);
+	ck_assert_int_eq(ev.risk.device_known, RG_FACT_YES);
+	ck_assert_int_eq(ev.risk.network_known, RG_FACT_YES);
+	ck_assert_int_eq(ev.risk.network_anonymizer, RG_FACT_NO);
+	ck_assert_str_eq(ev.risk.country, "FR");
+	ck_assert_str_eq(ev.cnf_x5t, "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+	ck_assert_int_eq(rg_risk_effective_score(&ev.risk), 72);
+	ev.risk.has_score = 0;
+	ck_assert_int_eq(rg_risk_effective_score(&ev.risk), 100);
 	rg_evidence_free(&ev);
 	free(tok);
 }
@@ -968,6 +1034,7 @@ evidence_suite(void)
 	tcase_add_test(tc, structure);
 	tcase_add_test(tc, bad_json);
 	tcase_add_test(tc, amr_duplicates_and_token_id);
+	tcase_add_test(tc, risk_and_cnf);
 	tcase_add_loop_test(tc, claims_rejected, 0,
 		(int)(sizeof(bad_claims) / sizeof(bad_claims)[0]));
 	tcase_add_test(tc, err_never_quotes_token);

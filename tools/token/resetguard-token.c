@@ -24,22 +24,36 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
+#include "b64url.h"
 #include "evidence.h"
 
 #define PROG "resetguard-token"
 #define USAGE                                                                                      \
 	"usage: " PROG " --key FILE --iss NAME --sub DN --ial N --amr LIST "                       \
-	"[--approver DN] [--reason TEXT] [--ttl SECONDS] [--jti ID] [--iat EPOCH] [--nbf EPOCH]"
+	"[--approver DN] [--reason TEXT] [--ttl SECONDS] [--jti ID] [--iat EPOCH] [--nbf EPOCH] "  \
+	"[--risk-score N] [--risk-level LEVEL] [--device-managed|--device-known|--network-known|"  \
+	"--anonymizer yes|no] [--country CC] [--cnf-cert FILE]"
 
 #define MAX_STR 1024
 #define MAX_JTI 256
 #define MAX_AMR 16
 #define MAX_AMR_LEN 64
 
+/* The risk facts, in the order of their options and of the claim's members. */
+enum { F_DEVICE_MANAGED, F_DEVICE_KNOWN, F_NETWORK_KNOWN, F_ANONYMIZER, NFACTS };
+static const char *const fact_names[NFACTS][2] = {
+	{ "device", "managed" }, { "device", "known" }, { "network", "known" },
+	{ "network", "anonymizer" },
+};
+
 struct args {
 	const char *key, *iss, *sub, *amr, *approver, *reason, *jti;
 	long long ial, ttl, iat, nbf;
+	long long risk_score;           /* -1: none */
+	const char *risk_level, *country, *cnf_cert;
+	int facts[NFACTS];              /* 0: not given, 1: no, 2: yes */
 };
 
 static const char help[] =
@@ -54,7 +68,15 @@ static const char help[] =
 	"  --ttl SECONDS    lifetime, default 300\n"
 	"  --jti ID         token id, default 16 random bytes in hex\n"
 	"  --iat EPOCH      issue time, default now\n"
-	"  --nbf EPOCH      not-before time, default none\n";
+	"  --nbf EPOCH      not-before time, default none\n"
+	"  --risk-score N   the proofing service's risk score, 0 to 100 (claim risk.score)\n"
+	"  --risk-level L   low, medium or high (risk.level)\n"
+	"  --device-managed yes|no, --device-known yes|no, --network-known yes|no,\n"
+	"  --anonymizer yes|no\n"
+	"                   device and network facts (risk.device.*, risk.network.*)\n"
+	"  --country CC     ISO 3166-1 alpha-2 country of the network (risk.network.country)\n"
+	"  --cnf-cert FILE  bind the token to this PEM certificate (cnf x5t#S256): the reset\n"
+	"                   agent must present it as its TLS client certificate\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -183,6 +205,84 @@ out:
 	return key;
 }
 
+/* The RFC 8705 thumbprint of the certificate in a PEM file, malloc'd. */
+static char *
+cert_x5t(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	X509 *cert = fp != NULL ? PEM_read_X509(fp, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int len = cert != NULL ? i2d_X509(cert, &der) : -1;
+	char *x5t = NULL;
+
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1)
+		x5t = rg_b64url_encode(md, mdlen);
+	if (x5t == NULL)
+		fprintf(stderr, PROG ": cannot read a PEM certificate from %s%s%s\n", path,
+			fp == NULL ? ": " : "", fp == NULL ? strerror(errno) : "");
+	OPENSSL_free(der);
+	X509_free(cert);
+	if (fp != NULL)
+		fclose(fp);
+	ERR_clear_error();
+	return x5t;
+}
+
+/* The "risk" claim from the options given, or NULL when none was. */
+static json_t *
+build_risk(const struct args *a)
+{
+	json_t *risk = json_object(), *sub;
+	int any = 0;
+
+	if (risk == NULL)
+		return NULL;
+	if (a->risk_score >= 0) {
+		json_object_set_new(risk, "score", json_integer(a->risk_score));
+		any = 1;
+	}
+	if (a->risk_level != NULL) {
+		json_object_set_new(risk, "level", json_string(a->risk_level));
+		any = 1;
+	}
+	for (int f = 0; f < NFACTS; f++) {
+		if (a->facts[f] == 0)
+			continue;
+		if ((sub = json_object_get(risk, fact_names[f][0])) == NULL) {
+			sub = json_object();
+			json_object_set_new(risk, fact_names[f][0], sub);
+		}
+		json_object_set_new(sub, fact_names[f][1], json_boolean(a->facts[f] == 2));
+		any = 1;
+	}
+	if (a->country != NULL) {
+		if ((sub = json_object_get(risk, "network")) == NULL) {
+			sub = json_object();
+			json_object_set_new(risk, "network", sub);
+		}
+		json_object_set_new(sub, "country", json_string(a->country));
+		any = 1;
+	}
+	if (!any) {
+		json_decref(risk);
+		return NULL;
+	}
+	return risk;
+}
+
+static int
+parse_fact(const char *value, const char *option, int *out)
+{
+	if (strcmp(value, "yes") == 0)
+		*out = 2;
+	else if (strcmp(value, "no") == 0)
+		*out = 1;
+	else
+		return usage_error("--%s must be yes or no", option);
+	return -1;
+}
+
 static int
 random_jti(char out[33])
 {
@@ -211,13 +311,49 @@ parse_args(int argc, char **argv, struct args *a)
 		{"jti", required_argument, NULL, 'j'},
 		{"iat", required_argument, NULL, 'I'},
 		{"nbf", required_argument, NULL, 'n'},
+		{"risk-score", required_argument, NULL, 'S'},
+		{"risk-level", required_argument, NULL, 'L'},
+		{"device-managed", required_argument, NULL, '0' + F_DEVICE_MANAGED},
+		{"device-known", required_argument, NULL, '0' + F_DEVICE_KNOWN},
+		{"network-known", required_argument, NULL, '0' + F_NETWORK_KNOWN},
+		{"anonymizer", required_argument, NULL, '0' + F_ANONYMIZER},
+		{"country", required_argument, NULL, 'C'},
+		{"cnf-cert", required_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, rc, idx;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (c) {
+		case '0' + F_DEVICE_MANAGED:
+		case '0' + F_DEVICE_KNOWN:
+		case '0' + F_NETWORK_KNOWN:
+		case '0' + F_ANONYMIZER:
+			if ((rc = parse_fact(optarg, opts[idx].name, &a->facts[c - '0'])) >= 0)
+				return rc;
+			break;
+		case 'S':
+			if (parse_number(optarg, 0, 100, &a->risk_score) != 0)
+				return usage_error("--risk-score must be an integer from 0 to 100");
+			break;
+		case 'L':
+			if (strcmp(optarg, "low") != 0 && strcmp(optarg, "medium") != 0 &&
+				strcmp(optarg, "high") != 0)
+				return usage_error("--risk-level must be low, medium or high");
+			a->risk_level = optarg;
+			break;
+		case 'C':
+			if (strlen(optarg) != 2 || optarg[0] < 'A' || optarg[0] > 'Z' ||
+				optarg[1] < 'A' || optarg[1] > 'Z')
+				return usage_error(
+					"--country must be an ISO 3166-1 alpha-2 code in upper "
+					"case, e.g. FR");
+			a->country = optarg;
+			break;
+		case 'X':
+			a->cnf_cert = optarg;
+			break;
 		case 'k':
 			a->key = optarg;
 			break;
@@ -286,9 +422,9 @@ parse_args(int argc, char **argv, struct args *a)
 int
 main(int argc, char **argv)
 {
-	struct args a = {.ttl = 300};
-	char jti[33], err[256];
-	json_t *payload = NULL, *amr = NULL;
+	struct args a = {.ttl = 300, .risk_score = -1};
+	char jti[33], err[256], *x5t = NULL;
+	json_t *payload = NULL, *amr = NULL, *risk = NULL;
 	EVP_PKEY *key = NULL;
 	char *json = NULL, *token = NULL;
 	int rc = 1;
@@ -309,6 +445,9 @@ main(int argc, char **argv)
 		}
 		a.jti = jti;
 	}
+	if (a.cnf_cert != NULL && (x5t = cert_x5t(a.cnf_cert)) == NULL)
+		goto out;
+	risk = build_risk(&a);
 	key = load_key(a.key);
 	if (key == NULL)
 		goto out;
@@ -322,6 +461,9 @@ main(int argc, char **argv)
 			json_object_set_new(payload, "approver", json_string(a.approver)) != 0) ||
 		(a.reason != NULL &&
 			json_object_set_new(payload, "reason", json_string(a.reason)) != 0) ||
+		(risk != NULL && json_object_set(payload, "risk", risk) != 0) ||
+		(x5t != NULL && json_object_set_new(payload, "cnf",
+			json_pack("{s:s}", "x5t#S256", x5t)) != 0) ||
 		(json = json_dumps(payload, JSON_COMPACT)) == NULL) {
 		fprintf(stderr, PROG ": cannot build the token payload (out of memory?)\n");
 		goto out;
@@ -340,6 +482,8 @@ out:
 	EVP_PKEY_free(key);
 	json_decref(payload);
 	json_decref(amr);
+	json_decref(risk);
+	free(x5t);
 	free(json);
 	free(token);
 	return rc;

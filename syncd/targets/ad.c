@@ -3,6 +3,7 @@
  * encoded UTF-16LE, and only over an encrypted connection. Like 389-DS winsync, a bind
  * with the new password comes first so that a password AD already has is not written again
  * (AD's history would count it, and two directories syncing each other would ping-pong). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +105,7 @@ ad_configure(struct target *t, const struct conf_kv *kv, size_t n, char *err, si
 				"unknown key \"%s\" in "
 				"an ad target (known: uri, bind-dn, bind-password-file, starttls, "
 				"tls-ca-file, tls-verify, map-template, map-search-base, "
-				"map-search-filter, timeout)",
+				"map-search-filter, bind-check, timeout)",
 				kv[i].key);
 			goto out;
 		}
@@ -142,6 +143,39 @@ write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
 	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
 }
 
+/* Active Directory's diagnostic text holds a Win32 error code in hex ("0000052D: ..."),
+ * the same whatever the LDAP result code (Windows answers a policy refusal with
+ * constraintViolation or unwillingToPerform, and its text names no rule); the codes an
+ * operator meets, said plainly first. Both are permanent whatever the result code: a
+ * retry meets the same answer. */
+static const struct {
+	const char *code, *says;
+} ad_codes[] = {
+	{"0000052D",
+		"the domain's password policy refused the new password "
+		"(too short or not complex enough)"},
+	{"00000005", "access denied: bind-dn needs the Reset Password right on the account"},
+};
+
+/* 1 when err holds one of ad_codes (then said plainly first), 0 otherwise. */
+static int
+ad_explain(char *err, size_t errlen)
+{
+	char was[SYNCD_ERR], needle[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(ad_codes) / sizeof(ad_codes[0]); i++) {
+		/* ": CODE:", where the server's text starts: not a DN that holds the digits */
+		snprintf(needle, sizeof(needle), ": %s:", ad_codes[i].code);
+		if (!strstr(err, needle))
+			continue;
+		snprintf(was, sizeof(was), "%s", err);
+		rg_seterr(err, errlen, "%s: %s", ad_codes[i].says, was);
+		return 1;
+	}
+	return 0;
+}
+
 static enum delivery_result
 ad_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
 {
@@ -159,6 +193,8 @@ ad_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
 	v.bv_val = (char *)enc;
 	v.bv_len = enclen;
 	r = dirconn_deliver(&p->c, d, "modify unicodePwd", write_unicodepwd, &v, err, errlen);
+	if (r != DELIVERY_DONE && ad_explain(err, errlen))
+		r = DELIVERY_FAIL;
 out:
 	if (enc)
 		OPENSSL_cleanse(enc, enclen);

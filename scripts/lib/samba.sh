@@ -5,6 +5,7 @@
 #   samba_up DIR       provisions the domain RG.TEST under DIR and starts `samba -i` on a
 #                      loopback address of its own; sets the SAMBA_* variables below
 #   samba_user NAME PW creates an enabled user NAME (sAMAccountName) in CN=Users
+#   samba_grant_reset NAME  gives user NAME the Reset Password right on CN=Users' users
 #   samba_ldap TOOL ARGS...  an ldap-utils TOOL against the DC over LDAPS, CA verified
 #   samba_down DIR     stops the DC and gives its loopback address back
 #
@@ -81,6 +82,28 @@ samba_user() {
 		samba_ldap ldapadd -D "$SAMBA_ADMIN_DN" -w "$SAMBA_ADMIN_PW" >/dev/null
 }
 
+# A SID in its string form, from the base64 objectSid an LDIF search shows.
+_samba_sid() {
+	python3 -c 'import base64, struct, sys
+b = base64.b64decode(sys.argv[1])
+auth = int.from_bytes(b[2:8], "big")
+subs = struct.unpack("<%dI" % b[1], b[8:8 + 4 * b[1]])
+print("S-%d-%d" % (b[0], auth) + "".join("-%d" % s for s in subs))' "$1"
+}
+
+# samba_grant_reset NAME: the delegation an administrator gives a password sync service —
+# the Reset Password extended right (00299570-...) on user objects (bf967aba-...) below
+# CN=Users, and nothing else. samba-tool writes it to the DC's database directly.
+samba_grant_reset() {
+	local b64 sid
+	b64=$(samba_ldap ldapsearch -D "$SAMBA_ADMIN_DN" -w "$SAMBA_ADMIN_PW" -LLL -o ldif-wrap=no \
+		-b "CN=$1,$SAMBA_USERS" -s base objectSid | sed -n 's/^objectSid:: //p')
+	sid=$(_samba_sid "$b64") || return 1
+	samba-tool dsacl set -H "$SAMBA_DIR/dc/private/sam.ldb" --objectdn="$SAMBA_USERS" \
+		--sddl="(OA;CI;CR;00299570-246d-11d0-a768-00aa006e0529;bf967aba-0de6-11d0-a285-00aa003049e2;$sid)" \
+		>>"$SAMBA_DIR/provision.log" 2>&1
+}
+
 samba_up() {
 	local d=$1 opts i
 	command -v samba-tool >/dev/null && command -v samba >/dev/null ||
@@ -90,6 +113,7 @@ samba_up() {
 	mkdir -p "$d/run"
 	_samba_claim_ip || return 1
 	echo "$SAMBA_IP" >"$d/run/samba.ip"
+	SAMBA_DIR=$d
 	SAMBA_URI=ldaps://$SAMBA_IP
 	SAMBA_CA=$d/tls/ca.pem
 	SAMBA_ADMIN_PW="Adm-$(openssl rand -hex 12)"

@@ -6,8 +6,9 @@
 # refusals (0000052D) end as a failed status saying so, after one attempt, with no password
 # in it; a password AD already has is not written again (the bind-first check); an account
 # AD does not have fails clearly; a DC whose certificate the configured CA did not sign gets
-# nothing; under AD's account lockout, the bind-first check costs a failed logon per reset
-# and bind-check no avoids it. Needs root (Samba, and a loopback address of its own).
+# nothing; a service identity without the Reset Password right fails saying so; under AD's
+# account lockout, the bind-first check costs a failed logon per reset and bind-check no
+# avoids it. syncd binds to AD as an account with the Reset Password right only. Needs root (Samba, and a loopback address of its own).
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v samba-tool >/dev/null; then
@@ -208,15 +209,38 @@ np pw5
 new_reset "$ALICE" "$pw5"
 check "  a reset is not delivered to AD: retrying" waitfor 15 is_ad "$N" retrying
 check "  the reason: the certificate failed verification" \
-	eval '[[ $(adstat "$N") == *"error=service bind to $RG_AD_URI as $RG_AD_ADMIN_DN: TLS certificate verification failed"* ]]'
+	eval '[[ $(adstat "$N") == *"error=service bind to $RG_AD_URI as $RG_AD_SYNC_DN: TLS certificate verification failed"* ]]'
 check "  AD still has the password before" ad_binds "$AD_ALICE" "$pw4"
 check "  the new one does not bind there" ad_refuses "$AD_ALICE" "$pw5"
 stop_pid "$SYNCD_PID"
 
-# ---- 6. account lockout: the bind-first check is a failed logon; bind-check no is not ----
 syncd_start "$RG_SYNCD_CONF"
 check "  the same record, once syncd has the right CA again, is delivered" \
 	waitfor 30 is_ad "$N" delivered
+stop_pid "$SYNCD_PID"
+
+# ---- 6. a service identity without the Reset Password right ----
+nr_pw="Nr-$(openssl rand -hex 8)"
+USED+=("$nr_pw")
+printf 'dn: CN=norights,CN=Users,%s\nchangetype: add\nobjectClass: user\nsAMAccountName: norights\nunicodePwd:: %s\nuserAccountControl: 512\n' \
+	"$RG_AD_BASE" "$(printf '"%s"' "$nr_pw" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)" | ad_modify
+(umask 077 && printf '%s\n' "$nr_pw" >"$W/norights.pw")
+sed -e "s|^\(\s*bind-dn\) $RG_AD_SYNC_DN\$|\1 CN=norights,CN=Users,$RG_AD_BASE|" \
+	-e "s|^\(\s*bind-password-file\) $RG_DIR/keys/ad.pw\$|\1 $W/norights.pw|" \
+	"$RG_SYNCD_CONF" >"$W/no-right.conf"
+check "a configuration binding to AD as an account without the Reset Password right" \
+	eval 'grep -q "bind-dn CN=norights," "$W/no-right.conf"'
+syncd_start "$W/no-right.conf"
+np pw6
+new_reset "$ALICE" "$pw6"
+check "  a reset fails on the record" waitfor 15 is_ad "$N" failed
+check "  saying bind-dn needs the right, after one attempt" \
+	eval '[[ $(adstat "$N") == "ad failed attempts=1 "*"error=access denied: bind-dn needs the Reset Password right on the account: modify unicodePwd on $AD_ALICE: Insufficient access"* ]]'
+check "  AD keeps the password before" ad_binds "$AD_ALICE" "$pw5"
+stop_pid "$SYNCD_PID"
+
+# ---- 7. account lockout: the bind-first check is a failed logon; bind-check no is not ----
+syncd_start "$RG_SYNCD_CONF"
 printf 'dn: %s\nchangetype: modify\nreplace: lockoutThreshold\nlockoutThreshold: 2\n' "$RG_AD_BASE" |
 	ad_modify
 np pwb1

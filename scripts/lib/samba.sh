@@ -34,12 +34,12 @@ _samba_die() {
 # it, so the claim is atomic. Something listening on every address at 389 or 636 would
 # take the DC's ports whatever the address: then no address helps.
 _samba_claim_ip() {
-	local n i
+	local n
 	if ss -Hltn | awk '{ print $4 }' | grep -Eq '^(0\.0\.0\.0|\*|\[::\]):(389|636)$'; then
 		_samba_die "a server listens on every address at port 389 or 636: stop it first"
 		return 1
 	fi
-	for i in $(seq 1 40); do
+	for _ in $(seq 1 40); do
 		n=$((2 + RANDOM % 249))
 		ss -Hltn | awk '{ print $4 }' | grep -q "^127\.0\.0\.$n:" && continue
 		if ip addr add "127.0.0.$n/32" dev lo 2>/dev/null; then
@@ -105,9 +105,11 @@ samba_grant_reset() {
 }
 
 samba_up() {
-	local d=$1 opts i
-	command -v samba-tool >/dev/null && command -v samba >/dev/null ||
-		{ _samba_die "Samba's AD DC is not installed (samba-ad-dc samba-ad-provision samba winbind; scripts/bootstrap)"; return 1; }
+	local d=$1 opts
+	if ! command -v samba-tool >/dev/null || ! command -v samba >/dev/null; then
+		_samba_die "Samba's AD DC is not installed (samba-ad-dc samba-ad-provision samba winbind; scripts/bootstrap)"
+		return 1
+	fi
 	[ "$(id -u)" -eq 0 ] || { _samba_die "Samba's AD DC and its loopback address need root"; return 1; }
 	rm -rf "${d:?}/dc" "$d/tls" "$d/run"
 	mkdir -p "$d/run"
@@ -133,7 +135,7 @@ samba_up() {
 	samba -i -s "$d/dc/etc/smb.conf" --option="old password allowed period=0" \
 		>>"$d/samba.log" 2>&1 &
 	echo $! >"$d/run/samba-main.pid"
-	for i in $(seq 1 150); do
+	for _ in $(seq 1 150); do
 		samba_ldap ldapsearch -b '' -s base 1.1 >/dev/null 2>&1 && return 0
 		kill -0 "$(cat "$d/run/samba-main.pid")" 2>/dev/null || break
 		sleep 0.1

@@ -151,7 +151,7 @@ write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
 	return w->rc;
 }
 
-#define AD_NO_RIGHT "access denied: bind-dn needs the Reset Password right on the account"
+#define AD_NO_RIGHT "bind-dn lacks the Reset Password right"
 
 /* Active Directory's diagnostic text holds a Win32 error code in hex ("0000052D: ..."),
  * the same whatever the LDAP result code (Windows answers a policy refusal with
@@ -161,9 +161,7 @@ write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
 static const struct {
 	const char *code, *says;
 } ad_codes[] = {
-	{"0000052D",
-		"the domain's password policy refused the new password "
-		"(too short or not complex enough)"},
+	{"0000052D", "refused by the domain's password policy"},
 	{"00000005", AD_NO_RIGHT},
 };
 

@@ -8,7 +8,8 @@
 # AD does not have fails clearly; a DC whose certificate the configured CA did not sign gets
 # nothing; a service identity without the Reset Password right fails saying so; under AD's
 # account lockout, the bind-first check costs a failed logon per reset and bind-check no
-# avoids it. syncd binds to AD as an account with the Reset Password right only. Needs root (Samba, and a loopback address of its own).
+# avoids it. syncd binds to AD as an account with the Reset Password right only. Needs root
+# (Samba, and a loopback address of its own).
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v samba-tool >/dev/null; then
@@ -160,7 +161,9 @@ check "a password AD finds too short fails on the record" waitfor 15 is_ad "$N" 
 S=$(adstat "$N")
 check "  after one attempt" eval '[[ $S == "ad failed attempts=1 "* ]]'
 check "  the reason names AD's code 0000052D and the password policy" \
-	eval '[[ $S == *"error=the domain'"'"'s password policy refused the new password"*": 0000052D:"* ]]'
+	eval '[[ $S == *"error=refused by the domain'"'"'s password policy: modify unicodePwd on $AD_ALICE: "*": 0000052D:"* ]]'
+check "  and the DC's whole reason, which says what was wrong" \
+	eval '[[ $S == *"the password is too short. It should be equal or longer than 7 characters!" ]]'
 check "  and holds no password" eval '[[ $S != *"$short"* ]]'
 sleep 3
 check "  not retried: still one attempt 3 s later" eval '[[ $(adstat "$N") == "ad failed attempts=1 "* ]]'
@@ -235,7 +238,7 @@ np pw6
 new_reset "$ALICE" "$pw6"
 check "  a reset fails on the record" waitfor 15 is_ad "$N" failed
 check "  saying bind-dn needs the right, after one attempt" \
-	eval '[[ $(adstat "$N") == "ad failed attempts=1 "*"error=access denied: bind-dn needs the Reset Password right on the account: modify unicodePwd on $AD_ALICE: Insufficient access"* ]]'
+	eval '[[ $(adstat "$N") == "ad failed attempts=1 "*"error=bind-dn lacks the Reset Password right: modify unicodePwd on $AD_ALICE: Insufficient access"* ]]'
 check "  AD keeps the password before" ad_binds "$AD_ALICE" "$pw5"
 stop_pid "$SYNCD_PID"
 

@@ -142,7 +142,7 @@ ad_set_pw() { # DN PW: an administrative reset straight in AD, behind resetguard
 np pw1
 t0=$(now_ms)
 reset "$ALICE" "$pw1" >/dev/null 2>&1
-waitfor 15 ad_binds "$AD_ALICE" "$pw1"
+waitfor 15 ad_binds "$AD_ALICE" "$pw1" >/dev/null
 T_PROP=$(($(now_ms) - t0))
 check "an allowed reset reaches Active Directory: the new password binds at the DC" \
 	ad_binds "$AD_ALICE" "$pw1"

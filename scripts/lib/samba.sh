@@ -31,10 +31,12 @@ _samba_die() {
 }
 
 # A free 127.0.0.N, claimed by adding it to lo: `ip addr add` fails when another run holds
-# it, so the claim is atomic. Something listening on every address at 389 or 636 would
-# take the DC's ports whatever the address: then no address helps.
+# it, so the claim is atomic; DIR/run/samba.ip says to give it back. Something listening on
+# every address at 389 or 636 would take the DC's ports whatever the address: then no
+# address helps. Where no address may be added (a container without CAP_NET_ADMIN),
+# 127.0.0.1 serves when its ports are free, and runs cannot go side by side.
 _samba_claim_ip() {
-	local n
+	local d=$1 n why
 	if ss -Hltn | awk '{ print $4 }' | grep -Eq '^(0\.0\.0\.0|\*|\[::\]):(389|636)$'; then
 		_samba_die "a server listens on every address at port 389 or 636: stop it first"
 		return 1
@@ -42,12 +44,18 @@ _samba_claim_ip() {
 	for _ in $(seq 1 40); do
 		n=$((2 + RANDOM % 249))
 		ss -Hltn | awk '{ print $4 }' | grep -q "^127\.0\.0\.$n:" && continue
-		if ip addr add "127.0.0.$n/32" dev lo 2>/dev/null; then
+		if why=$(ip addr add "127.0.0.$n/32" dev lo 2>&1); then
 			SAMBA_IP=127.0.0.$n
+			echo "$SAMBA_IP" >"$d/run/samba.ip"
 			return 0
 		fi
+		[[ $why == *"not permitted"* ]] && break
 	done
-	_samba_die "no free loopback address 127.0.0.2-250 could be added to lo (needs root)"
+	if ! ss -Hltn | awk '{ print $4 }' | grep -Eq '^127\.0\.0\.1:(389|636)$'; then
+		SAMBA_IP=127.0.0.1
+		return 0
+	fi
+	_samba_die "no loopback address for the DC: none of 127.0.0.2-250 could be added to lo, and 127.0.0.1:389 or 636 is taken"
 }
 
 # The DC's certificate: a CA of its own and a server certificate for its address.
@@ -113,8 +121,7 @@ samba_up() {
 	[ "$(id -u)" -eq 0 ] || { _samba_die "Samba's AD DC and its loopback address need root"; return 1; }
 	rm -rf "${d:?}/dc" "$d/tls" "$d/run"
 	mkdir -p "$d/run"
-	_samba_claim_ip || return 1
-	echo "$SAMBA_IP" >"$d/run/samba.ip"
+	_samba_claim_ip "$d" || return 1
 	SAMBA_DIR=$d
 	SAMBA_URI=ldaps://$SAMBA_IP
 	SAMBA_CA=$d/tls/ca.pem

@@ -21,6 +21,7 @@ dirconn_init(struct dirconn *c, const char *kind)
 	c->kind = kind;
 	c->tls_verify = 1;
 	c->timeout = 10;
+	c->bind_check = 1;
 	pthread_mutex_init(&c->lock, NULL);
 }
 
@@ -142,6 +143,10 @@ dirconn_conf_key(struct dirconn *c, const struct conf_kv *kv, char *err, size_t 
 	} else if (strcmp(k, "timeout") == 0) {
 		if (confkv_once(kv, &c->timeout_line, err, errlen) ||
 			confkv_seconds(kv, &c->timeout, err, errlen))
+			goto out;
+	} else if (strcmp(k, "bind-check") == 0) {
+		if (confkv_once(kv, &c->bind_check_line, err, errlen) ||
+			confkv_yesno(kv, &c->bind_check, err, errlen))
 			goto out;
 	} else {
 		rc = 0;
@@ -514,7 +519,10 @@ try_deliver(struct dirconn *c, const struct delivery *d, const char *op, dirconn
 		goto out;
 	if ((r = dc_resolve(&c->map, c->ld, d, &dn, err, errlen)) != DELIVERY_DONE)
 		goto out;
-	switch (dc_prebind(c, dn, d, err, errlen)) {
+	/* Each pre-bind that finds the old password is a failed logon for the store: under an
+	 * account lockout policy, resets in a row with no logon between lock the account
+	 * (seen on Samba's AD DC with lockoutThreshold). bind-check no skips it there. */
+	switch (c->bind_check ? dc_prebind(c, dn, d, err, errlen) : 0) {
 	case 1:
 		r = DELIVERY_DONE;
 		goto out;
@@ -548,7 +556,8 @@ dirconn_deliver(struct dirconn *c, const struct delivery *d, const char *op, dir
 	r = try_deliver(c, d, op, write, arg, err, errlen);
 	if (r == DELIVERY_RETRY && reused && c->ld && ld_errno(c->ld) == LDAP_SERVER_DOWN) {
 		/* the store closed the kept connection while idle (or restarted): reconnect now,
-		 * not after a backoff; a write that did land is then seen by the pre-bind */
+		 * not after a backoff; a write that did land is then seen by the pre-bind (or,
+		 * with bind-check no, made again) */
 		dc_drop(c);
 		err[0] = '\0';
 		r = try_deliver(c, d, op, write, arg, err, errlen);

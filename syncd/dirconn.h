@@ -22,13 +22,14 @@ struct dirconn {
 	char *tls_ca_file;
 	int tls_verify;
 	int timeout; /* seconds */
+	int bind_check; /* the pre-bind with the new password (bind-check, default yes) */
 	struct map map;
 	const char *kind; /* "ldap" or "ad", for messages */
 	int scheme;       /* DC_LDAP, DC_LDAPS or DC_LDAPI, from uri */
 	int loopback;     /* the uri's host is the local machine */
 	/* config bookkeeping: the line each key was given on, 0 when not given */
 	int uri_line, bind_dn_line, pwfile_line, sasl_line, starttls_line, ca_line;
-	int verify_line, timeout_line;
+	int verify_line, timeout_line, bind_check_line;
 	/* runtime: one kept connection, used by the worker thread; the lock keeps a
 	 * disconnect() from another thread from pulling it away mid-delivery */
 	pthread_mutex_t lock;
@@ -48,7 +49,8 @@ void dirconn_disconnect(struct dirconn *c);
 typedef int (*dirconn_write_fn)(LDAP *ld, const char *dn, const struct delivery *d, void *arg);
 
 /* The whole delivery: connect (lazily), map the account, pre-bind with the new password
- * (already there: DONE without writing), then write; maps the result and composes err as
+ * unless bind-check is no (already there: DONE without writing), then write; maps the
+ * result and composes err as
  * "<op> on <dn>: <error>[: <server text>]" with any occurrence of the password scrubbed. */
 enum delivery_result dirconn_deliver(struct dirconn *c, const struct delivery *d, const char *op,
 	dirconn_write_fn write, void *arg, char *err, size_t errlen);

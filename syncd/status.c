@@ -36,7 +36,7 @@ status_format(const char *name, enum tstatus s, int attempts, const char *time,
 	const char *error)
 {
 	char *out = NULL;
-	char clean[200];
+	char clean[SYNCD_ERR]; /* the whole error text the engine keeps */
 	size_t i;
 
 	/* One line per value: an error text from a store must not break the format. */

@@ -6,6 +6,8 @@
 # legacy2 (o=legacy2) keeps accounts as cn=FULL NAME,ou=accounts found by mail, and takes
 #   the Password Modify extended operation ("method passmod").
 # Both are separate Debian slapd processes on their own loopback ports.
+# ad (--ad) is a Samba AD domain controller (scripts/lib/samba.sh) with the accounts alice
+#   and root.bob (sAMAccountName, as their uid); carol has none there.
 
 legacy_conf() {  # NAME SUFFIX PORT-DIR
 	cat <<CONF
@@ -170,7 +172,49 @@ target legacy2 {
 	timeout 5
 }
 CONF
+	ad_conf
 	hook_conf
+}
+
+# The sandbox's Active Directory: its accounts are found by sAMAccountName, as their uid in
+# the main directory; its CA is the DC's own, so verification stays on; syncd binds as
+# CN=resetguard, which holds the Reset Password right on the users and no more.
+ad_up() {
+	local svc_pw
+	svc_pw="Svc-$(rnd)"
+	samba_up "$dir/ad" || die "the Samba AD DC did not start; see $dir/ad"
+	{ samba_user alice "Ad-$(rnd)" && samba_user root.bob "Ad-$(rnd)" &&
+		samba_user resetguard "$svc_pw" && samba_grant_reset resetguard; } ||
+		die "cannot create the sandbox's accounts in the Samba AD DC; see $dir/ad/provision.log"
+	(umask 077 && printf '%s\n' "$svc_pw" >"$dir/keys/ad.pw")
+	cat >>"$dir/env" <<ENV
+RG_AD_URI='$SAMBA_URI'
+RG_AD_CA='$SAMBA_CA'
+RG_AD_BASE='$SAMBA_BASE'
+RG_AD_ADMIN_DN='$SAMBA_ADMIN_DN'
+RG_AD_ADMIN_PW='$SAMBA_ADMIN_PW'
+RG_AD_SYNC_DN='CN=resetguard,$SAMBA_USERS'
+RG_AD_USER_DN='CN=alice,$SAMBA_USERS'
+RG_AD_PRIV_USER_DN='CN=root.bob,$SAMBA_USERS'
+ENV
+}
+
+ad_conf() {
+	[ "$ad" = 1 ] || return 0
+	cat <<CONF
+
+# Active Directory (a Samba DC): unicodePwd over LDAPS, the DC's certificate verified.
+target ad {
+	type ad
+	uri $SAMBA_URI
+	tls-ca-file $SAMBA_CA
+	bind-dn CN=resetguard,$SAMBA_USERS
+	bind-password-file $dir/keys/ad.pw
+	map-search-base $SAMBA_USERS
+	map-search-filter (sAMAccountName=%r)
+	timeout 5
+}
+CONF
 }
 
 syncd_start() {
@@ -222,4 +266,5 @@ legacy_syncd_down() {
 	stop_pidfile "$dir/run/receiver.pid"
 	stop_pidfile "$dir/legacy1/slapd.pid"
 	stop_pidfile "$dir/legacy2/slapd.pid"
+	samba_down "$dir/ad"
 }

@@ -3,6 +3,7 @@
  * encoded UTF-16LE, and only over an encrypted connection. Like 389-DS winsync, a bind
  * with the new password comes first so that a password AD already has is not written again
  * (AD's history would count it, and two directories syncing each other would ping-pong). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +105,7 @@ ad_configure(struct target *t, const struct conf_kv *kv, size_t n, char *err, si
 				"unknown key \"%s\" in "
 				"an ad target (known: uri, bind-dn, bind-password-file, starttls, "
 				"tls-ca-file, tls-verify, map-template, map-search-base, "
-				"map-search-filter, timeout)",
+				"map-search-filter, bind-check, timeout)",
 				kv[i].key);
 			goto out;
 		}
@@ -129,24 +130,68 @@ out:
 	return ret;
 }
 
+/* The value to write, and the write's result code once made. */
+struct ad_write {
+	struct berval v;
+	int rc;
+};
+
 static int
 write_unicodepwd(LDAP *ld, const char *dn, const struct delivery *d, void *arg)
 {
-	struct berval *vals[] = {arg, NULL};
+	struct ad_write *w = arg;
+	struct berval *vals[] = {&w->v, NULL};
 	LDAPMod mod, *mods[] = {&mod, NULL};
 
 	/* a REPLACE is AD's administrative reset: no old password needed, policy applies */
 	mod.mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
 	mod.mod_type = (char *)"unicodePwd";
 	mod.mod_bvalues = vals;
-	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
+	w->rc = ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
+	return w->rc;
+}
+
+#define AD_NO_RIGHT "bind-dn lacks the Reset Password right"
+
+/* Active Directory's diagnostic text holds a Win32 error code in hex ("0000052D: ..."),
+ * the same whatever the LDAP result code (Windows answers a policy refusal with
+ * constraintViolation or unwillingToPerform, and its text names no rule); the codes an
+ * operator meets, said plainly first. Both are permanent whatever the result code: a
+ * retry meets the same answer. */
+static const struct {
+	const char *code, *says;
+} ad_codes[] = {
+	{"0000052D", "refused by the domain's password policy"},
+	{"00000005", AD_NO_RIGHT},
+};
+
+/* 1 when err holds one of ad_codes, or the write was refused for access (Samba says so
+ * with no code), then said plainly first; 0 otherwise. */
+static int
+ad_explain(int write_rc, char *err, size_t errlen)
+{
+	char was[SYNCD_ERR], needle[16];
+	const char *says = write_rc == LDAP_INSUFFICIENT_ACCESS ? AD_NO_RIGHT : NULL;
+	size_t i;
+
+	for (i = 0; !says && i < sizeof(ad_codes) / sizeof(ad_codes[0]); i++) {
+		/* ": CODE:", where the server's text starts: not a DN that holds the digits */
+		snprintf(needle, sizeof(needle), ": %s:", ad_codes[i].code);
+		if (strstr(err, needle))
+			says = ad_codes[i].says;
+	}
+	if (!says)
+		return 0;
+	snprintf(was, sizeof(was), "%s", err);
+	rg_seterr(err, errlen, "%s: %s", says, was);
+	return 1;
 }
 
 static enum delivery_result
 ad_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
 {
 	struct ad_target *p = t->priv;
-	struct berval v = {0, NULL};
+	struct ad_write w = {{0, NULL}, LDAP_SUCCESS};
 	unsigned char *enc = NULL;
 	size_t enclen = 0;
 	enum delivery_result r = DELIVERY_FAIL;
@@ -156,9 +201,11 @@ ad_deliver(struct target *t, const struct delivery *d, char *err, size_t errlen)
 			d->account);
 		goto out;
 	}
-	v.bv_val = (char *)enc;
-	v.bv_len = enclen;
-	r = dirconn_deliver(&p->c, d, "modify unicodePwd", write_unicodepwd, &v, err, errlen);
+	w.v.bv_val = (char *)enc;
+	w.v.bv_len = enclen;
+	r = dirconn_deliver(&p->c, d, "modify unicodePwd", write_unicodepwd, &w, err, errlen);
+	if (r != DELIVERY_DONE && ad_explain(w.rc, err, errlen))
+		r = DELIVERY_FAIL;
 out:
 	if (enc)
 		OPENSSL_cleanse(enc, enclen);

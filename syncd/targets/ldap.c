@@ -54,7 +54,7 @@ ldapt_key(struct ldap_target *p, const struct conf_kv *kv, char *err, size_t err
 		"unknown key \"%s\" in an ldap "
 		"target (known: uri, bind-dn, bind-password-file, sasl-external, starttls, "
 		"tls-ca-file, tls-verify, map-template, map-search-base, map-search-filter, "
-		"method, hash-scheme, timeout)",
+		"method, hash-scheme, bind-check, timeout)",
 		kv->key);
 }
 

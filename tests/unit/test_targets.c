@@ -168,6 +168,11 @@ START_TEST(test_conf_ldap)
 	conf_err(o, L("uri ldaps://h", "tls-verify off", ID, MAP), "t.conf:11: tls-verify takes");
 	conf_err(o, L("uri ldap://h", "timeout 0", ID, MAP), "t.conf:11: timeout takes a whole");
 	conf_err(o, L("uri ldap://h", "timeout 10s", ID, MAP), "t.conf:11: timeout takes a whole");
+	conf_ok(o, L("uri ldap://h", ID, MAP, "bind-check no"));
+	conf_err(o, L("uri ldap://h", ID, MAP, "bind-check off"),
+		"t.conf:14: bind-check takes yes or no");
+	conf_err(o, L("uri ldap://h", ID, MAP, "bind-check no", "bind-check yes"),
+		"t.conf:15: bind-check given twice (first at line 14)");
 	conf_err(o, L("uri ldap://h", ID, MAP, "method exop"), "t.conf:14: method takes passmod");
 	conf_err(o, L("uri ldap://h", ID, MAP, "method hash"), "t.conf:14: method hash needs");
 	conf_err(o, L("uri ldap://h", ID, MAP, "hash-scheme ssha"),
@@ -216,6 +221,7 @@ START_TEST(test_conf_ad_exec)
 		L("uri ldaps://dc1.example.com", ID, "map-search-base dc=ad",
 			"map-search-filter (sAMAccountName=%r)"));
 	conf_ok(a, L("uri ldap://dc1.example.com", "starttls yes", ID, MAP));
+	conf_ok(a, L("uri ldaps://dc1.example.com", ID, MAP, "bind-check no"));
 	conf_err(a, L("uri ldap://dc1.example.com", ID, MAP),
 		"t.conf:10: Active Directory accepts unicodePwd only over an encrypted connection");
 	conf_err(a, L("uri ldaps://dc1", ID, MAP, "method passmod"), "t.conf:14: unknown key");

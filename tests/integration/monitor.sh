@@ -1,0 +1,222 @@
+#!/bin/bash
+# Telemetry: the overlay's counters under cn=Monitor move with allowed and denied changes
+# (by kind and by rule), with log writes and with alerts; a volume of resets and runs of
+# denials per target and per requester raise their alerts (the record flagged for review
+# with its reason, a log line); the hash chain covers the reason; bad thresholds are
+# refused, in cn=config and with file and line in slapd.conf.
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+
+sandbox_up
+
+ALICE=$RG_USER_DN CAROL="uid=carol,ou=people,$RG_BASE" BOB=$RG_PRIV_USER_DN
+CFG=$(rg_cfg_dn)
+TOP='cn=Resetguard,cn=Monitor'
+
+mon() { # mon BASE SCOPE ATTR...: ldapsearch of cn=Monitor as the admin
+	ldapsearch -x -H "$RG_URI" -D "$RG_ADMIN_DN" -w "$RG_ADMIN_PW" -LLL -o ldif-wrap=no \
+		-b "$1" -s "$2" '(objectClass=*)' "${@:3}" 2>/dev/null
+}
+DB=$(mon "$TOP" one 1.1 | sed -n 's/^dn: //p')
+check_eq "one database publishes its counters under $TOP" 1 "$(printf '%s\n' "$DB" | grep -c .)"
+check_eq "  named as back-monitor names the database" "cn=Database 2,$TOP" "$DB"
+check_eq "  which is the governed suffix" "$RG_BASE" \
+	"$(mon "$DB" base monitoredInfo | sed -n 's/^monitoredInfo: //p')"
+_run ldapsearch -x -H "$RG_URI" -LLL -b "$DB" -s base '(objectClass=*)' monitorCounter
+check_eq "  anonymous reads nothing there" "" "$(printf %s "$T_OUT" | grep '^dn:' || true)"
+
+# counter RDN...: the monitorCounter of RDN,...,$DB
+counter() {
+	local dn=$DB r
+	for r in "$@"; do dn="cn=$r,$dn"; done
+	mon "$dn" base monitorCounter | sed -n 's/^monitorCounter: //p'
+}
+# snapshot: every counter of the tree, "DN=VALUE" a line
+snapshot() {
+	mon "$DB" sub monitorCounter | awk '/^dn: /{dn=substr($0,5)} /^monitorCounter: /{print dn "=" $2}'
+}
+# delta NAME BEFORE-FILE RDN... EXPECTED: the counter moved by EXPECTED since BEFORE-FILE
+delta() {
+	local name=$1 before=$2 exp=${*: -1} dn=$DB r now then
+	for r in "${@:3:$#-3}"; do dn="cn=$r,$dn"; done
+	now=$(mon "$dn" base monitorCounter | sed -n 's/^monitorCounter: //p')
+	then=$(awk -v k="$dn=" 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$before")
+	check_eq "$name" "$exp" "$((${now:-0} - ${then:-0}))"
+}
+
+check_eq "the counters start at zero" 0 "$(counter Judged)"
+check_eq "  every rule has its counter" 1 "$(mon "cn=Rules,$DB" one monitorCounter |
+	grep -c '^dn: cn=evidence-missing,')"
+
+# ---- counters ----
+before=$RG_DIR/before.txt
+snapshot >"$before"
+new=$(newpw)
+check "an allowed self-service reset" ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" \
+	-w "$RG_AGENT_PW" -e "$(ctl "$(token --sub "$ALICE" --ial 2 --amr hwk)")" -s "$new" "$ALICE"
+delta "  Judged +1" "$before" Judged 1
+delta "  Allowed +1" "$before" Allowed 1
+delta "  Allowed self-service +1" "$before" Allowed self-service 1
+delta "  Denied +0" "$before" Denied 0
+delta "  rule allowed +1" "$before" Rules allowed 1
+delta "  Log Writes +1" "$before" "Log Writes" 1
+us=$(counter "Log Write Microseconds")
+check "  Log Write Microseconds moved ($us)" test "${us:-0}" -gt 0
+
+snapshot >"$before"
+check_result "a denied self-service reset (no token)" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$ALICE"
+check_result "a denied delegated reset (no token)" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$CAROL"
+delta "  Judged +2" "$before" Judged 2
+delta "  Denied +2" "$before" Denied 2
+delta "  Denied self-service +1" "$before" Denied self-service 1
+delta "  Denied delegated +1" "$before" Denied delegated 1
+delta "  Allowed +0" "$before" Allowed 0
+delta "  rule evidence-missing +2" "$before" Rules evidence-missing 2
+delta "  Log Writes +2 (denials are recorded too)" "$before" "Log Writes" 2
+delta "  no alert is configured: Alerts +0" "$before" Alerts 0
+
+# ---- alerts ----
+cfg() { check "$1" cfg_modify <<<"dn: $CFG
+changetype: modify
+$2"; }
+# record N ATTR: ATTR of the newest N-th record (1: the newest), read as the log admin
+last_number() {
+	ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -o ldif-wrap=no \
+		-b "$RG_LOG_BASE" -s one '(objectClass=rgLogRecord)' rgLogChangeNumber |
+		sed -n 's/^rgLogChangeNumber: //p' | sort -n | tail -n 1
+}
+rec() { # rec NUMBER ATTR
+	ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -o ldif-wrap=no \
+		-b "rgLogChangeNumber=$1,$RG_LOG_BASE" -s base '(objectClass=*)' "$2" |
+		sed -n "s/^$2: //p"
+}
+alerts_logged() { grep -c "resetguard: ALERT $1" "$RG_DIR/slapd.log" || true; }
+
+cfg "resetguard-alert-volume 3 600 is accepted" "replace: olcRgAlertVolume
+olcRgAlertVolume: 3 600"
+check_eq "  and read back" "3 600" "$(cfg_get olcRgAlertVolume)"
+snapshot >"$before"
+for i in 1 2 3; do
+	dn=$ALICE
+	[ "$i" = 2 ] && dn=$CAROL
+	check "volume: reset $i of 3 is allowed" ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" \
+		-w "$RG_AGENT_PW" -e "$(ctl "$(token --sub "$dn" --ial 2 --amr hwk)")" -s "$(newpw)" "$dn"
+	n=$(last_number)
+	if [ "$i" -lt 3 ]; then
+		check_eq "  its record raised no alert" FALSE "$(rec "$n" rgLogAlert)"
+	fi
+done
+check_eq "  the third reset's record has rgLogAlert TRUE" TRUE "$(rec "$n" rgLogAlert)"
+check_eq "  and is up for review" TRUE "$(rec "$n" rgLogReviewRequired)"
+reason=$(rec "$n" rgLogAlertReason)
+check "  its rgLogAlertReason names the volume alert ($reason)" \
+	test "${reason#volume: 3 or more resets in the last 600 seconds}" != "$reason"
+check_eq "  the account it reset is up for review" TRUE "$(opattr "$ALICE" rgReviewRequired)"
+check_eq "  slapd logged one volume alert" 1 "$(alerts_logged volume)"
+delta "  Alerts +1" "$before" Alerts 1
+delta "  Alerts volume +1" "$before" Alerts volume 1
+cfg "resetguard-alert-volume is removed" "delete: olcRgAlertVolume"
+check "a reset after it is allowed" ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" \
+	-w "$RG_AGENT_PW" -e "$(ctl "$(token --sub "$CAROL" --ial 2 --amr hwk)")" -s "$(newpw)" "$CAROL"
+check_eq "  and raises no alert any more" FALSE "$(rec "$(last_number)" rgLogAlert)"
+
+cfg "resetguard-alert-target-denials 3 600" "replace: olcRgAlertTargetDenials
+olcRgAlertTargetDenials: 3 600"
+snapshot >"$before"
+# Carol was denied once above, to the help desk: two more make the run.
+check_result "target denials: carol is denied again" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$CAROL"
+check_eq "  the second denial of carol raises no alert" FALSE "$(rec "$(last_number)" rgLogAlert)"
+check_result "target denials: carol is denied a third time" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$CAROL"
+n=$(last_number)
+check_eq "  the third denial's record has rgLogAlert TRUE" TRUE "$(rec "$n" rgLogAlert)"
+check_eq "  and is up for review" TRUE "$(rec "$n" rgLogReviewRequired)"
+check_eq "  its reason" "target-denials: 3 denied changes of \"$CAROL\" in the last 600 seconds (threshold 3)" \
+	"$(rec "$n" rgLogAlertReason)"
+check_eq "  the rule is still the one that denied it" evidence-missing "$(rec "$n" rgLogRule)"
+check_eq "  slapd logged one target-denials alert" 1 "$(alerts_logged target-denials)"
+delta "  Alerts target-denials +1" "$before" Alerts target-denials 1
+cfg "resetguard-alert-target-denials is removed" "delete: olcRgAlertTargetDenials"
+
+cfg "resetguard-alert-requester-denials 3 600" "replace: olcRgAlertRequesterDenials
+olcRgAlertRequesterDenials: 3 600"
+snapshot >"$before"
+# The help desk was denied once (carol): two more, of other accounts, make its run.
+check_result "requester denials: the help desk is denied on alice" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$ALICE"
+check_eq "  no alert yet" FALSE "$(rec "$(last_number)" rgLogAlert)"
+check_result "requester denials: the help desk is denied on root.bob" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$BOB"
+n=$(last_number)
+check_eq "  the third denial by the help desk raises the alert" TRUE "$(rec "$n" rgLogAlert)"
+check_eq "  its reason" "requester-denials: 3 denied changes by \"$RG_HELPDESK_DN\" in the last 600 seconds (threshold 3)" \
+	"$(rec "$n" rgLogAlertReason)"
+check_eq "  slapd logged one requester-denials alert" 1 "$(alerts_logged requester-denials)"
+delta "  Alerts requester-denials +1" "$before" Alerts requester-denials 1
+delta "  Alerts +1" "$before" Alerts 1
+
+check "resetguard-audit verify passes over records with alert reasons" \
+	"$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify
+check_eq "report --alert lists the three flagged records" 3 \
+	"$("$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" \
+		report --alert --format csv | tail -n +2 | grep -c .)"
+
+# ---- bad thresholds ----
+# cfg_refused NAME LDIF-CHANGES MESSAGE
+cfg_refused() {
+	_run cfg_modify <<<"dn: $CFG
+changetype: modify
+$2"
+	if [ "$T_RC" -eq 0 ]; then
+		_fail "$1" "the change was accepted"
+	elif [[ "$T_OUT" != *"$3"* ]]; then
+		_fail "$1" "refused (exit status $T_RC) but the message lacks \"$3\""
+	else
+		_pass "$1"
+	fi
+}
+cfg_refused "cn=config: a threshold of 0 is refused" "replace: olcRgAlertVolume
+olcRgAlertVolume: 0 600" 'count "0" is not a whole number'
+cfg_refused "cn=config: a window of 10x is refused" "replace: olcRgAlertTargetDenials
+olcRgAlertTargetDenials: 5 10x" 'window "10x" is not a whole number'
+cfg_refused "cn=config: a threshold without a window is refused" "replace: olcRgAlertRequesterDenials
+olcRgAlertRequesterDenials: 5" "missing <count> <seconds>"
+
+conf=$RG_DIR/alerts.conf
+# slaptest_bad NAME DIRECTIVE MESSAGE: a minimal slapd.conf ending in DIRECTIVE fails
+# slaptest naming the file, the line and MESSAGE.
+slaptest_bad() {
+	local line
+	cat >"$conf" <<EOF
+include /etc/ldap/schema/core.schema
+include $RG_TOP/schema/resetguard.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload $RG_MODULE
+database mdb
+suffix "dc=example,dc=com"
+directory $RG_DIR
+overlay resetguard
+resetguard-alert-volume 100 3600
+$2
+EOF
+	line=$(wc -l <"$conf")
+	_run slaptest -f "$conf" -u
+	if [ "$T_RC" -eq 0 ]; then
+		_fail "$1" "slaptest accepted: $2"
+	elif [[ "$T_OUT" != *"$conf: line $line"* ]]; then
+		_fail "$1" "slaptest failed but does not name \"$conf: line $line\""
+	elif [[ "$T_OUT" != *"$3"* ]]; then
+		_fail "$1" "slaptest failed but the message lacks \"$3\""
+	else
+		_pass "$1"
+	fi
+}
+slaptest_bad "slapd.conf: resetguard-alert-target-denials -1 60 fails naming file and line" \
+	"resetguard-alert-target-denials -1 60" 'count "-1" is not a whole number'
+slaptest_bad "slapd.conf: resetguard-alert-volume 5 99999999 fails naming file and line" \
+	"resetguard-alert-volume 5 99999999" 'window "99999999" is not a whole number'
+
+finish

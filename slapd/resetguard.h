@@ -51,7 +51,7 @@ struct rg_ads {
 		*log_review_required, *log_alert, *log_prev_hash, *log_hash, *log_outcome,
 		*log_outcome_text, *log_reviewer, *log_review_time, *log_review_verdict,
 		*log_target_status, *log_hook_status, *log_anchor_number, *log_anchor_hash,
-		*log_sealed, *log_alert_reason;
+		*log_sealed, *log_alert_reason, *log_alert_status;
 	ObjectClass *oc_log_record, *oc_log_root;
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
 };

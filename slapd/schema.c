@@ -109,6 +109,7 @@ static const struct {
 	{ "rgLogReviewRequired", &rg_ad.log_review_required },
 	{ "rgLogAlert", &rg_ad.log_alert },
 	{ "rgLogAlertReason", &rg_ad.log_alert_reason },
+	{ "rgLogAlertStatus", &rg_ad.log_alert_status },
 	{ "rgLogPrevHash", &rg_ad.log_prev_hash },
 	{ "rgLogHash", &rg_ad.log_hash },
 	{ "rgLogOutcome", &rg_ad.log_outcome },

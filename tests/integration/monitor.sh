@@ -2,11 +2,13 @@
 # Telemetry: the overlay's counters under cn=Monitor move with allowed and denied changes
 # (by kind and by rule), with log writes and with alerts; a volume of resets and runs of
 # denials per target and per requester raise their alerts (the record flagged for review
-# with its reason, a log line); the hash chain covers the reason; bad thresholds are
-# refused, in cn=config and with file and line in slapd.conf.
+# with its reason, a log line) and syncd sends each flagged record to its alert hook (a
+# webhook to the sandbox's receiver) and says so on the record and in its metrics; the hash
+# chain covers the reason; bad thresholds are refused, in cn=config and with file and line
+# in slapd.conf.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
-sandbox_up
+sandbox_up --syncd
 
 ALICE=$RG_USER_DN CAROL="uid=carol,ou=people,$RG_BASE" BOB=$RG_PRIV_USER_DN
 CFG=$(rg_cfg_dn)
@@ -157,6 +159,55 @@ check_eq "  slapd logged one requester-denials alert" 1 "$(alerts_logged request
 delta "  Alerts requester-denials +1" "$before" Alerts requester-denials 1
 delta "  Alerts +1" "$before" Alerts 1
 
+# ---- syncd: alert events ----
+flagged=$(ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL \
+	-b "$RG_LOG_BASE" -s one '(rgLogAlert=TRUE)' rgLogChangeNumber |
+	sed -n 's/^rgLogChangeNumber: //p' | sort -n | tr '\n' ' ')
+check_eq "three records are flagged" 3 "$(wc -w <<<"$flagged")"
+# alert_events: "NUMBER DECISION RULE" of each alert the receiver got at /alerts, sorted
+alert_events() {
+	python3 - "$RG_DIR/hook-requests.jsonl" <<'PY'
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("path") != "/alerts":
+        continue
+    b = json.loads(r["body"])
+    seen.add("%d %s %s %s" % (b["change_number"], b["event"], b["decision"], b["rule"]))
+print("\n".join(sorted(seen, key=lambda s: int(s.split()[0]))))
+PY
+}
+for _ in $(seq 1 100); do
+	[ "$(alert_events | grep -c .)" -ge 3 ] && break
+	sleep 0.1
+done
+set -- $flagged
+check_eq "syncd sent each flagged record to the alert webhook" \
+	"$1 alert allowed allowed
+$2 alert denied evidence-missing
+$3 alert denied evidence-missing" "$(alert_events)"
+check "  and no password change went there" test "$(python3 -c '
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("path") == "/alerts"
+          and json.loads(json.loads(l)["body"])["event"] != "alert"))' "$RG_DIR/hook-requests.jsonl")" = 0
+status=
+for _ in $(seq 1 50); do
+	status=$(rec "$3" rgLogAlertStatus)
+	[ -n "$status" ] && break
+	sleep 0.1
+done
+check "  the record says so: rgLogAlertStatus ($status)" \
+	test "${status#alerts delivered attempts=1 time=}" != "$status"
+metrics=$(curl -s "$RG_SYNCD_METRICS_URL" 2>/dev/null ||
+	python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$RG_SYNCD_METRICS_URL")
+check_eq "  syncd's metrics count three alerts" "resetguard_syncd_alerts_total 3" \
+	"$(grep '^resetguard_syncd_alerts_total ' <<<"$metrics")"
+check_eq "  and three taken by the hook" 'resetguard_syncd_alert_hook_delivered_total{hook="alerts"} 3' \
+	"$(grep '^resetguard_syncd_alert_hook_delivered_total' <<<"$metrics")"
+check_eq "  the alert hook is not among the password-change hooks" "" \
+	"$(grep '^resetguard_syncd_hook_attempts_total{hook="alerts"}' <<<"$metrics" || true)"
+
 check "resetguard-audit verify passes over records with alert reasons" \
 	"$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify
 check_eq "report --alert lists the three flagged records" 3 \
@@ -183,6 +234,28 @@ cfg_refused "cn=config: a window of 10x is refused" "replace: olcRgAlertTargetDe
 olcRgAlertTargetDenials: 5 10x" 'window "10x" is not a whole number'
 cfg_refused "cn=config: a threshold without a window is refused" "replace: olcRgAlertRequesterDenials
 olcRgAlertRequesterDenials: 5" "missing <count> <seconds>"
+
+# syncd_bad NAME VALUE MESSAGE: syncd's configuration with alert-hooks VALUE fails its check,
+# naming the file, the line of alert-hooks and MESSAGE.
+syncd_bad() {
+	local f=$RG_DIR/syncd-bad.conf line
+	sed "s/^alert-hooks .*/alert-hooks $2/" "$RG_SYNCD_CONF" >"$f"
+	line=$(grep -n '^alert-hooks ' "$f" | cut -d: -f1)
+	_run "$RG_TOP/resetguard-syncd" -t -f "$f"
+	if [ "$T_RC" -eq 0 ]; then
+		_fail "$1" "accepted"
+	elif [[ "$T_OUT" != *"$f:$line: $3"* ]]; then
+		_fail "$1" "refused, but without \"$f:$line: $3\""
+	else
+		_pass "$1"
+	fi
+}
+syncd_bad "syncd: alert-hooks naming no hook is refused with file and line" nosuch \
+	'alert-hooks: no hook "nosuch" is defined'
+syncd_bad "syncd: alert-hooks naming a CAEP hook is refused" sessions \
+	'alert-hooks: hook "sessions" is of type caep; alerts go to webhook and exec hooks only'
+syncd_bad "syncd: alert-hooks naming a hook twice is refused" "alerts,alerts" \
+	'alert-hooks names hook "alerts" twice'
 
 conf=$RG_DIR/alerts.conf
 # slaptest_bad NAME DIRECTIVE MESSAGE: a minimal slapd.conf ending in DIRECTIVE fails

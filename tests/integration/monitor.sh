@@ -208,6 +208,29 @@ check_eq "  and three taken by the hook" 'resetguard_syncd_alert_hook_delivered_
 check_eq "  the alert hook is not among the password-change hooks" "" \
 	"$(grep '^resetguard_syncd_hook_attempts_total{hook="alerts"}' <<<"$metrics" || true)"
 
+# The shipped dashboard reads what is really published: every counter DN pattern matches a
+# counter of this slapd (the names openldap_exporter gives them are their DNs), every syncd
+# metric is one syncd serves.
+mon "$DB" sub monitorCounter | sed -n 's/^dn: //p' >"$RG_DIR/counter-dns.txt"
+check "the Grafana dashboard's patterns match the published counters and metrics" python3 -c '
+import json, re, sys
+dash = json.load(open(sys.argv[1]))
+dns = open(sys.argv[2]).read().split("\n")
+served = {l.split("{")[0].split(" ")[0] for l in sys.stdin if l and not l.startswith("#")}
+served |= {re.sub(r"_(bucket|sum|count)$", "", m) for m in served}
+bad = []
+for p in dash["panels"]:
+    for t in p.get("targets", []):
+        for pat in re.findall(r"dn=~\"([^\"]+)\"", t["expr"]):
+            if not any(re.fullmatch(pat, d) for d in dns):
+                bad.append("%s: no counter matches %s" % (p["title"], pat))
+        for m in re.findall(r"\b(resetguard_syncd_[a-z_]+)", t["expr"]):
+            if m not in served and re.sub(r"_(bucket|sum|count)$", "", m) not in served:
+                bad.append("%s: syncd serves no %s" % (p["title"], m))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)' "$RG_TOP/share/grafana/resetguard.json" "$RG_DIR/counter-dns.txt" \
+	<<<"$metrics"
+
 check "resetguard-audit verify passes over records with alert reasons" \
 	"$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify
 check_eq "report --alert lists the three flagged records" 3 \

@@ -32,6 +32,7 @@ struct pend {
 	unsigned long long number;
 	char *dn;
 	char *v[7]; /* the attributes of want[], in that order */
+	char *uid;  /* the value of the account's first RDN */
 	struct hook_event ev;
 	enum tstatus *st; /* per alert hook */
 	int *attempts;
@@ -62,6 +63,7 @@ static void
 pend_free(struct pend *p, size_t nh)
 {
 	free(p->dn);
+	free(p->uid);
 	for (size_t i = 0; i < sizeof(p->v) / sizeof(p->v[0]); i++)
 		free(p->v[i]);
 	for (size_t i = 0; p->err != NULL && i < nh; i++)
@@ -82,6 +84,20 @@ first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
 		s = strndup(v[0]->bv_val, v[0]->bv_len);
 	ldap_value_free_len(v);
 	return s;
+}
+
+/* As the password-change events give it: the account's uid, for the usual DN. */
+static char *
+first_rdn_value(const char *dn)
+{
+	LDAPDN parsed = NULL;
+	char *out = NULL;
+
+	if (dn != NULL && ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
+		parsed != NULL && parsed[0] != NULL && parsed[0][0] != NULL)
+		out = strndup(parsed[0][0]->la_value.bv_val, parsed[0][0]->la_value.bv_len);
+	ldap_dnfree(parsed);
+	return out;
 }
 
 /* A record found in the log: already known, or a new one to send. */
@@ -112,10 +128,12 @@ take(struct alerts *a, LDAPMessage *entry)
 	}
 	for (size_t i = 0; i < sizeof(p->v) / sizeof(p->v[0]); i++)
 		p->v[i] = first_value(a->ld, entry, want[i]);
+	p->uid = first_rdn_value(p->v[0]);
 	p->number = n;
 	p->seen = 1;
 	p->ev = (struct hook_event){.number = n,
 		.account = p->v[0],
+		.rdn_value = p->uid,
 		.kind = p->v[1],
 		.requester = p->v[2],
 		.time = p->v[3],

@@ -174,7 +174,8 @@ for line in open(sys.argv[1]):
     if r.get("path") != "/alerts":
         continue
     b = json.loads(r["body"])
-    seen.add("%d %s %s %s" % (b["change_number"], b["event"], b["decision"], b["rule"]))
+    seen.add("%d %s %s %s %s" % (b["change_number"], b["event"], b["uid"], b["decision"],
+                                 b["rule"]))
 print("\n".join(sorted(seen, key=lambda s: int(s.split()[0]))))
 PY
 }
@@ -184,9 +185,9 @@ for _ in $(seq 1 100); do
 done
 set -- $flagged
 check_eq "syncd sent each flagged record to the alert webhook" \
-	"$1 alert allowed allowed
-$2 alert denied evidence-missing
-$3 alert denied evidence-missing" "$(alert_events)"
+	"$1 alert alice allowed allowed
+$2 alert carol denied evidence-missing
+$3 alert root.bob denied evidence-missing" "$(alert_events)"
 check "  and no password change went there" test "$(python3 -c '
 import json, sys
 print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("path") == "/alerts"

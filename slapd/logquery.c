@@ -168,26 +168,3 @@ rg_log_history(Operation *op, rg_info *ri, struct berval *target_ndn,
 	free(filter);
 	return rc;
 }
-
-long long
-rg_log_count_denied(Operation *op, rg_info *ri, int per_requester, struct berval *who_ndn,
-	long long since)
-{
-	long long n = 0;
-	slap_callback cb = { NULL, count_entry, NULL, &n };
-	char timebuf[32], *who, *filter = NULL;
-	int rc;
-
-	rg_log_format_time(timebuf, since, 0);
-	if ((who = escaped(op, who_ndn->bv_val)) == NULL)
-		return -1;
-	rc = asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogDecision=denied)(%s=%s)"
-		"(rgLogTime>=%s))", per_requester ? "rgLogRequester" : "rgLogTarget", who,
-		timebuf);
-	ch_free(who);
-	if (rc < 0)
-		return -1;
-	rc = search_log(op, ri, filter, slap_anlist_no_attrs, &cb);
-	free(filter);
-	return rc == 0 ? n : -1;
-}

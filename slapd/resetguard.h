@@ -128,9 +128,6 @@ void rg_log_settle_stop(rg_info *ri);
 /* logquery.c: reading the log's records (and nothing else under its base). */
 long long rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
 	struct berval *who_ndn, long long since);
-/* Denied changes of (or by, per_requester) who_ndn recorded since then; -1 on error. */
-long long rg_log_count_denied(Operation *op, rg_info *ri, int per_requester,
-	struct berval *who_ndn, long long since);
 /* What the log knows of an account that is being created again. */
 struct rg_history {
 	int known;                          /* the log has a record for this DN */

@@ -126,16 +126,18 @@ check_eq "  and raises no alert any more" FALSE "$(rec "$(last_number)" rgLogAle
 cfg "resetguard-alert-target-denials 3 600" "replace: olcRgAlertTargetDenials
 olcRgAlertTargetDenials: 3 600"
 snapshot >"$before"
-# Carol was denied once above, to the help desk: two more make the run.
-check_result "target denials: carol is denied again" 50 evidence-missing \
-	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$CAROL"
-check_eq "  the second denial of carol raises no alert" FALSE "$(rec "$(last_number)" rgLogAlert)"
+# Counted from when the alert is set: carol's denial above does not count.
+for i in 1 2; do
+	check_result "target denials: carol is denied ($i)" 50 evidence-missing \
+		ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$CAROL"
+	check_eq "  denial $i of carol raises no alert" FALSE "$(rec "$(last_number)" rgLogAlert)"
+done
 check_result "target denials: carol is denied a third time" 50 evidence-missing \
 	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$CAROL"
 n=$(last_number)
 check_eq "  the third denial's record has rgLogAlert TRUE" TRUE "$(rec "$n" rgLogAlert)"
 check_eq "  and is up for review" TRUE "$(rec "$n" rgLogReviewRequired)"
-check_eq "  its reason" "target-denials: 3 denied changes of \"$CAROL\" in the last 600 seconds (threshold 3)" \
+check_eq "  its reason" "target-denials: 3 or more denied changes of \"$CAROL\" in the last 600 seconds (threshold 3)" \
 	"$(rec "$n" rgLogAlertReason)"
 check_eq "  the rule is still the one that denied it" evidence-missing "$(rec "$n" rgLogRule)"
 check_eq "  slapd logged one target-denials alert" 1 "$(alerts_logged target-denials)"
@@ -145,25 +147,44 @@ cfg "resetguard-alert-target-denials is removed" "delete: olcRgAlertTargetDenial
 cfg "resetguard-alert-requester-denials 3 600" "replace: olcRgAlertRequesterDenials
 olcRgAlertRequesterDenials: 3 600"
 snapshot >"$before"
-# The help desk was denied once (carol): two more, of other accounts, make its run.
-check_result "requester denials: the help desk is denied on alice" 50 evidence-missing \
-	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$ALICE"
-check_eq "  no alert yet" FALSE "$(rec "$(last_number)" rgLogAlert)"
-check_result "requester denials: the help desk is denied on root.bob" 50 evidence-missing \
+# Three denials by the help desk, of three accounts: no account has a run, the help desk has.
+for dn in "$CAROL" "$ALICE"; do
+	check_result "requester denials: the help desk is denied on ${dn%%,*}" 50 evidence-missing \
+		ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$dn"
+	check_eq "  no alert yet" FALSE "$(rec "$(last_number)" rgLogAlert)"
+done
+check_result "requester denials: the help desk is denied on uid=root.bob" 50 evidence-missing \
 	ldappasswd -x -H "$RG_URI" -D "$RG_HELPDESK_DN" -w "$RG_HELPDESK_PW" -s "$(newpw)" "$BOB"
 n=$(last_number)
 check_eq "  the third denial by the help desk raises the alert" TRUE "$(rec "$n" rgLogAlert)"
-check_eq "  its reason" "requester-denials: 3 denied changes by \"$RG_HELPDESK_DN\" in the last 600 seconds (threshold 3)" \
+check_eq "  its reason" "requester-denials: 3 or more denied changes by \"$RG_HELPDESK_DN\" in the last 600 seconds (threshold 3)" \
 	"$(rec "$n" rgLogAlertReason)"
 check_eq "  slapd logged one requester-denials alert" 1 "$(alerts_logged requester-denials)"
 delta "  Alerts requester-denials +1" "$before" Alerts requester-denials 1
 delta "  Alerts +1" "$before" Alerts 1
 
+cfg "resetguard-alert-requester-denials is removed" "delete: olcRgAlertRequesterDenials"
+
+# The window slides: two denials 3 s apart are no run of 2 within 2 s; a third right after
+# the second is.
+cfg "resetguard-alert-target-denials 2 2" "replace: olcRgAlertTargetDenials
+olcRgAlertTargetDenials: 2 2"
+check_result "window: alice is denied" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$ALICE"
+sleep 3
+check_result "window: alice is denied again 3 s later" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$ALICE"
+check_eq "  no alert: the first denial has left the window" FALSE "$(rec "$(last_number)" rgLogAlert)"
+check_result "window: and once more at once" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$ALICE"
+check_eq "  the alert" TRUE "$(rec "$(last_number)" rgLogAlert)"
+cfg "resetguard-alert-target-denials is removed" "delete: olcRgAlertTargetDenials"
+
 # ---- syncd: alert events ----
 flagged=$(ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL \
 	-b "$RG_LOG_BASE" -s one '(rgLogAlert=TRUE)' rgLogChangeNumber |
 	sed -n 's/^rgLogChangeNumber: //p' | sort -n | tr '\n' ' ')
-check_eq "three records are flagged" 3 "$(wc -w <<<"$flagged")"
+check_eq "four records are flagged" 4 "$(wc -w <<<"$flagged")"
 # alert_events: "NUMBER DECISION RULE" of each alert the receiver got at /alerts, sorted
 alert_events() {
 	python3 - "$RG_DIR/hook-requests.jsonl" <<'PY'
@@ -180,21 +201,22 @@ print("\n".join(sorted(seen, key=lambda s: int(s.split()[0]))))
 PY
 }
 for _ in $(seq 1 100); do
-	[ "$(alert_events | grep -c .)" -ge 3 ] && break
+	[ "$(alert_events | grep -c .)" -ge 4 ] && break
 	sleep 0.1
 done
 set -- $flagged
 check_eq "syncd sent each flagged record to the alert webhook" \
 	"$1 alert alice allowed allowed
 $2 alert carol denied evidence-missing
-$3 alert root.bob denied evidence-missing" "$(alert_events)"
+$3 alert root.bob denied evidence-missing
+$4 alert alice denied evidence-missing" "$(alert_events)"
 check "  and no password change went there" test "$(python3 -c '
 import json, sys
 print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("path") == "/alerts"
           and json.loads(json.loads(l)["body"])["event"] != "alert"))' "$RG_DIR/hook-requests.jsonl")" = 0
 status=
 for _ in $(seq 1 50); do
-	status=$(rec "$3" rgLogAlertStatus)
+	status=$(rec "$4" rgLogAlertStatus)
 	[ -n "$status" ] && break
 	sleep 0.1
 done
@@ -202,9 +224,9 @@ check "  the record says so: rgLogAlertStatus ($status)" \
 	test "${status#alerts delivered attempts=1 time=}" != "$status"
 metrics=$(curl -s "$RG_SYNCD_METRICS_URL" 2>/dev/null ||
 	python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$RG_SYNCD_METRICS_URL")
-check_eq "  syncd's metrics count three alerts" "resetguard_syncd_alerts_total 3" \
+check_eq "  syncd's metrics count four alerts" "resetguard_syncd_alerts_total 4" \
 	"$(grep '^resetguard_syncd_alerts_total ' <<<"$metrics")"
-check_eq "  and three taken by the hook" 'resetguard_syncd_alert_hook_delivered_total{hook="alerts"} 3' \
+check_eq "  and four taken by the hook" 'resetguard_syncd_alert_hook_delivered_total{hook="alerts"} 4' \
 	"$(grep '^resetguard_syncd_alert_hook_delivered_total' <<<"$metrics")"
 check_eq "  the alert hook is not among the password-change hooks" "" \
 	"$(grep '^resetguard_syncd_hook_attempts_total{hook="alerts"}' <<<"$metrics" || true)"
@@ -234,7 +256,7 @@ sys.exit(1 if bad else 0)' "$RG_TOP/share/grafana/resetguard.json" "$RG_DIR/coun
 
 check "resetguard-audit verify passes over records with alert reasons" \
 	"$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify
-check_eq "report --alert lists the three flagged records" 3 \
+check_eq "report --alert lists the four flagged records" 4 \
 	"$("$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" \
 		report --alert --format csv | tail -n +2 | grep -c .)"
 
@@ -254,6 +276,8 @@ $2"
 }
 cfg_refused "cn=config: a threshold of 0 is refused" "replace: olcRgAlertVolume
 olcRgAlertVolume: 0 600" 'count "0" is not a whole number'
+cfg_refused "cn=config: a run of more than 1000 denials is refused" "replace: olcRgAlertTargetDenials
+olcRgAlertTargetDenials: 1001 600" 'count "1001" is not a whole number from 1 to 1000'
 cfg_refused "cn=config: a window of 10x is refused" "replace: olcRgAlertTargetDenials
 olcRgAlertTargetDenials: 5 10x" 'window "10x" is not a whole number'
 cfg_refused "cn=config: a threshold without a window is refused" "replace: olcRgAlertRequesterDenials

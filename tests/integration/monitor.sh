@@ -305,6 +305,17 @@ syncd_bad "syncd: alert-hooks naming a CAEP hook is refused" sessions \
 syncd_bad "syncd: alert-hooks naming a hook twice is refused" "alerts,alerts" \
 	'alert-hooks names hook "alerts" twice'
 
+# ---- from slapd.conf, the monitor database first ----
+sandbox_up --slapd-conf --no-syncd
+DB=$(mon "$TOP" one 1.1 | sed -n 's/^dn: //p')
+named=$(ldapsearch -x -H "$RG_URI" -D "$RG_ADMIN_DN" -w "$RG_ADMIN_PW" -LLL -o ldif-wrap=no \
+	-b cn=Databases,cn=Monitor -s one "(namingContexts=$RG_BASE)" 1.1 | sed -n 's/^dn: //p')
+check_eq "slapd.conf: the counters' database is numbered as back-monitor numbers it" \
+	"${named%%,*},$TOP" "$DB"
+check_result "slapd.conf: a denied reset" 50 evidence-missing \
+	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -s "$(newpw)" "$ALICE"
+check_eq "  counted" 1 "$(counter Denied self-service)"
+
 conf=$RG_DIR/alerts.conf
 # slaptest_bad NAME DIRECTIVE MESSAGE: a minimal slapd.conf ending in DIRECTIVE fails
 # slaptest naming the file, the line and MESSAGE.

@@ -114,6 +114,8 @@ rg_log_canonical(const struct rg_log_record *r, size_t *len)
 	field(&b, "reason", r->reason);
 	field(&b, "reviewRequired", r->review_required ? "TRUE" : "FALSE");
 	field(&b, "alert", r->alert ? "TRUE" : "FALSE");
+	if (r->alert_reason != NULL)
+		field(&b, "alertReason", r->alert_reason);
 	field(&b, "prev", r->prev_hash);
 	if (b.failed) {
 		free(b.p);

@@ -6,8 +6,9 @@
  *
  *   "resetguard-log-v1\n" followed by one line "NAME=VALUE\n" per field, in the order of
  *   rg_log_canonical, every field present (absent ones with an empty value) except
- *   "authenticated", written after "requester" only when the record has one, so that the
- *   records written before it existed keep their hashes. VALUE is the
+ *   "authenticated", written after "requester" only when the record has one, and
+ *   "alertReason", written after "alert" only when the record has one, so that the
+ *   records written before they existed keep their hashes. VALUE is the
  *   LDAP value as stored, with '\\' written as "\\\\", ',' in methods as "\\x2c", and every
  *   byte below 0x20 or equal to 0x7f as "\\xHH" (lower-case hex). methods is the amr values
  *   in stored order joined by ','; booleans are TRUE or FALSE; level is decimal, empty for
@@ -41,6 +42,7 @@ struct rg_log_record {
 	const char *reason;
 	int review_required;
 	int alert;
+	const char *alert_reason; /* NULL unless an anomaly alert was raised */
 	char prev_hash[RG_LOG_HASH_HEX];
 };
 

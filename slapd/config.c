@@ -13,6 +13,7 @@ enum {
 	RG_CF_LOG_PURGE,
 	RG_CF_SEAL_CERT,
 	RG_CF_RECOVERY_ATTR,
+	RG_CF_ALERT,                        /* + enum rg_alert: alerts.c parses them */
 };
 
 static ConfigDriver rg_cf_gen;
@@ -58,6 +59,23 @@ static ConfigTable rg_cfats[] = {
 	  "( " RG_OID_BASE ".4.20 NAME 'olcRgRecoveryAttr' "
 	  "DESC 'an attribute a reset code goes to: a Modify of it sets rgRecoveryChangeTime' "
 	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString )", NULL, NULL },
+	{ "resetguard-alert-volume", "count> <seconds", 3, 3, 0,
+	  ARG_MAGIC | (RG_CF_ALERT + RG_ALERT_VOLUME), rg_cf_gen,
+	  "( " RG_OID_BASE ".4.25 NAME 'olcRgAlertVolume' "
+	  "DESC 'alert when count resets happen within seconds (default off)' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-alert-target-denials", "count> <seconds", 3, 3, 0,
+	  ARG_MAGIC | (RG_CF_ALERT + RG_ALERT_TARGET_DENIALS), rg_cf_gen,
+	  "( " RG_OID_BASE ".4.26 NAME 'olcRgAlertTargetDenials' "
+	  "DESC 'alert when count changes of one account are denied within seconds "
+	  "(default off)' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "resetguard-alert-requester-denials", "count> <seconds", 3, 3, 0,
+	  ARG_MAGIC | (RG_CF_ALERT + RG_ALERT_REQUESTER_DENIALS), rg_cf_gen,
+	  "( " RG_OID_BASE ".4.27 NAME 'olcRgAlertRequesterDenials' "
+	  "DESC 'alert when count changes by one requester are denied within seconds "
+	  "(default off)' "
+	  "EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 
@@ -65,7 +83,8 @@ static ConfigOCs rg_cfocs[] = {
 	{ "( " RG_OID_BASE ".5.1 NAME 'olcRgConfig' "
 	  "DESC 'resetguard overlay configuration' SUP olcOverlayConfig "
 	  "MAY ( olcRgDefaultPolicy $ olcRgIssuer $ olcRgRootDN $ olcRgClockSkew $ "
-	  "olcRgLog $ olcRgLogPurge $ olcRgSealCert $ olcRgRecoveryAttr ) )",
+	  "olcRgLog $ olcRgLogPurge $ olcRgSealCert $ olcRgRecoveryAttr $ olcRgAlertVolume $ "
+	  "olcRgAlertTargetDenials $ olcRgAlertRequesterDenials ) )",
 	  Cft_Overlay, rg_cfats },
 	{ NULL, 0, NULL }
 };
@@ -253,6 +272,8 @@ rg_cf_gen(ConfigArgs *c)
 	char err[256];
 	struct berval bv;
 
+	if (c->type >= RG_CF_ALERT && c->type < RG_CF_ALERT + RG_ALERT_COUNT)
+		return rg_alerts_config(c, ri, c->type - RG_CF_ALERT);
 	if (c->op == SLAP_CONFIG_EMIT)
 		return rg_cf_emit(c, ri);
 	if (c->op == LDAP_MOD_DELETE)

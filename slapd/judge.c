@@ -35,6 +35,7 @@ struct rg_change {
 					     * DER, or empty */
 	struct rg_activity activity;        /* the target's recent activity */
 	struct rg_peer peer;                /* the connection's TLS client certificate */
+	char alert_reason[512];             /* the anomaly alerts raised (alerts.c), or empty */
 };
 
 enum target_state { TARGET_READ, TARGET_MISSING, TARGET_NO_ACCESS };
@@ -343,6 +344,7 @@ append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_
 	}
 	r.review_required = ch->dec.review_required;
 	r.alert = ch->dec.alert;
+	r.alert_reason = ch->alert_reason[0] != '\0' ? ch->alert_reason : NULL;
 	if (rg_log_append(op, ri, &r, ch->dec.allowed,
 	    ch->dec.allowed && !BER_BVISNULL(&ch->sealed) ? &ch->sealed : NULL, &ch->record_ndn,
 	    err, errlen) != 0)
@@ -372,6 +374,7 @@ decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 	rg_log_settle(op, ri);
 	if (ch->dec.allowed && ch->have_policy && !ch->req.exempt)
 		check_velocity(op, ri, ch);
+	rg_alerts_check(op, ri, &ch->req, &ch->dec, ch->alert_reason, sizeof(ch->alert_reason));
 	if (append_record(op, ri, ch, err, sizeof(err)) != 0) {
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, err);
 		/* No unlogged reset: an allowed change whose record cannot be written is refused. */
@@ -511,6 +514,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 	if (ch.have_policy && uses_evidence(req->kind) && !req->in_transaction)
 		gather_evidence_facts(op, ri, &ch);
 	decide_and_record(op, ri, &ch);
+	rg_monitor_judged(ri, req->kind, ch.dec.rule, ch.dec.allowed);
 	Debug(LDAP_DEBUG_STATS, "%s resetguard: %s %s of \"%s\" by \"%s\": %s (%s)\n",
 		op->o_log_prefix, rg_kind_name(req->kind), at->operation, op->o_req_ndn.bv_val,
 		req->requester_ndn, ch.dec.allowed ? "allowed" : "denied",

@@ -176,6 +176,7 @@ record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const ch
 	put(op, e, rg_ad.log_reason, r->reason);
 	put(op, e, rg_ad.log_review_required, r->review_required ? "TRUE" : "FALSE");
 	put(op, e, rg_ad.log_alert, r->alert ? "TRUE" : "FALSE");
+	put(op, e, rg_ad.log_alert_reason, r->alert_reason);
 	put(op, e, rg_ad.log_prev_hash, r->prev_hash);
 	put(op, e, rg_ad.log_hash, hash);
 	if (pending)
@@ -195,7 +196,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	SlapReply rs2 = { REP_RESULT };
 	const char *text = NULL;
 	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
-	struct timeval tv;
+	struct timeval tv, t0, t1;
 	Entry *e;
 	int rc = -1;
 
@@ -233,7 +234,10 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 		goto out;
 	}
 	ber_dupbv_x(ndn, &e->e_nname, op->o_tmpmemctx);
+	gettimeofday(&t0, NULL);
 	be->be_add(&op2, &rs2);
+	gettimeofday(&t1, NULL);
+	rg_monitor_log_write(ri, (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec));
 	if (e == op2.ora_e)
 		entry_free(e);
 	if (rs2.sr_err != LDAP_SUCCESS) {

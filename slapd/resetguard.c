@@ -184,6 +184,8 @@ rg_db_init(BackendDB *be, ConfigReply *cr)
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_base);
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_nbase);
 	ldap_pvt_thread_mutex_init(&ri->ri_log_mutex);
+	rg_monitor_init(ri);
+	rg_alerts_init(ri);
 	on->on_bi.bi_private = ri;
 	/* Without this a client marking the proofing control critical is refused with
 	 * unavailableCriticalExtension before the overlay sees the request. */
@@ -222,6 +224,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_purge_start(be, ri);
 		rg_log_settle_start(ri);
+		rg_monitor_open(be, ri);
 	}
 	return 0;
 }
@@ -233,6 +236,7 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 
 	rg_log_purge_stop(on->on_bi.bi_private);
 	rg_log_settle_stop(on->on_bi.bi_private);
+	rg_monitor_close(on->on_bi.bi_private);
 	return 0;
 }
 
@@ -253,6 +257,8 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	ch_free(ri->ri_seal_cert_file);
 	ber_bvarray_free(ri->ri_issuer_cfg);
 	rg_recovery_attr_delete(ri, -1);
+	rg_monitor_free(ri);
+	rg_alerts_free(ri);
 	ch_free(ri);
 	on->on_bi.bi_private = NULL;
 	return 0;

@@ -35,6 +35,8 @@ typedef struct rg_info {
 	struct re_s *ri_settle_task;
 	int ri_clock_skew;
 	AttributeDescription **ri_recovery; /* recovery attributes, NULL-terminated, or NULL */
+	struct rg_monitor *ri_monitor;      /* monitor.c: counters, cn=Monitor entries */
+	struct rg_alerts *ri_alerts;        /* alerts.c: anomaly thresholds and windows */
 } rg_info;
 
 /* Attribute descriptions resolved from the loaded schema when a database opens. */
@@ -51,7 +53,7 @@ struct rg_ads {
 		*log_review_required, *log_alert, *log_prev_hash, *log_hash, *log_outcome,
 		*log_outcome_text, *log_reviewer, *log_review_time, *log_review_verdict,
 		*log_target_status, *log_hook_status, *log_anchor_number, *log_anchor_hash,
-		*log_sealed;
+		*log_sealed, *log_alert_reason, *log_alert_status;
 	ObjectClass *oc_log_record, *oc_log_root;
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
 };
@@ -169,6 +171,33 @@ void rg_log_purge_stop(rg_info *ri);
 
 /* rglog.c */
 int rg_rglog_register(void);
+
+/* monitor.c: counters kept by atomic additions, published under cn=Monitor when
+ * back-monitor is configured. */
+enum rg_alert {
+	RG_ALERT_VOLUME,                    /* organisation-wide resets within a window */
+	RG_ALERT_TARGET_DENIALS,            /* denied changes of one account within a window */
+	RG_ALERT_REQUESTER_DENIALS,         /* denied changes by one requester within a window */
+	RG_ALERT_COUNT
+};
+const char *rg_alert_name(enum rg_alert a);
+void rg_monitor_init(rg_info *ri);
+void rg_monitor_open(BackendDB *be, rg_info *ri);
+void rg_monitor_close(rg_info *ri);
+void rg_monitor_free(rg_info *ri);
+void rg_monitor_judged(rg_info *ri, enum rg_kind kind, enum rg_rule rule, int allowed);
+void rg_monitor_log_write(rg_info *ri, long long usec);
+void rg_monitor_alert(rg_info *ri, enum rg_alert a);
+
+/* alerts.c: anomalies over sliding windows. With the log lock held, before the record is
+ * appended: flags dec (alert, review) and writes why into reason (empty: no alert). */
+void rg_alerts_init(rg_info *ri);
+void rg_alerts_free(rg_info *ri);
+void rg_alerts_check(Operation *op, rg_info *ri, const struct rg_request *req,
+	struct rg_decision *dec, char *reason, size_t len);
+/* The resetguard-alert-* directives (config.c's table hands them over). */
+struct config_args_s;
+int rg_alerts_config(struct config_args_s *c, rg_info *ri, enum rg_alert a);
 
 /* opattrs.c */
 struct rg_effects {

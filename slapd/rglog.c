@@ -175,6 +175,14 @@ status_value_ok(const struct berval *v)
 	return p == end || strncmp(p, " error=", 7) == 0;
 }
 
+/* What syncd writes onto a record: delivery to targets, hooks, and alert events. */
+static int
+is_status(AttributeDescription *ad)
+{
+	return ad == rg_ad.log_target_status || ad == rg_ad.log_hook_status ||
+		ad == rg_ad.log_alert_status;
+}
+
 static int
 status_write(Operation *op, SlapReply *rs)
 {
@@ -185,7 +193,7 @@ status_write(Operation *op, SlapReply *rs)
 			"propagation status is written by syncd's own identity, not by the log "
 			"database's rootdn nor through proxied authorization");
 	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
-		if (m->sml_desc != rg_ad.log_target_status && m->sml_desc != rg_ad.log_hook_status)
+		if (!is_status(m->sml_desc))
 			continue;
 		for (int i = 0; m->sml_op != LDAP_MOD_DELETE && m->sml_values != NULL &&
 		     !BER_BVISNULL(&m->sml_values[i]); i++)
@@ -212,8 +220,7 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 		if (m->sml_desc == rg_ad.log_review_verdict && m->sml_op != LDAP_MOD_DELETE &&
 		    m->sml_numvals == 1)
 			verdicts++;
-		else if (m->sml_desc == rg_ad.log_target_status ||
-		    m->sml_desc == rg_ad.log_hook_status ||
+		else if (is_status(m->sml_desc) ||
 		    (m->sml_desc == rg_ad.log_sealed && m->sml_op == LDAP_MOD_DELETE))
 			status++;
 		else

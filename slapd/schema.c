@@ -114,6 +114,8 @@ static const struct {
 	{ "rgLogReason", &rg_ad.log_reason },
 	{ "rgLogReviewRequired", &rg_ad.log_review_required },
 	{ "rgLogAlert", &rg_ad.log_alert },
+	{ "rgLogAlertReason", &rg_ad.log_alert_reason },
+	{ "rgLogAlertStatus", &rg_ad.log_alert_status },
 	{ "rgLogPrevHash", &rg_ad.log_prev_hash },
 	{ "rgLogHash", &rg_ad.log_hash },
 	{ "rgLogOutcome", &rg_ad.log_outcome },

@@ -21,7 +21,7 @@
 #define MAX_LINE 8192
 #define MAX_NAME 64
 
-enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER };
+enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER, V_NAMES };
 
 struct key_def {
 	const char *name;
@@ -51,6 +51,8 @@ static const struct key_def keys[] = {
 	/* the lower bound that matters is retry-base, checked once the whole file is read */
 	{"retry-max", V_INT, F(retry_max), 1, 86400},
 	{"op-timeout", V_INT, F(op_timeout), 1, 300},
+	/* hook names, checked against the hooks once the whole file is read */
+	{"alert-hooks", V_NAMES, F(alert_hooks_names), 0, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -339,6 +341,8 @@ set_global(struct parser *p, const char *key, const char *v)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
 				"log must be syslog or json, not \"%s\"", v);
 		break;
+	case V_NAMES:
+		break;
 	case V_USER:
 		if (getpwnam(v) == NULL)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
@@ -542,6 +546,59 @@ parse_line(struct parser *p, char *s, size_t n)
 	return p->block != B_NONE ? block_line(p, key, v) : set_global(p, key, v);
 }
 
+/* alert-hooks NAME[,NAME...]: those hooks leave the password-change hooks for the alert
+ * events (alerts.c). Only the kinds that send the JSON document can say what an alert is:
+ * CAEP defines no such event, and notify writes to account holders. */
+static int
+alert_hooks_take(struct parser *p)
+{
+	struct syncd_config *cfg = p->cfg;
+	int line = seen(p, "alert-hooks");
+	char *list, *name, *save = NULL;
+	int rc = 0;
+
+	if (cfg->alert_hooks_names == NULL)
+		return 0;
+	if ((list = strdup(cfg->alert_hooks_names)) == NULL)
+		return confkv_err(p->err, p->errlen, p->file, line, "out of memory");
+	for (name = strtok_r(list, ", \t", &save); name != NULL && rc == 0;
+		name = strtok_r(NULL, ", \t", &save)) {
+		size_t i = 0;
+		struct hook **v;
+
+		while (i < cfg->nhooks && strcmp(cfg->hooks[i]->name, name) != 0)
+			i++;
+		if (i == cfg->nhooks) {
+			int taken = 0;
+
+			for (size_t j = 0; j < cfg->nalert_hooks; j++)
+				taken |= strcmp(cfg->alert_hooks[j]->name, name) == 0;
+			rc = confkv_err(p->err, p->errlen, p->file, line,
+				taken ? "alert-hooks names hook \"%s\" twice"
+				      : "alert-hooks: no hook "
+					"\"%s\" is defined",
+				name);
+		} else if (strcmp(cfg->hooks[i]->ops->kind, "webhook") != 0 &&
+			strcmp(cfg->hooks[i]->ops->kind, "exec") != 0) {
+			rc = confkv_err(p->err, p->errlen, p->file, line,
+				"alert-hooks: hook \"%s\" "
+				"is of type %s; alerts go to webhook and exec hooks only",
+				name, cfg->hooks[i]->ops->kind);
+		} else if ((v = realloc(cfg->alert_hooks, (cfg->nalert_hooks + 1) * sizeof(*v))) ==
+			NULL) {
+			rc = confkv_err(p->err, p->errlen, p->file, line, "out of memory");
+		} else {
+			cfg->alert_hooks = v;
+			v[cfg->nalert_hooks++] = cfg->hooks[i];
+			memmove(&cfg->hooks[i], &cfg->hooks[i + 1],
+				(cfg->nhooks - i - 1) * sizeof(*cfg->hooks));
+			cfg->nhooks--;
+		}
+	}
+	free(list);
+	return rc;
+}
+
 /* Checks that need the whole file. Missing keys are reported at the last line: that is
  * where the operator will add them. */
 static int
@@ -590,6 +647,8 @@ finish(struct parser *p)
 			seen(p, "retry-max") ? seen(p, "retry-max") : seen(p, "retry-base"),
 			"retry-max (%d) must be >= retry-base (%d)", cfg->retry_max,
 			cfg->retry_base);
+	if (alert_hooks_take(p) != 0)
+		return -1;
 	if (cfg->log_base == NULL && (cfg->log_base = strdup("cn=resetlog")) == NULL)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	if (cfg->log_mode == NULL && (cfg->log_mode = strdup("syslog")) == NULL)
@@ -653,6 +712,15 @@ out:
 	return rc;
 }
 
+static void
+hook_free(struct hook *h)
+{
+	if (h->ops->free != NULL)
+		h->ops->free(h);
+	free(h->name);
+	free(h);
+}
+
 void
 config_free(struct syncd_config *cfg)
 {
@@ -666,16 +734,13 @@ config_free(struct syncd_config *cfg)
 		free(t->name);
 		free(t);
 	}
-	for (size_t i = 0; i < cfg->nhooks; i++) {
-		struct hook *h = cfg->hooks[i];
-
-		if (h->ops->free != NULL)
-			h->ops->free(h);
-		free(h->name);
-		free(h);
-	}
+	for (size_t i = 0; i < cfg->nhooks; i++)
+		hook_free(cfg->hooks[i]);
+	for (size_t i = 0; i < cfg->nalert_hooks; i++)
+		hook_free(cfg->alert_hooks[i]);
 	free(cfg->targets);
 	free(cfg->hooks);
+	free(cfg->alert_hooks);
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].type != V_INT && keys[i].type != V_BOOL)
 			free(*(char **)((char *)cfg + keys[i].off));

@@ -87,5 +87,8 @@ struct metrics;
 struct metrics *metrics_start(struct event_base *base, const char *listen, struct engine *e,
 	char *err, size_t errlen);
 void metrics_stop(struct metrics *m);
+/* The alert thread's figures join the metrics (a may be NULL; m may be NULL). */
+struct alerts;
+void metrics_set_alerts(struct metrics *m, struct alerts *a);
 
 #endif

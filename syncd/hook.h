@@ -25,6 +25,10 @@ struct hook_event {
 	 * directory holds them when the hook runs (NULL-terminated, maybe empty); NULL when
 	 * the kind names none. */
 	char *const *account_values;
+	/* NULL for a password change; "alert" for a record the overlay flagged (alerts.c),
+	 * which then also carries its decision, rule and the alerts' reason. */
+	const char *event;
+	const char *decision, *rule, *alert_reason;
 };
 
 struct hook_ops {

@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 #include <openssl/x509.h>
 
+#include "alerts.h"
 #include "engine.h"
 #include "errbuf.h"
 #include "securefile.h"
@@ -32,6 +33,7 @@ struct daemon {
 	struct engine *engine;
 	struct follower *follower;
 	struct metrics *metrics;
+	struct alerts *alerts;             /* NULL without alert-hooks */
 	struct syncd_config next;          /* a reloaded config, waiting for the drain */
 	int reloading;
 	int failed;
@@ -132,6 +134,10 @@ start(struct daemon *d, char *err, size_t errlen)
 	    (d->metrics = metrics_start(d->base, d->cfg.metrics_listen, d->engine, err,
 	    errlen)) == NULL)
 		return -1;
+	if (d->cfg.nalert_hooks > 0 &&
+	    (d->alerts = alerts_start(&d->cfg, engine_directory(d->engine), err, errlen)) == NULL)
+		return -1;
+	metrics_set_alerts(d->metrics, d->alerts);
 	if ((d->follower = follow_start(d->base, &d->cfg, d->engine, err, errlen)) == NULL)
 		return -1;
 	return 0;
@@ -142,9 +148,11 @@ stop(struct daemon *d)
 {
 	follow_stop(d->follower);
 	metrics_stop(d->metrics);
+	alerts_stop(d->alerts);
 	engine_free(d->engine);
 	d->follower = NULL;
 	d->metrics = NULL;
+	d->alerts = NULL;
 	d->engine = NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "alerts.h"
 #include "engine.h"
 #include "errbuf.h"
 
@@ -16,6 +17,7 @@
 struct metrics {
 	struct evhttp *http;
 	struct engine *e;
+	struct alerts *alerts;
 };
 
 static void
@@ -45,6 +47,39 @@ family(struct evbuffer *out, const struct engine_stats *st, size_t n, int hooks,
 			evbuffer_add_printf(out, "%s{%s=\"%s\"} %lld\n", name,
 				hooks ? "hook" : "target", st[i].name,
 				*(const long long *)((const char *)&st[i] + field));
+}
+
+/* The alert events, when alert-hooks names hooks. */
+static void
+alert_families(struct evbuffer *out, struct alerts *a)
+{
+	struct alerts_stats st[MAX_STATS];
+	size_t n;
+	static const struct {
+		const char *name, *help;
+		size_t field;
+	} fam[] = {
+		{ "resetguard_syncd_alert_hook_attempts_total", "Alert hook runs.",
+		  offsetof(struct alerts_stats, attempts) },
+		{ "resetguard_syncd_alert_hook_delivered_total", "Alert events a hook took.",
+		  offsetof(struct alerts_stats, delivered) },
+		{ "resetguard_syncd_alert_hook_failures_total", "Alert events a hook failed "
+		  "for good.", offsetof(struct alerts_stats, failed) },
+	};
+
+	if (a == NULL)
+		return;
+	n = alerts_stats(a, st, MAX_STATS);
+	evbuffer_add_printf(out, "# HELP resetguard_syncd_alerts_total Records flagged with an "
+		"alert, taken for the alert hooks.\n# TYPE resetguard_syncd_alerts_total counter\n"
+		"resetguard_syncd_alerts_total %lld\n", alerts_records(a));
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name,
+			fam[f].help, fam[f].name);
+		for (size_t i = 0; i < n; i++)
+			evbuffer_add_printf(out, "%s{hook=\"%s\"} %lld\n", fam[f].name, st[i].hook,
+				*(const long long *)((const char *)&st[i] + fam[f].field));
+	}
 }
 
 static void
@@ -90,6 +125,14 @@ metrics(struct evhttp_request *req, void *arg)
 		offsetof(struct engine_stats, attempts));
 	family(out, st, n, 1, "resetguard_syncd_hook_failures_total", "counter",
 		"Records whose hook failed for good.", offsetof(struct engine_stats, failures));
+	family(out, st, n, 0, "resetguard_syncd_delivered_total", "counter",
+		"Records delivered to a target.", offsetof(struct engine_stats, delivered));
+	family(out, st, n, 1, "resetguard_syncd_hook_delivered_total", "counter",
+		"Records whose hook succeeded.", offsetof(struct engine_stats, delivered));
+	evbuffer_add_printf(out, "# HELP resetguard_syncd_log_connected Whether the reset log "
+		"is followed (1) or not (0).\n# TYPE resetguard_syncd_log_connected gauge\n"
+		"resetguard_syncd_log_connected %d\n", engine_health(m->e) == NULL);
+	alert_families(out, m->alerts);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		"text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", out);
@@ -129,6 +172,13 @@ metrics_start(struct event_base *base, const char *listen, struct engine *e, cha
 	evhttp_set_cb(m->http, "/health", health, m);
 	evhttp_set_cb(m->http, "/metrics", metrics, m);
 	return m;
+}
+
+void
+metrics_set_alerts(struct metrics *m, struct alerts *a)
+{
+	if (m != NULL)
+		m->alerts = a;
 }
 
 void

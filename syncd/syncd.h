@@ -45,6 +45,9 @@ struct syncd_config {
 	size_t ntargets;
 	struct hook **hooks;
 	size_t nhooks;
+	char *alert_hooks_names;          /* alert-hooks as written; moved below at load */
+	struct hook **alert_hooks;        /* hooks that take alert events, and only those */
+	size_t nalert_hooks;
 };
 
 /* Parses path strictly: an unknown key, a bad value, a missing required key, a duplicate

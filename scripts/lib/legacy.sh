@@ -131,6 +131,17 @@ hook sessions {
 	tls-ca-file $dir/keys/hook-ca.pem
 	timeout 5
 }
+
+# Alert events (the anomalies the overlay flags) as the webhook's JSON document, to the same
+# receiver; the hook takes alerts only, never password changes.
+hook alerts {
+	type webhook
+	url https://127.0.0.1:$receiver_port/alerts
+	secret-file $dir/keys/alerts.secret
+	tls-ca-file $dir/keys/hook-ca.pem
+	timeout 5
+}
+alert-hooks alerts
 CONF
 }
 
@@ -238,7 +249,8 @@ curl_ok() {
 
 syncd_up() {
 	(umask 077 && printf '%s\n' "$syncd_pw" > "$dir/keys/syncd.pw" &&
-		printf '%s\n' "$legacy_pw" > "$dir/keys/legacy.pw")
+		printf '%s\n' "$legacy_pw" > "$dir/keys/legacy.pw" &&
+		openssl rand -hex 32 > "$dir/keys/alerts.secret")
 	[ "$receiver" = 1 ] && receiver_up
 	syncd_conf > "$dir/syncd.conf"
 	"$top/resetguard-syncd" -t -f "$dir/syncd.conf" >/dev/null ||

@@ -104,6 +104,7 @@ for f in /usr/lib/ldap/resetguard.so /etc/ldap/schema/resetguard.schema \
 	/usr/share/resetguard/02-logdb.ldif /usr/share/resetguard/03-logdb-overlays.ldif \
 	/usr/share/resetguard/04-logroot.ldif /usr/share/resetguard/05-access.ldif \
 	/usr/share/resetguard/06-policy.ldif /usr/share/resetguard/07-overlay.ldif \
+	/usr/share/resetguard/grafana/resetguard.json \
 	/usr/sbin/resetguard-syncd /usr/bin/resetguard-audit /usr/bin/resetguard-token \
 	"$UNIT" /etc/resetguard/syncd.conf "$MANPAGE" \
 	/usr/share/man/man8/resetguard-syncd.8.gz /usr/share/man/man5/resetguard-syncd.conf.5.gz \

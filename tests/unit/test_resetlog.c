@@ -50,6 +50,27 @@ START_TEST(canonical_text)
 }
 END_TEST
 
+/* alertReason is a line only on a record that has one, right after alert=, so that the
+ * records written before it existed keep their hashes. */
+START_TEST(alert_reason_line)
+{
+	struct rg_log_record r = sample();
+	char *text;
+
+	text = rg_log_canonical(&r, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_null(strstr(text, "alertReason"));
+	free(text);
+	r.alert = 1;
+	r.alert_reason = "target-denials: 3 denied changes";
+	text = rg_log_canonical(&r, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text,
+		"\nalert=TRUE\nalertReason=target-denials: 3 denied changes\nprev=0000"));
+	free(text);
+}
+END_TEST
+
 /* No value can forge a line or a method boundary: different records, different texts. */
 START_TEST(escaping_is_injective)
 {
@@ -105,6 +126,8 @@ START_TEST(hash_covers_every_field)
 	CHANGED(m.reason = "INC-1");
 	CHANGED(m.review_required = 1);
 	CHANGED(m.alert = 1);
+	CHANGED(m.alert_reason = "volume: 3 or more resets in the last 60 seconds (threshold 3)");
+	CHANGED(m.alert_reason = "");
 	CHANGED(m.prev_hash[0] = '1');
 #undef CHANGED
 	/* Deterministic. */
@@ -183,6 +206,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(tc, canonical_text);
+	tcase_add_test(tc, alert_reason_line);
 	tcase_add_test(tc, escaping_is_injective);
 	tcase_add_test(tc, hash_covers_every_field);
 	tcase_add_test(tc, time_format);

@@ -296,7 +296,7 @@ audit_scan(LDAP *ld, const char *base, const char *filter, char **attrs, int unp
 enum {
 	F_NUMBER, F_TIME, F_TARGET, F_REQUESTER, F_AUTHENTICATED, F_APPROVER, F_KIND, F_DECISION, F_RULE,
 	F_RULE_TEXT, F_POLICY, F_OPERATION, F_ISSUER, F_LEVEL, F_JTI, F_REASON, F_REVIEW_REQ,
-	F_ALERT, F_PREV, F_HASH,
+	F_ALERT, F_ALERT_REASON, F_PREV, F_HASH,
 	F_NHASHED,              /* those above are read by verify */
 	F_OUTCOME = F_NHASHED, F_OUTCOME_TEXT, F_REVIEWER, F_REVIEW_TIME, F_REVIEW_VERDICT,
 	F_NFIELDS
@@ -310,7 +310,7 @@ char *audit_record_attrs[F_NFIELDS + 2] = {
 	"rgLogApprover",
 	"rgLogKind", "rgLogDecision", "rgLogRule", "rgLogRuleText", "rgLogPolicy",
 	"rgLogOperation", "rgLogIssuer", "rgLogLevel", "rgLogJti", "rgLogReason",
-	"rgLogReviewRequired", "rgLogAlert", "rgLogPrevHash", "rgLogHash",
+	"rgLogReviewRequired", "rgLogAlert", "rgLogAlertReason", "rgLogPrevHash", "rgLogHash",
 	"rgLogOutcome", "rgLogOutcomeText", "rgLogReviewer", "rgLogReviewTime",
 	"rgLogReviewVerdict", "rgLogMethod", NULL
 };
@@ -321,7 +321,8 @@ char *audit_hash_attrs[] = {
 	"rgLogApprover",
 	"rgLogKind", "rgLogDecision", "rgLogRule", "rgLogRuleText", "rgLogPolicy",
 	"rgLogOperation", "rgLogIssuer", "rgLogLevel", "rgLogJti", "rgLogReason",
-	"rgLogReviewRequired", "rgLogAlert", "rgLogPrevHash", "rgLogHash", "rgLogMethod", NULL
+	"rgLogReviewRequired", "rgLogAlert", "rgLogAlertReason", "rgLogPrevHash", "rgLogHash",
+	"rgLogMethod", NULL
 };
 
 static int
@@ -493,6 +494,7 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	a->r.reason = s[F_REASON];
 	a->r.review_required = boolean(a, s[F_REVIEW_REQ]);
 	a->r.alert = boolean(a, s[F_ALERT]);
+	a->r.alert_reason = s[F_ALERT_REASON];
 	a->prev = s[F_PREV];
 	if (s[F_PREV] != NULL) {
 		if (strlen(s[F_PREV]) < RG_LOG_HASH_HEX)

@@ -218,6 +218,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		return 1;
 	}
 	if (slapMode & SLAP_SERVER_MODE) {
+		rg_log_chain_register(ri);
 		rg_log_purge_start(be, ri);
 		rg_log_settle_start(ri);
 	}
@@ -231,6 +232,7 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 
 	rg_log_purge_stop(on->on_bi.bi_private);
 	rg_log_settle_stop(on->on_bi.bi_private);
+	rg_log_chain_unregister(on->on_bi.bi_private);
 	return 0;
 }
 

@@ -154,17 +154,54 @@ check "provider 1 verifies" verifies "$P1"
 check "provider 2 verifies" verifies "$P2"
 
 echo "# 6. provider 1 killed (kill -9) during a burst"
-for i in $(seq 1 11); do reset_on "$P1" "uid=mp$i,ou=people,$RG_BASE" >/dev/null 2>&1 & done
-sleep 0.3
+# Four clients reset accounts of their own in turn until provider 1 dies under them; each
+# writes "try DN PW" before a reset and "ok DN PW" after one that was acknowledged.
+burst() { # K
+	local i=0 dn pw
+	while [ ! -e "$W/stop" ]; do
+		dn="uid=mp$(($1 + 4 * (i % 2))),ou=people,$RG_BASE" pw=$(newpw)
+		echo "try $dn $pw" >>"$W/burst$1"
+		ldappasswd -x -H "$P1" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" \
+			-e "$(ctl "$(token --sub "$dn" --ial 2 --amr hwk)")" -s "$pw" "$dn" >/dev/null 2>&1 ||
+			break
+		echo "ok $dn $pw" >>"$W/burst$1"
+		i=$((i + 1))
+	done
+}
+for k in 1 2 3 4; do burst "$k" & done
+sleep 1.5
 kill -9 "$(cat "$RG_PID_FILE")"
+touch "$W/stop"
 wait
 check "provider 1 is gone" waitfor 5 bash -c "! kill -0 $(cat "$RG_PID_FILE") 2>/dev/null"
+check "resets were acknowledged before the kill" test "$(cat "$W"/burst* | grep -c '^ok')" -gt 4
+printf '# %d resets acknowledged before the kill\n' "$(cat "$W"/burst* | grep -c '^ok')"
 check "both providers start again" bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
 no_pending() { [ "$(count "$P1" "(rgLogOutcome=pending)")" = 0 ]; }
 check "no record is left pending (settled at the start)" waitfor 20 no_pending
 check "the logs converge" waitfor 30 converged
 check "provider 1 verifies" verifies "$P1"
 check "provider 2 verifies" verifies "$P2"
+# Each account has the password of its last acknowledged reset, or of the one in flight
+# when provider 1 died, on both providers: nothing acknowledged was lost.
+kept() { # URI
+	local f dn line pw want
+	for f in "$W"/burst*; do
+		for dn in $(awk '{ print $2 }' "$f" | sort -u); do
+			want=$(awk -v d="$dn" '$1 == "ok" && $2 == d { p = $3 } END { print p }' "$f")
+			line=$(tail -n 1 "$f")
+			if [ "${line%% *}" = try ] && [ "$(awk '{ print $2 }' <<<"$line")" = "$dn" ]; then
+				pw=$(awk '{ print $3 }' <<<"$line")
+				ldapwhoami -x -H "$1" -D "$dn" -w "$pw" >/dev/null 2>&1 && continue
+			fi
+			[ -z "$want" ] && continue
+			ldapwhoami -x -H "$1" -D "$dn" -w "$want" >/dev/null 2>&1 ||
+				{ echo "$dn lost its acknowledged password on $1"; return 1; }
+		done
+	done
+}
+check "every acknowledged reset holds on provider 1" kept "$P1"
+check "and on provider 2" waitfor 20 kept "$P2"
 check "a reset on provider 1 works after the crash" reset_on "$P1" "uid=mp7,ou=people,$RG_BASE"
 check "and one on provider 2" reset_on "$P2" "uid=mp8,ou=people,$RG_BASE"
 check "and converges" waitfor 20 converged

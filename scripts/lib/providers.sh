@@ -60,6 +60,8 @@ providers_up() {
 			"$SLAPADD" -F "$p2/slapd.d" -b "$b" -w >>"$dir/slapadd.log" 2>&1 ||
 			{ cat "$dir/slapadd.log" >&2; die "copying $b to provider 2 failed"; }
 	done
+	# syncd follows provider 1 and fails over to provider 2 (legacy.sh, syncd_conf)
+	providers_uri2=ldap://127.0.0.1:$port2
 	cat >>"$dir/env" <<ENV
 RG_PROVIDERS=2
 RG_URI2='ldap://127.0.0.1:$port2'

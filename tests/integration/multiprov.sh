@@ -214,7 +214,22 @@ check "alice is reset on provider 2" \
 check "her new password reaches legacy1 through provider 1 and syncd" \
 	waitfor 30 ldapwhoami -x -H "$RG_LEGACY1_URI" -D "$RG_LEGACY1_USER_DN" -w "$A2"
 
-echo "# 8. a record missing from the middle of provider 1's chain, on provider 2"
+echo "# 8. provider 1 stopped: syncd (log-uri lists both) fails over to provider 2"
+kill "$(cat "$RG_PID_FILE")"
+check "provider 1 stops" waitfor 10 bash -c "! kill -0 $(cat "$RG_PID_FILE") 2>/dev/null"
+A3=$(newpw)
+t=$(token --sub "$RG_USER_DN" --ial 2 --amr hwk)
+check "alice is reset on provider 2" \
+	ldappasswd -x -H "$P2" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -e "$(ctl "$t")" -s "$A3" "$RG_USER_DN"
+check "her new password reaches legacy1 through provider 2" \
+	waitfor 90 ldapwhoami -x -H "$RG_LEGACY1_URI" -D "$RG_LEGACY1_USER_DN" -w "$A3"
+check "both providers start again" bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
+check "the logs converge" waitfor 30 converged
+sleep 2
+check "legacy1 still has that last password, nothing older came after it" \
+	ldapwhoami -x -H "$RG_LEGACY1_URI" -D "$RG_LEGACY1_USER_DN" -w "$A3"
+
+echo "# 9. a record missing from the middle of provider 1's chain, on provider 2"
 bash "$RG_TOP/scripts/sandbox" down "$RG_DIR" >/dev/null 2>&1
 MID=$((CHAIN1 + 3))
 check "offline: record $MID removed from provider 2's log" \

@@ -13,24 +13,11 @@ static struct chain_user {
 	struct chain_user *next;
 } *users;
 static ldap_pvt_thread_mutex_t users_mutex;
-static int users_init;
 
-unsigned
-rg_log_own_chain(void)
+int
+rg_log_chain_init(void)
 {
-	/* slapd keeps its serverID within 0..SLAP_SYNC_SID_MAX (0xfff): no clamp needed,
-	 * but a chain outside the range would overlap the next one's numbers. */
-	return slap_serverID > 0 && slap_serverID <= RG_LOG_CHAIN_MAX ? (unsigned)slap_serverID :
-		0;
-}
-
-void
-rg_log_chain_filter(unsigned chain, char *buf, size_t len)
-{
-	unsigned long long lo = rg_log_chain_base(chain) + 1,
-		hi = rg_log_chain_base(chain + 1) - 1;
-
-	snprintf(buf, len, "(&(rgLogChangeNumber>=%llu)(rgLogChangeNumber<=%llu))", lo, hi);
+	return ldap_pvt_thread_mutex_init(&users_mutex);
 }
 
 void
@@ -38,11 +25,6 @@ rg_log_chain_register(rg_info *ri)
 {
 	struct chain_user *u = ch_calloc(1, sizeof(*u));
 
-	/* db_open runs in slapd's single configuration thread, before any operation. */
-	if (!users_init) {
-		ldap_pvt_thread_mutex_init(&users_mutex);
-		users_init = 1;
-	}
 	u->ri = ri;
 	ldap_pvt_thread_mutex_lock(&users_mutex);
 	u->next = users;
@@ -55,8 +37,6 @@ rg_log_chain_unregister(rg_info *ri)
 {
 	struct chain_user **p, *u;
 
-	if (!users_init)
-		return;
 	ldap_pvt_thread_mutex_lock(&users_mutex);
 	for (p = &users; (u = *p) != NULL; p = &u->next)
 		if (u->ri == ri) {
@@ -73,8 +53,6 @@ writer_of(BackendDB *be)
 {
 	rg_info *ri = NULL;
 
-	if (!users_init)
-		return NULL;
 	ldap_pvt_thread_mutex_lock(&users_mutex);
 	for (struct chain_user *u = users; u != NULL; u = u->next)
 		if (select_backend(&u->ri->ri_log_nbase, 0) == be) {

@@ -33,6 +33,24 @@ record_dn(Operation *op, rg_info *ri, unsigned long long n, struct berval *dn,
 	return 0;
 }
 
+unsigned
+rg_log_own_chain(void)
+{
+	/* slapd keeps its serverID within 0..SLAP_SYNC_SID_MAX (0xfff): no clamp needed,
+	 * but a chain outside the range would overlap the next one's numbers. */
+	return slap_serverID > 0 && slap_serverID <= RG_LOG_CHAIN_MAX ? (unsigned)slap_serverID :
+		0;
+}
+
+void
+rg_log_chain_filter(unsigned chain, char *buf, size_t len)
+{
+	unsigned long long lo = rg_log_chain_base(chain) + 1,
+		hi = rg_log_chain_base(chain + 1) - 1;
+
+	snprintf(buf, len, "(&(rgLogChangeNumber>=%llu)(rgLogChangeNumber<=%llu))", lo, hi);
+}
+
 void
 rg_log_lock(rg_info *ri)
 {

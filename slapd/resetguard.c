@@ -280,6 +280,8 @@ resetguard_initialize(void)
 		return rc;
 	if ((rc = rg_rglog_register()) != 0)
 		return rc;
+	if ((rc = rg_log_chain_init()) != 0)
+		return rc;
 	return overlay_register(&rg_overinst);
 }
 

@@ -110,6 +110,11 @@ void rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, in
 void rg_log_lock(rg_info *ri);
 void rg_log_unlock(rg_info *ri);
 void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn);
+/* This server's chain: slapd's serverID (olcServerID), 0 when none is set. */
+unsigned rg_log_own_chain(void);
+/* The filter "(&(rgLogChangeNumber>=..)(rgLogChangeNumber<=..))" selecting the records of
+ * chain, in buf (96 bytes are enough). */
+void rg_log_chain_filter(unsigned chain, char *buf, size_t len);
 /* A pending record carries the sealed password (NULL: none) from the start, so that a
  * change applied just before a crash still reaches syncd once its record is settled. */
 int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
@@ -119,14 +124,10 @@ void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
 	const char *text);
 
 /* logchain.c: multi-provider replication of the log. */
-/* This server's chain: slapd's serverID (olcServerID), 0 when none is set. */
-unsigned rg_log_own_chain(void);
-/* The filter term "(&(rgLogChangeNumber>=..)(rgLogChangeNumber<=..))" selecting the records
- * of chain (a static buffer per call site is the caller's: at least 96 bytes). */
-void rg_log_chain_filter(unsigned chain, char *buf, size_t len);
 /* rglog hands over each record that arrives by replication: a token that this server's
  * chain used too is flagged for review with an alert. */
 void rg_log_replicated(Operation *op, Entry *e);
+int rg_log_chain_init(void);
 void rg_log_chain_register(rg_info *ri);
 void rg_log_chain_unregister(rg_info *ri);
 

@@ -117,8 +117,8 @@ find_head(Operation *op, BackendDB *be, rg_info *ri, unsigned chain)
 	ri->ri_log_head = rg_log_chain_base(chain);
 	ri->ri_log_chain = chain;
 	/* The root's anchor is the purge's, which runs on chain 0 only (logpurge.c). */
-	if (chain == 0 && read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_number,
-	    anchor, sizeof(anchor)) == 0 && anchor[0] != '\0') {
+	if (chain == 0 && read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root,
+	    rg_ad.log_anchor_number, anchor, sizeof(anchor)) == 0 && anchor[0] != '\0') {
 		ri->ri_log_head = strtoull(anchor, NULL, 10);
 		read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_hash,
 			ri->ri_log_head_hash, sizeof(ri->ri_log_head_hash));
@@ -260,11 +260,17 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 1) != LDAP_SUCCESS) {
 		rg_seterr(err, errlen, "cannot write the reset log record: %s",
 			text ? text : "operational attributes");
+		/* a CSN queued and never committed would hold the contextCSN back for good */
+		slap_graduate_commit_csn(&op2);
+		if (!BER_BVISNULL(&op2.o_csn))
+			op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 		entry_free(e);
 		goto out;
 	}
 	ber_dupbv_x(ndn, &e->e_nname, op->o_tmpmemctx);
 	be->be_add(&op2, &rs2);
+	if (!BER_BVISNULL(&op2.o_csn))
+		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 	if (e == op2.ora_e)
 		entry_free(e);
 	if (rs2.sr_err != LDAP_SUCCESS) {
@@ -340,6 +346,8 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 	be->be_modify(&op2, &rs2);
 	slap_mods_free(*end, 1);
 	*end = NULL;
+	if (!BER_BVISNULL(&op2.o_csn))
+		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 	if (rs2.sr_err != LDAP_SUCCESS)
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
 			"record %s (LDAP error %d); it is settled when slapd next starts\n",

@@ -97,6 +97,15 @@ a=$(cat "$W/a")
 echo "two providers, $half+$((CONNS - half)) connections:       $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", a + b }') resets/s (provider 1 $a, provider 2 $b)"
 c=$(load "$RG_URI" "$CONNS" "$((2 * (N + WARMUP)))")
 echo "two providers, all on provider 1:     $c resets/s"
+# How far replication of the log fell behind the load: from the end of the run until
+# provider 2 holds as many records as provider 1.
+nrec() { # URI
+	ldapsearch -x -H "$1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -b "$RG_LOG_BASE" -s one \
+		'(objectClass=rgLogRecord)' 1.1 2>/dev/null | grep -c '^dn:'
+}
+t0=$(date +%s%N)
+until [ "$(nrec "$RG_URI2")" -ge "$(nrec "$RG_URI")" ]; do sleep 0.2; done
+echo "provider 2 caught up with the log $(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s after the run ended ($(nrec "$RG_URI") records)"
 
 echo "== (2) latency, $M resets one at a time (ms from the Password Modify response)"
 printf '%s\n' "$RG_USER_DN" >"$W/dn.main"

@@ -101,6 +101,19 @@ check "no record of a log collision (log-failed) on either" \
 check "provider 1 verifies both chains" verifies "$P1"
 check "provider 2 verifies both chains" verifies "$P2"
 check "alice's password converged" waitfor 10 same_pw "$RG_USER_DN"
+audit() { "$RG_TOP/resetguard-audit" -H "$P1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" "$@"; }
+cp_files() { audit verify --checkpoint "$W/cp" && test -s "$W/cp" && test -s "$W/cp.sid1" && test -s "$W/cp.sid2"; }
+check "verify --checkpoint keeps each chain's head in a file of its own" cp_files
+cp "$W/cp.sid2" "$W/cp.sid3"
+out=$(audit verify --checkpoint "$W/cp" 2>&1)
+check_eq "a chain whose checkpoint is there but whose records are all gone is reported" \
+	"truncated: the chain of serverID 3 has no record left" \
+	"$(grep -o '^truncated: the chain of serverID 3 has no record left' <<<"$out")"
+rm -f "$W/cp.sid3"
+sorted_by_time() { # report --format csv: the time column never goes back
+	audit report --format csv | awk -F, 'NR > 1 { if ($2 < last) { print "out of order: " $0; bad = 1 } last = $2 } END { exit bad }'
+}
+check "report merges the chains in time order" sorted_by_time
 
 echo "# 2. a velocity limit counts the records of both providers"
 V="uid=mp12,ou=people,$RG_BASE" # one reset so far, on provider 2

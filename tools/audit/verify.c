@@ -441,7 +441,7 @@ verify_chains(const struct vstate *st, const struct audit_verify_opts *o)
 		first = 0;
 		while (j < st->n && rg_log_chain(st->v[j].number) == chain)
 			j++;
-		seg.v = st->v + i;
+		seg.v = st->v != NULL ? st->v + i : NULL;    /* an empty log has no array */
 		seg.n = j - i;
 		seg.origin = rg_log_chain_base(chain);
 		if (chain != 0)

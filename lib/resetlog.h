@@ -19,6 +19,15 @@
 #include <stddef.h>
 
 #define RG_LOG_HASH_HEX 65
+
+/* Each provider numbers and chains its own records: serverID s (olcServerID, 0 to 4095)
+ * numbers them s * 2^48 + 1, + 2, ... A single provider (serverID 0) thus numbers them 1,
+ * 2, ... as before, the numbers of all providers never collide, and a record's chain is its
+ * number shifted right by RG_LOG_CHAIN_SHIFT. Each chain starts from the genesis hash. */
+#define RG_LOG_CHAIN_SHIFT 48
+#define RG_LOG_CHAIN_MAX 4095
+#define rg_log_chain(n) ((unsigned)((unsigned long long)(n) >> RG_LOG_CHAIN_SHIFT))
+#define rg_log_chain_base(sid) ((unsigned long long)(sid) << RG_LOG_CHAIN_SHIFT)
 #define RG_LOG_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct rg_log_record {

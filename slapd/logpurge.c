@@ -86,6 +86,13 @@ purge_task(void *ctx, void *arg)
 
 	if (be == NULL || rg_ad.log_number == NULL)
 		goto out;
+	/* The root holds one anchor, and the chains of several providers would need one
+	 * each: with a serverID the records are kept rather than a chain left unverifiable. */
+	if (rg_log_own_chain() != 0) {
+		Debug(LDAP_DEBUG_ANY, "resetguard: reset log %s is not purged: purge needs "
+			"serverID 0 (one provider); records are kept\n", ri->ri_log_base.bv_val);
+		goto out;
+	}
 	connection_fake_init(&conn, &opbuf, ctx);
 	op = &opbuf.ob_op;
 	op->o_bd = be;

@@ -71,13 +71,18 @@ settle(Operation *op, rg_info *ri)
 	BackendDB *log_be = select_backend(&ri->ri_log_nbase, 0);
 	struct settle_scan ss = { 0 };
 	slap_callback cb = { NULL, collect, NULL, &ss };
-	static const char filter[] = "(&(objectClass=rgLogRecord)(rgLogOutcome=pending))";
+	char range[128], filter[192];
 	Operation op2;
 	SlapReply rs2 = { REP_RESULT };
 	size_t applied = 0;
 
 	if (log_be == NULL || rg_ad.log_number == NULL)
 		return;
+	/* Only this server's chain: another provider's pending record is its own to settle,
+	 * and its outcome arrives by replication. */
+	rg_log_chain_filter(rg_log_own_chain(), range, sizeof(range));
+	snprintf(filter, sizeof(filter), "(&(objectClass=rgLogRecord)(rgLogOutcome=pending)%s)",
+		range);
 	rg_internal_op_init(&op2, op, log_be, cids);
 	op2.o_callback = &cb;
 	op2.o_tag = LDAP_REQ_SEARCH;
@@ -88,7 +93,7 @@ settle(Operation *op, rg_info *ri)
 	op2.ors_tlimit = SLAP_NO_LIMIT;
 	op2.ors_slimit = SLAP_NO_LIMIT;
 	op2.ors_attrs = NULL;
-	ber_str2bv(filter, sizeof(filter) - 1, 0, &op2.ors_filterstr);
+	ber_str2bv(filter, 0, 0, &op2.ors_filterstr);
 	if ((op2.ors_filter = str2filter_x(&op2, filter)) == NULL)
 		return;
 	log_be->be_search(&op2, &rs2);

@@ -4,7 +4,9 @@
  * numbering, the timestamp and the hash, so the chain order is the order of change numbers
  * and of times. The head (last number and
  * hash) is kept in memory; after a restart it is found again by probing record DNs, which
- * costs O(log n) lookups and no extra write per record. */
+ * costs O(log n) lookups and no extra write per record. With several providers each
+ * appends to its own chain (see RG_LOG_CHAIN_SHIFT): records of the others arrive by
+ * replication and are never numbered or chained here. */
 #include "resetguard.h"
 
 #include <sys/time.h>
@@ -29,6 +31,24 @@ record_dn(Operation *op, rg_info *ri, unsigned long long n, struct berval *dn,
 	}
 	op->o_tmpfree(tmp.bv_val, op->o_tmpmemctx);
 	return 0;
+}
+
+unsigned
+rg_log_own_chain(void)
+{
+	/* slapd keeps its serverID within 0..SLAP_SYNC_SID_MAX (0xfff): no clamp needed,
+	 * but a chain outside the range would overlap the next one's numbers. */
+	return slap_serverID > 0 && slap_serverID <= RG_LOG_CHAIN_MAX ? (unsigned)slap_serverID :
+		0;
+}
+
+void
+rg_log_chain_filter(unsigned chain, char *buf, size_t len)
+{
+	unsigned long long lo = rg_log_chain_base(chain) + 1,
+		hi = rg_log_chain_base(chain + 1) - 1;
+
+	snprintf(buf, len, "(&(rgLogChangeNumber>=%llu)(rgLogChangeNumber<=%llu))", lo, hi);
 }
 
 void
@@ -88,15 +108,17 @@ record_exists(Operation *op, BackendDB *be, rg_info *ri, unsigned long long n, c
 }
 
 static void
-find_head(Operation *op, BackendDB *be, rg_info *ri)
+find_head(Operation *op, BackendDB *be, rg_info *ri, unsigned chain)
 {
 	char anchor[32] = "", hash[RG_LOG_HASH_HEX] = "";
 	unsigned long long lo, hi, step;
 
 	strcpy(ri->ri_log_head_hash, RG_LOG_GENESIS);
-	ri->ri_log_head = 0;
-	if (read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_number,
-	    anchor, sizeof(anchor)) == 0 && anchor[0] != '\0') {
+	ri->ri_log_head = rg_log_chain_base(chain);
+	ri->ri_log_chain = chain;
+	/* The root's anchor is the purge's, which runs on chain 0 only (logpurge.c). */
+	if (chain == 0 && read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root,
+	    rg_ad.log_anchor_number, anchor, sizeof(anchor)) == 0 && anchor[0] != '\0') {
 		ri->ri_log_head = strtoull(anchor, NULL, 10);
 		read_value(op, be, &ri->ri_log_nbase, rg_ad.oc_log_root, rg_ad.log_anchor_hash,
 			ri->ri_log_head_hash, sizeof(ri->ri_log_head_hash));
@@ -123,8 +145,8 @@ find_head(Operation *op, BackendDB *be, rg_info *ri)
 	}
 done:
 	ri->ri_log_head_known = 1;
-	Debug(LDAP_DEBUG_ANY, "resetguard: reset log %s continues after change %llu\n",
-		ri->ri_log_base.bv_val, ri->ri_log_head);
+	Debug(LDAP_DEBUG_ANY, "resetguard: reset log %s, chain of serverID %u: continues after "
+		"change %llu\n", ri->ri_log_base.bv_val, chain, ri->ri_log_head);
 }
 
 static void
@@ -198,6 +220,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
 	struct timeval tv, t0, t1;
 	Entry *e;
+	unsigned chain;
 	int rc = -1;
 
 	BER_BVZERO(ndn);
@@ -206,8 +229,14 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 			ri->ri_log_base.bv_val);
 		return -1;
 	}
-	if (!ri->ri_log_head_known)
-		find_head(op, be, ri);
+	chain = rg_log_own_chain();
+	if (!ri->ri_log_head_known || ri->ri_log_chain != chain)
+		find_head(op, be, ri, chain);
+	if (rg_log_chain(ri->ri_log_head + 1) != chain) {
+		rg_seterr(err, errlen, "the chain of serverID %u in the reset log %s is full",
+			chain, ri->ri_log_base.bv_val);
+		goto out;
+	}
 	r->number = ri->ri_log_head + 1;
 	gettimeofday(&tv, NULL);
 	rg_log_format_time(timebuf, tv.tv_sec, tv.tv_usec);
@@ -227,9 +256,15 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	op2.o_req_dn = e->e_name;
 	op2.o_req_ndn = e->e_nname;
 	op2.ora_e = e;
-	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 0) != LDAP_SUCCESS) {
+	/* The CSN is queued (manage_ctxcsn) so that syncprov moves the contextCSN past the
+	 * record: a provider or consumer that reconnects then asks for it. */
+	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 1) != LDAP_SUCCESS) {
 		rg_seterr(err, errlen, "cannot write the reset log record: %s",
 			text ? text : "operational attributes");
+		/* a CSN queued and never committed would hold the contextCSN back for good */
+		slap_graduate_commit_csn(&op2);
+		if (!BER_BVISNULL(&op2.o_csn))
+			op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 		entry_free(e);
 		goto out;
 	}
@@ -238,6 +273,8 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	be->be_add(&op2, &rs2);
 	gettimeofday(&t1, NULL);
 	rg_monitor_log_write(ri, (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec));
+	if (!BER_BVISNULL(&op2.o_csn))
+		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 	if (e == op2.ora_e)
 		entry_free(e);
 	if (rs2.sr_err != LDAP_SUCCESS) {
@@ -266,7 +303,7 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
 	Operation op2;
 	SlapReply rs2 = { REP_RESULT };
-	Modifications mod[3], **tail = &mod[0].sml_next;
+	Modifications mod[3], **tail = &mod[0].sml_next, **end;
 	struct berval vals[2][2];
 
 	if (be == NULL)
@@ -304,8 +341,17 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 	op2.o_req_dn = *ndn;
 	op2.o_req_ndn = *ndn;
 	op2.orm_modlist = mod;
+	/* A new entryCSN, or replication would not carry the outcome to other providers;
+	 * slap_mods_opattrs appends its allocated mods after ours, at *end. */
+	for (end = &op2.orm_modlist; *end != NULL; end = &(*end)->sml_next)
+		;
+	slap_mods_opattrs(&op2, &op2.orm_modlist, 1);
 	op2.orm_no_opattrs = 1;
 	be->be_modify(&op2, &rs2);
+	slap_mods_free(*end, 1);
+	*end = NULL;
+	if (!BER_BVISNULL(&op2.o_csn))
+		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
 	if (rs2.sr_err != LDAP_SUCCESS)
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
 			"record %s (LDAP error %d); it is settled when slapd next starts\n",

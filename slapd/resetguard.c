@@ -222,6 +222,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		return 1;
 	}
 	if (slapMode & SLAP_SERVER_MODE) {
+		rg_log_chain_register(ri);
 		rg_log_purge_start(be, ri);
 		rg_log_settle_start(ri);
 		rg_monitor_open(be, ri);
@@ -237,6 +238,7 @@ rg_db_close(BackendDB *be, ConfigReply *cr)
 	rg_log_purge_stop(on->on_bi.bi_private);
 	rg_log_settle_stop(on->on_bi.bi_private);
 	rg_monitor_close(on->on_bi.bi_private);
+	rg_log_chain_unregister(on->on_bi.bi_private);
 	return 0;
 }
 
@@ -286,6 +288,8 @@ resetguard_initialize(void)
 	if ((rc = rg_config_init(&rg_overinst)) != 0)
 		return rc;
 	if ((rc = rg_rglog_register()) != 0)
+		return rc;
+	if ((rc = rg_log_chain_init()) != 0)
 		return rc;
 	return overlay_register(&rg_overinst);
 }

@@ -25,6 +25,7 @@ typedef struct rg_info {
 	struct berval ri_log_nbase;
 	ldap_pvt_thread_mutex_t ri_log_mutex;   /* numbering, time and chain order */
 	int ri_log_head_known;
+	unsigned ri_log_chain;              /* the serverID whose chain ri_log_head is in */
 	unsigned long long ri_log_head;
 	char ri_log_head_hash[RG_LOG_HASH_HEX];
 	int ri_log_purge_age;               /* seconds; 0: keep records for ever */
@@ -113,6 +114,11 @@ void rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, in
 void rg_log_lock(rg_info *ri);
 void rg_log_unlock(rg_info *ri);
 void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn);
+/* This server's chain: slapd's serverID (olcServerID), 0 when none is set. */
+unsigned rg_log_own_chain(void);
+/* The filter "(&(rgLogChangeNumber>=..)(rgLogChangeNumber<=..))" selecting the records of
+ * chain, in buf (96 bytes are enough). */
+void rg_log_chain_filter(unsigned chain, char *buf, size_t len);
 /* A pending record carries the sealed password (NULL: none) from the start, so that a
  * change applied just before a crash still reaches syncd once its record is settled. */
 int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
@@ -120,6 +126,14 @@ int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pendi
 /* applied, or failed with text (the sealed password then goes). */
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
 	const char *text);
+
+/* logchain.c: multi-provider replication of the log. */
+/* rglog hands over each record that arrives by replication: a token that this server's
+ * chain used too is flagged for review with an alert. */
+void rg_log_replicated(Operation *op, Entry *e);
+int rg_log_chain_init(void);
+void rg_log_chain_register(rg_info *ri);
+void rg_log_chain_unregister(rg_info *ri);
 
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);

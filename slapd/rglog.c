@@ -39,8 +39,12 @@ proxied(Operation *op)
 static int
 rglog_op_add(Operation *op, SlapReply *rs)
 {
-	if (trusted(op))
+	if (trusted(op)) {
+		/* A record of another provider's chain, arriving by syncrepl. */
+		if (!rg_is_internal(op) && SLAPD_SYNC_IS_SYNCCONN(op->o_connid))
+			rg_log_replicated(op, op->ora_e);
 		return SLAP_CB_CONTINUE;
+	}
 	/* The root entry is the one entry a person creates: the suffix itself, an rgLogRoot
 	 * with no anchor yet. */
 	if (be_issuffix(op->o_bd, &op->o_req_ndn) &&

@@ -178,7 +178,7 @@ parse_int(struct parser *p, const struct key_def *d, const char *v, int *out)
 }
 
 static int
-check_uri(struct parser *p, const char *v)
+check_one_uri(struct parser *p, const char *v)
 {
 	LDAPURLDesc *lud = NULL;
 	int bad;
@@ -189,9 +189,9 @@ check_uri(struct parser *p, const char *v)
 			"log-uri \"%s\" must start with ldap://, ldaps:// or "
 			"ldapi://",
 			v);
-	if (strpbrk(v, " \t") != NULL || ldap_url_parse(v, &lud) != LDAP_URL_SUCCESS)
+	if (ldap_url_parse(v, &lud) != LDAP_URL_SUCCESS)
 		return confkv_err(p->err, p->errlen, p->file, p->line,
-			"log-uri \"%s\" is not a valid LDAP URI (one URI, with "
+			"log-uri \"%s\" is not a valid LDAP URI (with "
 			"a socket path in ldapi:// written as %%2F)",
 			v);
 	bad = lud->lud_dn != NULL && lud->lud_dn[0] != '\0';
@@ -202,6 +202,36 @@ check_uri(struct parser *p, const char *v)
 			"log-base for the DN",
 			v);
 	return 0;
+}
+
+/* One URI, or several separated by spaces: the providers of a replicated log, tried in
+ * that order by libldap whenever syncd connects (see resetguard-syncd.conf(5)). */
+static int
+check_uri(struct parser *p, const char *v)
+{
+	char *copy = strdup(v), *save = NULL, *u;
+	int rc = 0;
+
+	if (copy == NULL)
+		return confkv_err(p->err, p->errlen, p->file, p->line, "out of memory");
+	for (u = strtok_r(copy, " \t", &save); u != NULL && rc == 0;
+	     u = strtok_r(NULL, " \t", &save))
+		rc = check_one_uri(p, u);
+	free(copy);
+	return rc;
+}
+
+/* Whether every URI of the list has scheme (with its "://"). */
+static int
+all_uris(const char *list, const char *scheme)
+{
+	size_t n = strlen(scheme);
+
+	for (const char *u = list + strspn(list, " \t"); *u != '\0';
+	     u += strcspn(u, " \t"), u += strspn(u, " \t"))
+		if (strncasecmp(u, scheme, n) != 0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -635,7 +665,7 @@ finish(struct parser *p)
 				"missing required key \"bind-password-file\" (it "
 				"goes with bind-dn)");
 	}
-	if (cfg->starttls && strncasecmp(cfg->log_uri, "ldap://", 7) != 0)
+	if (cfg->starttls && !all_uris(cfg->log_uri, "ldap://"))
 		return confkv_err(p->err, p->errlen, p->file, seen(p, "starttls"),
 			"starttls yes cannot be used with %.8s URIs "
 			"(%s): use ldap:// or remove starttls",

@@ -66,6 +66,7 @@ struct rec_req {
 	/* the check */
 	char *account;
 	unsigned long long number;
+	char *time;                 /* the record's rgLogTime, NULL if it had none */
 	int need_rdn;
 	/* the result */
 	int ldap_rc;
@@ -165,7 +166,10 @@ struct rec_req *records_check_req(struct engine *e, struct rec *rc, int need_rdn
 void records_req_free(struct rec_req *q);
 /* Blocking, for the directory thread: 1 yes, 0 no, -1 cannot tell (err says why). */
 int records_newer_change_exists(LDAP *ld, const struct syncd_config *cfg, const char *account,
-	unsigned long long number, char *err, size_t errlen);
+	unsigned long long number, const char *time, char *err, size_t errlen);
+/* Whether record (nb, tb) is newer than record (na, ta): see records.c. */
+int records_is_newer(unsigned long long na, const char *ta, unsigned long long nb,
+	const char *tb);
 int records_rdn_unique(LDAP *ld, const struct syncd_config *cfg, const char *account, char *err,
 	size_t errlen);
 int records_copy(struct log_record *dst, const struct log_record *src);

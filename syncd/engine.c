@@ -559,9 +559,11 @@ engine_submit(struct engine *e, const struct log_record *r)
 	for (other = e->recs; other != NULL; other = other->next) {
 		if (other == rc || strcasecmp(other->r.account, rc->r.account) != 0)
 			continue;
-		if (other->r.number < rc->r.number && other->phase == PH_DELIVER)
+		if (records_is_newer(other->r.number, other->r.time, rc->r.number, rc->r.time) &&
+		    other->phase == PH_DELIVER)
 			supersede(e, other, rc->r.number);
-		else if (other->r.number > rc->r.number) {
+		else if (records_is_newer(rc->r.number, rc->r.time, other->r.number,
+		    other->r.time)) {
 			supersede(e, rc, other->r.number);
 			return;
 		}

@@ -2,7 +2,9 @@
  * carry a sealed password, driven from the event loop (the connection's descriptor wakes
  * it; nothing polls). On every (re)connect the pending records are read in full first, at
  * any server size limit (logscan.c), and the sync search then asks only for records
- * numbered above the highest one read: its refresh, which the size limit also cuts, stays
+ * numbered above the highest one read in each provider's chain (a replicated log has one
+ * per provider, resetlog.h, and another's records arrive in any order of numbers against
+ * this one's): its refresh, which the size limit also cuts, stays
  * as short as the time between the two, and no cookie is needed to resume -- a record
  * taken just before a crash is found again by the full read. Connecting, binding and that
  * read block, so they are an attempt run by the directory thread (directory.h), whose
@@ -21,10 +23,12 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "logscan.h"
+#include "resetlog.h"
 
 #define READ_SLICE 32
 #define BATCH 64           /* records of the full read handed to the loop at a time */
 #define BACKOFF_MAX 60.0   /* seconds between attempts to follow the log, at most */
+#define CHAINS 16          /* providers' chains whose read records the sync search skips */
 
 #define PENDING_FILTER \
 	"(&(objectClass=rgLogRecord)(rgLogOutcome=applied)(rgLogSealedPassword=*))"
@@ -56,7 +60,14 @@ struct attempt {
 	struct batch *batch;        /* being filled */
 	LDAP *ld_sync;
 	int msgid;
-	unsigned long long highest; /* of the records read */
+	/* The highest number read in each chain; past CHAINS chains, none is skipped: the
+	 * engine takes a record it already has only once. */
+	struct {
+		unsigned chain;
+		unsigned long long highest;
+	} read[CHAINS];
+	size_t nread;
+	int unbounded;
 	int ok;
 	char err[SYNCD_ERR];
 };
@@ -392,6 +403,26 @@ struct scan_arg {
 	struct attempt *a;
 };
 
+static void
+note_read(struct attempt *a, unsigned long long number)
+{
+	unsigned chain = rg_log_chain(number);
+	size_t i;
+
+	for (i = 0; i < a->nread && a->read[i].chain != chain; i++)
+		;
+	if (i == CHAINS) {
+		a->unbounded = 1;
+		return;
+	}
+	if (i == a->nread) {
+		a->read[a->nread].chain = chain;
+		a->read[a->nread++].highest = 0;
+	}
+	if (number > a->read[i].highest)
+		a->read[i].highest = number;
+}
+
 /* Directory thread: one record of the full read, on to the loop in batches. */
 static int
 recovered(LDAP *ld, LDAPMessage *entry, void *arg)
@@ -411,8 +442,7 @@ recovered(LDAP *ld, LDAPMessage *entry, void *arg)
 	}
 	if (entry_record(ld, entry, &b->r[b->n]) != 0)
 		return 0;
-	if (b->r[b->n].number > a->highest)
-		a->highest = b->r[b->n].number;
+	note_read(a, b->r[b->n].number);
 	if (++b->n == BATCH)
 		post_batch(sa->d, a);
 	return 0;
@@ -463,14 +493,20 @@ start_sync(struct directory *d, struct attempt *a)
 	const struct syncd_config *cfg = directory_config(d);
 	BerElement *ber = ber_alloc_t(LBER_USE_DER);
 	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
-	char filter[160];
+	char filter[160 + CHAINS * 96];
+	size_t len;
 	int rc = -1;
 
 	if (ber == NULL)
 		goto out;
-	/* Only what the full read cannot have seen: records numbered above it. */
-	snprintf(filter, sizeof(filter), "(&%s(rgLogChangeNumber>=%llu))", PENDING_FILTER,
-		a->highest + 1);
+	/* Only what the full read cannot have seen: in each chain, records numbered above
+	 * the highest it read. */
+	len = (size_t)snprintf(filter, sizeof(filter), "(&%s", PENDING_FILTER);
+	for (size_t i = 0; !a->unbounded && i < a->nread; i++)
+		len += (size_t)snprintf(filter + len, sizeof(filter) - len,
+			"(!(&(rgLogChangeNumber>=%llu)(rgLogChangeNumber<=%llu)))",
+			rg_log_chain_base(a->read[i].chain) + 1, a->read[i].highest);
+	snprintf(filter + len, sizeof(filter) - len, ")");
 	ber_printf(ber, "{eb}", LDAP_SYNC_REFRESH_AND_PERSIST, 0);
 	if (ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
 		goto out;

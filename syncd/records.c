@@ -12,6 +12,7 @@
 #include "engine-private.h"
 #include "directory.h"
 #include "errbuf.h"
+#include "resetlog.h"
 
 /* The same entry, whatever the spelling of the DN. */
 static int
@@ -90,7 +91,7 @@ check_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	struct rec_req *q = (struct rec_req *)r;
 	const struct syncd_config *cfg = directory_config(d);
 
-	q->newer = records_newer_change_exists(*ld, cfg, q->account, q->number, q->why,
+	q->newer = records_newer_change_exists(*ld, cfg, q->account, q->number, q->time, q->why,
 		sizeof(q->why));
 	q->unique = 1;
 	if (q->newer == 0 && q->need_rdn)
@@ -114,6 +115,7 @@ records_req_free(struct rec_req *q)
 	free(q->hvals);
 	free(q->dn);
 	free(q->account);
+	free(q->time);
 	free(q);
 }
 
@@ -168,7 +170,8 @@ records_check_req(struct engine *e, struct rec *rc, int need_rdn,
 {
 	struct rec_req *q = calloc(1, sizeof(*q));
 
-	if (q == NULL || (q->account = strdup(rc->r.account)) == NULL) {
+	if (q == NULL || (q->account = strdup(rc->r.account)) == NULL ||
+	    (rc->r.time != NULL && (q->time = strdup(rc->r.time)) == NULL)) {
 		records_req_free(q);
 		return NULL;
 	}
@@ -182,12 +185,57 @@ records_check_req(struct engine *e, struct rec *rc, int need_rdn,
 	return q;
 }
 
+/* Which of two changes of one account the directory keeps: within one provider's chain the
+ * later one, by number; across the chains of several providers the later by time, since
+ * replication keeps the change with the later CSN, taken from the same clock as the
+ * record's time (a tie, within a microsecond, goes to the higher number). */
+int
+records_is_newer(unsigned long long na, const char *ta, unsigned long long nb, const char *tb)
+{
+	int c;
+
+	if (rg_log_chain(na) == rg_log_chain(nb) || ta == NULL || tb == NULL)
+		return nb > na;
+	c = strcmp(tb, ta);
+	return c != 0 ? c > 0 : nb > na;
+}
+
+/* The filter of the records newer than (number, time) in the sense of records_is_newer:
+ * higher numbers of the same chain, later times (or the same time and a higher number)
+ * in the others. NULL when out of memory. */
+static char *
+newer_filter(const char *esc_account, unsigned long long number, const char *time)
+{
+	unsigned chain = rg_log_chain(number);
+	unsigned long long lo = rg_log_chain_base(chain) + 1,
+		hi = rg_log_chain_base(chain) + ((1ULL << RG_LOG_CHAIN_SHIFT) - 1);
+	struct berval tv, esc = { 0, NULL };
+	char *f = NULL;
+	int rc;
+
+	if (time == NULL)
+		rc = asprintf(&f, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)"
+			"(rgLogOutcome=applied)(rgLogChangeNumber>=%llu))", esc_account, number + 1);
+	else if (ber_str2bv(time, 0, 0, &tv) == NULL || ldap_bv2escaped_filter_value(&tv,
+	    &esc) != 0)
+		return NULL;
+	else
+		rc = asprintf(&f, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)"
+			"(rgLogOutcome=applied)(|(&(rgLogChangeNumber>=%llu)"
+			"(rgLogChangeNumber<=%llu))(&(!(&(rgLogChangeNumber>=%llu)"
+			"(rgLogChangeNumber<=%llu)))(|(&(rgLogTime>=%s)(!(rgLogTime=%s)))"
+			"(&(rgLogTime=%s)(rgLogChangeNumber>=%llu))))))", esc_account, number + 1,
+			hi, lo, hi, esc.bv_val, esc.bv_val, esc.bv_val, number + 1);
+	ber_memfree(esc.bv_val);
+	return rc < 0 ? NULL : f;
+}
+
 /* Is there an applied change for the same account newer than this one? Then this one must
  * never reach a store, even if syncd crashed after delivering the newer one. Not knowing is
  * not "no": an error is -1, and the caller delivers nothing until it knows. */
 int
 records_newer_change_exists(LDAP *ld, const struct syncd_config *cfg, const char *account,
-	unsigned long long number, char *err, size_t errlen)
+	unsigned long long number, const char *time, char *err, size_t errlen)
 {
 	char *filter = NULL, *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct berval acct, esc = { 0, NULL };
@@ -202,9 +250,7 @@ records_newer_change_exists(LDAP *ld, const struct syncd_config *cfg, const char
 	}
 	ber_str2bv(account, 0, 0, &acct);
 	if (ldap_bv2escaped_filter_value(&acct, &esc) != 0 ||
-	    asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogTarget=%s)(rgLogOutcome=applied)"
-	    "(rgLogChangeNumber>=%llu))", esc.bv_val, number + 1) < 0) {
-		filter = NULL;
+	    (filter = newer_filter(esc.bv_val, number, time)) == NULL) {
 		rg_seterr(err, errlen, "cannot tell whether a newer change exists: out of memory");
 		goto out;
 	}

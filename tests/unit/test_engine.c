@@ -125,7 +125,7 @@ START_TEST(newer_check_fails_closed)
 	struct log_record r = record(7, NULL);
 	char err[SYNCD_ERR] = "";
 
-	ck_assert_int_eq(records_newer_change_exists(NULL, &cfg, r.account, r.number, err,
+	ck_assert_int_eq(records_newer_change_exists(NULL, &cfg, r.account, r.number, r.time, err,
 		sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "cannot tell whether a newer change exists"), "%s", err);
 
@@ -158,6 +158,22 @@ START_TEST(unwritten_final_status_is_kept)
 }
 END_TEST
 
+/* One provider's chain orders by number, whatever the clock did; the chains of two
+ * providers order by time, as replication keeps the later change. */
+START_TEST(newer_across_chains_is_later)
+{
+	const unsigned long long p1 = 1ULL << 48, p2 = 2ULL << 48;
+	const char *t1 = "20261203120000.000001Z", *t2 = "20261203120000.000002Z";
+
+	ck_assert_int_eq(records_is_newer(5, t2, 6, t1), 1);
+	ck_assert_int_eq(records_is_newer(6, t1, 5, t2), 0);
+	ck_assert_int_eq(records_is_newer(p2 + 1, t1, p1 + 9, t2), 1);
+	ck_assert_int_eq(records_is_newer(p1 + 9, t2, p2 + 1, t1), 0);
+	ck_assert_int_eq(records_is_newer(p1 + 9, t1, p2 + 1, t1), 1);
+	ck_assert_int_eq(records_is_newer(p2 + 1, t1, p1 + 9, t1), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -170,6 +186,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, newer_check_fails_closed);
 	tcase_add_test(tc, unwritten_final_status_is_kept);
+	tcase_add_test(tc, newer_across_chains_is_later);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -28,7 +28,7 @@
 	"  report [--since T] [--until T] [--target DN] [--requester DN] [--approver DN]\n" \
 	"         [--kind KIND] [--decision allowed|denied] [--review-required] [--alert]\n" \
 	"         [--format table|csv|json]\n" \
-	"                    list records, by change number\n" \
+	"                    list records in time order\n" \
 	"  pending-review [report options]\n" \
 	"                    records that need a review and have no verdict yet\n" \
 	"T is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or a generalizedTime (UTC).\n"

@@ -1,5 +1,5 @@
-/* report and pending-review: the filter, the records sorted by change number, and the table,
- * CSV (RFC 4180) and JSON outputs. */
+/* report and pending-review: the filter, the records in time order (the chains of all
+ * providers merged), and the table, CSV (RFC 4180) and JSON outputs. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -127,11 +127,16 @@ nomem:
 	return AUDIT_ERROR;
 }
 
+/* Time order, which merges the chains of several providers (each its own numbers); one
+ * chain's times rise with its numbers, which break ties. */
 static int
-by_number(const void *x, const void *y)
+by_time(const void *x, const void *y)
 {
 	const struct rrec *a = *(struct rrec *const *)x, *b = *(struct rrec *const *)y;
+	int c = strcmp(a->r.time ? a->r.time : "", b->r.time ? b->r.time : "");
 
+	if (c != 0)
+		return c;
 	return a->r.number < b->r.number ? -1 : a->r.number > b->r.number;
 }
 
@@ -417,7 +422,7 @@ audit_report(LDAP *ld, const char *base, const struct report_opts *o)
 	free(filter);
 	if (ret == AUDIT_OK) {
 		if (st.n > 0)
-			qsort(st.v, st.n, sizeof(*st.v), by_number);
+			qsort(st.v, st.n, sizeof(*st.v), by_time);
 		if (o->format == FMT_TABLE)
 			print_table(st.v, st.n);
 		else if (o->format == FMT_CSV)

@@ -1,5 +1,8 @@
 /* verify: reads every record, recomputes its hash while streaming, keeps ~80 bytes a record,
- * then walks the chain in change number order and reports its first break. With a
+ * then walks each chain in change number order and reports its first break. Each provider
+ * of a replicated log has a chain of its own (serverID s: numbers s * 2^48 + 1, 2, ...,
+ * see resetlog.h); sorted by number the chains lie one after the other, and each is
+ * walked alone. With a
  * checkpoint, the head verified last time must still be in the chain, with the same hash:
  * a chain rewritten offline and hashed again, or cut short, is intact in itself but not
  * against what the auditor kept. */
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 
@@ -31,6 +35,7 @@ struct vstate {
 	struct audit_entry a;
 	int has_anchor;
 	unsigned long long anchor;
+	unsigned long long origin;      /* the number before the chain's first: 0, s << 48 */
 	unsigned char anchor_hash[32];
 	char anchor_hex[RG_LOG_HASH_HEX];
 	unsigned long long ignored;
@@ -185,7 +190,7 @@ by_number(const void *x, const void *y)
 static int
 walk(const struct vstate *st, char head[RG_LOG_HASH_HEX])
 {
-	unsigned long long expect = st->has_anchor ? st->anchor + 1 : 1;
+	unsigned long long expect = st->has_anchor ? st->anchor + 1 : st->origin + 1;
 	static const unsigned char genesis[32];
 	const unsigned char *prev = st->has_anchor ? st->anchor_hash : genesis;
 
@@ -215,7 +220,8 @@ walk(const struct vstate *st, char head[RG_LOG_HASH_HEX])
 			else if (st->has_anchor)
 				printf("between the anchor %llu and %llu\n", before, r->number);
 			else
-				printf("before %llu: the log starts at record 1\n", r->number);
+				printf("before %llu: the chain starts at record %llu\n", r->number,
+					st->origin + 1);
 			return 1;
 		}
 		if (!(r->flags & V_HASH_OK)) {
@@ -323,13 +329,138 @@ checkpoint(const struct vstate *st, const char *head_hex, const struct audit_ver
 	return AUDIT_OK;
 }
 
+/* The checkpoint of chain (serverID) chain > 0: FILE.sidN beside FILE, chain 0's. */
+static char *
+chain_cp_path(const char *path, unsigned chain)
+{
+	size_t len = strlen(path) + sizeof(".sid4095");
+	char *p = malloc(len);
+
+	if (p != NULL)
+		snprintf(p, len, "%s.sid%u", path, chain);
+	return p;
+}
+
+/* Verifies one chain, seg, as the whole log was verified before there were several: the
+ * walk, the summary and the checkpoint (chain 0's in FILE, another's in FILE.sidN). */
+static int
+verify_chain(const struct vstate *seg, unsigned chain, int several,
+	const struct audit_verify_opts *o)
+{
+	struct audit_verify_opts co = *o;
+	struct audit_checkpoint cp = { 0 };
+	char head[RG_LOG_HASH_HEX], err[512], *path = NULL;
+	int ret = AUDIT_OK;
+
+	if (several)
+		printf("chain of serverID %u: ", chain);
+	if (walk(seg, head) != 0)
+		return AUDIT_BROKEN;
+	if (seg->n == 0)
+		printf("verified 0 records\n");
+	else
+		printf("verified %zu records (%llu..%llu), head hash %s\n", seg->n,
+			seg->v[0].number, seg->v[seg->n - 1].number, head);
+	if (seg->has_anchor)
+		printf("the chain continues from the anchor: record %llu, hash %s\n", seg->anchor,
+			seg->anchor_hex);
+	if (o->checkpoint == NULL)
+		return AUDIT_OK;
+	if (chain != 0) {
+		if ((path = chain_cp_path(o->checkpoint, chain)) == NULL)
+			return AUDIT_ERROR;
+		ret = audit_cp_load(path, o->cp->base, o->key, o->keylen, &cp, err, sizeof(err));
+		if (ret != AUDIT_OK) {
+			printf("%s\n", err);
+			goto out;
+		}
+		cp.base = o->cp->base;
+		co.checkpoint = path;
+		co.cp = &cp;
+	}
+	ret = checkpoint(seg, head, &co);
+out:
+	if (chain != 0)
+		cp.base = NULL;
+	audit_cp_free(&cp);
+	free(path);
+	return ret;
+}
+
+/* A chain that has no record left while its checkpoint says it had: removed whole. */
+static int
+missing_chains(const struct vstate *st, const struct audit_verify_opts *o)
+{
+	unsigned char present[RG_LOG_CHAIN_MAX + 1] = { 0 };
+	int ret = AUDIT_OK;
+
+	if (o->checkpoint == NULL)
+		return AUDIT_OK;
+	for (size_t i = 0; i < st->n; i++)
+		present[rg_log_chain(st->v[i].number)] = 1;
+	for (unsigned c = 1; c <= RG_LOG_CHAIN_MAX; c++) {
+		struct audit_checkpoint cp = { 0 };
+		char *path, err[512];
+
+		if (present[c])
+			continue;
+		if ((path = chain_cp_path(o->checkpoint, c)) == NULL)
+			return AUDIT_ERROR;
+		if (access(path, F_OK) != 0) {
+			free(path);
+			continue;
+		}
+		if (audit_cp_load(path, o->cp->base, o->key, o->keylen, &cp, err,
+		    sizeof(err)) != AUDIT_OK)
+			printf("%s\n", err);
+		else
+			printf("truncated: the chain of serverID %u has no record left, but the "
+				"checkpoint %s from %s says record %llu (hash %s) was there\n", c,
+				path, cp.time, cp.number, cp.hash);
+		ret = AUDIT_BROKEN;
+		audit_cp_free(&cp);
+		free(path);
+	}
+	return ret;
+}
+
+/* Each chain in turn; the first broken one ends the verification, as a break does. */
+static int
+verify_chains(const struct vstate *st, const struct audit_verify_opts *o)
+{
+	size_t i = 0;
+	int several = st->n > 0 && rg_log_chain(st->v[st->n - 1].number) != 0, first = 1;
+	int ret = AUDIT_OK;
+
+	/* Chain 0 first, even empty: the anchor and the checkpoint file are its. */
+	while (first || i < st->n) {
+		struct vstate seg = *st;
+		unsigned chain = first ? 0 : rg_log_chain(st->v[i].number);
+		size_t j = i;
+
+		first = 0;
+		while (j < st->n && rg_log_chain(st->v[j].number) == chain)
+			j++;
+		seg.v = st->v != NULL ? st->v + i : NULL;    /* an empty log has no array */
+		seg.n = j - i;
+		seg.origin = rg_log_chain_base(chain);
+		if (chain != 0)
+			seg.has_anchor = 0;
+		if ((ret = verify_chain(&seg, chain, several, o)) != AUDIT_OK)
+			return ret;
+		i = j;
+	}
+	if (several)
+		printf("verified %zu records in all\n", st->n);
+	return missing_chains(st, o);
+}
+
 int
 audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
 {
 	struct vstate st;
 	char filter[] = "(objectClass=rgLogRecord)";
 	char *root_attrs[] = { "rgLogAnchorNumber", "rgLogAnchorHash", NULL };
-	char head[RG_LOG_HASH_HEX];
 	struct timespec t0, t1;
 	int ret;
 
@@ -345,22 +476,7 @@ audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
 		goto out;
 	if (st.n > 0)   /* qsort's pointer must not be NULL, even for no element */
 		qsort(st.v, st.n, sizeof(*st.v), by_number);
-	if (walk(&st, head) != 0) {
-		ret = AUDIT_BROKEN;
-	} else if (st.n == 0) {
-		printf("verified 0 records\n");
-		if (st.has_anchor)
-			printf("the chain continues from the anchor: record %llu, hash %s\n",
-				st.anchor, st.anchor_hex);
-	} else {
-		printf("verified %zu records (%llu..%llu), head hash %s\n", st.n, st.v[0].number,
-			st.v[st.n - 1].number, head);
-		if (st.has_anchor)
-			printf("the chain continues from the anchor: record %llu, hash %s\n",
-				st.anchor, st.anchor_hex);
-	}
-	if (ret == AUDIT_OK && o->checkpoint != NULL)
-		ret = checkpoint(&st, head, o);
+	ret = verify_chains(&st, o);
 	if (o->verbose) {
 		double s;
 

@@ -28,6 +28,7 @@ struct rg_hold {
 struct rg_record_op {
 	slap_callback cb;
 	int reached;                        /* the Add came down to this overlay */
+	slap_callback *above;               /* the callbacks of the overlays above */
 	struct rg_hold hold;
 	Connection conn;                    /* an internal one, until the answer is replayed */
 };
@@ -98,6 +99,17 @@ rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on)
 			r = sc->sc_private;
 	r->reached = 1;
 	walk_below(op, on, &r->hold);
+	/* overlay_op_walk runs the cleanup of every callback above an overlay that stops an
+	 * operation: syncprov's would go before it has seen the commit. They are kept out of
+	 * its reach for the replay, less the overlay framework's own (its private data is the
+	 * stack), which it frees itself. */
+	r->above = op->o_callback;
+	for (slap_callback **scp = &r->above; *scp != &r->cb;)
+		if ((*scp)->sc_private == on->on_info)
+			*scp = (*scp)->sc_next;
+		else
+			scp = &(*scp)->sc_next;
+	op->o_callback = &r->cb;
 	/* Not SLAP_CB_CONTINUE: the answer goes up after the commit (replay). */
 	return LDAP_SUCCESS;
 }
@@ -164,6 +176,8 @@ add_record(Operation *op, Operation *opr, Opheader *hdr, struct rg_record_op *r,
 		return -1;
 	}
 	be->be_add(opr, &rs);
+	if (r->reached)
+		opr->o_callback = r->above;
 	return r->reached && r->hold.err == LDAP_SUCCESS ? 0 : -1;
 }
 
@@ -235,6 +249,8 @@ rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 	SlapReply rsr = { REP_RESULT };
 	struct rg_hold h = { 0 };
 	struct rg_record_op r = { 0 };
+	char csnbuf[LDAP_PVT_CSNSTR_BUFSIZE];
+	struct berval csn = { sizeof(csnbuf), csnbuf };
 	Entry *e = a->entry;
 	const char *unfit = rg_atomic_unfit(on->on_info);
 	int sent = 0, committed = 0;
@@ -247,6 +263,12 @@ rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 		rg_log_unlock(ri);
 		goto answer;
 	}
+	/* back-mdb makes a Modify's or ModRDN's CSN itself, for the operation it is given (the
+	 * copy), and retires it before the commit: made here, it is this operation's, and
+	 * stays pending until syncprov has seen the committed change. Made under the
+	 * transaction, as back-mdb makes it, so that CSNs follow the order of commits. */
+	if (op->o_tag != LDAP_REQ_ADD && BER_BVISEMPTY(&op->o_csn))
+		slap_get_csn(op, &csn, 1);
 	walk_below(op, on, &h);
 	if (h.err == LDAP_SUCCESS) {
 		sent = 1;

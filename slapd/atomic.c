@@ -260,14 +260,15 @@ rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 		set_error(op, &h, unfit != NULL ? LDAP_UNWILLING_TO_PERFORM : LDAP_OTHER,
 			unfit != NULL ? unfit : "resetguard could not begin the change's transaction");
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, h.text.bv_val);
+		record_failure(op, ri, a, &h.text);
 		rg_log_unlock(ri);
 		goto answer;
 	}
-	/* back-mdb makes a Modify's or ModRDN's CSN itself, for the operation it is given (the
-	 * copy), and retires it before the commit: made here, it is this operation's, and
-	 * stays pending until syncprov has seen the committed change. Made under the
-	 * transaction, as back-mdb makes it, so that CSNs follow the order of commits. */
-	if (op->o_tag != LDAP_REQ_ADD && BER_BVISEMPTY(&op->o_csn))
+	/* back-mdb makes a write's CSN itself, for the operation it is given (the copy), and
+	 * retires it before the commit: made here, it is this operation's, and stays pending
+	 * until syncprov has seen the committed change. Made under the transaction, as
+	 * back-mdb makes it, so that CSNs follow the order of commits. */
+	if (BER_BVISEMPTY(&op->o_csn))
 		slap_get_csn(op, &csn, 1);
 	walk_below(op, on, &h);
 	if (h.err == LDAP_SUCCESS) {

@@ -225,8 +225,11 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		return 1;
 	}
 	/* A change and its record commit together: no record is ever left pending. */
-	if (atomic)
+	if (atomic) {
 		ri->ri_settled = 1;
+		Debug(LDAP_DEBUG_ANY, "resetguard: the reset log %s is in the governed database: "
+			"each change commits with its record (atomic mode)\n", ri->ri_log_base.bv_val);
+	}
 	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_purge_start(be, ri);
 		if (!ri->ri_settled)

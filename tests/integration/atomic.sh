@@ -231,6 +231,24 @@ consumer_csn() {
 csn_caught_up() { [ "$(consumer_csn)" = "$(max_entry_csn)" ]; }
 check "  the consumer's contextCSN is the provider's newest entryCSN" wait_for 30 csn_caught_up
 
+# An Add with a password is judged and committed with its record the same way.
+DAVE="uid=dave,ou=people,$RG_BASE" DAVE_PW=$(newpw)
+check "an Add of an account with a password" as_admin -a <<LDIF
+dn: $DAVE
+objectClass: inetOrgPerson
+uid: dave
+cn: Dave Example
+sn: Example
+userPassword: $DAVE_PW
+LDIF
+ND=$(opattr "$DAVE" rgLastResetChange)
+check_eq "  its record says applied" applied "$(field "$ND" rgLogOutcome)"
+check_eq "  for an add" add "$(field "$ND" rgLogOperation)"
+check "  the account reaches the consumer" wait_for 30 consumer_binds "$DAVE" "$DAVE_PW"
+check "  and so does its record" wait_for 30 on_both "rgLogChangeNumber=$ND,$RG_LOG_BASE" rgLogHash
+check "  the consumer's contextCSN follows" wait_for 30 csn_caught_up
+check "the log verifies" verify
+
 for t in 1 2; do trial "$t"; done
 sandbox_down
 

@@ -202,6 +202,17 @@ changetype: modify
 replace: description
 description: edited
 LDIF
+verdict() { # RECORD-NUMBER: the auditor's verdict on it
+	printf 'dn: rgLogChangeNumber=%s,%s\nchangetype: modify\nadd: rgLogReviewVerdict\nrgLogReviewVerdict: approved: incident %s\n' \
+		"$1" "$RG_LOG_BASE" "$1" | ldapmodify -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW"
+}
+check "a break-glass reset" ldappasswd -x -H "$RG_URI" -D "$RG_BREAKGLASS_DN" \
+	-w "$RG_BREAKGLASS_PW" -s "$(newpw)" "$CAROL"
+NB=$(opattr "$CAROL" rgLastResetChange)
+check_eq "  its record awaits review" TRUE "$(field "$NB" rgLogReviewRequired)"
+check "  the auditor gives a verdict in the log's subtree" verdict "$NB"
+check_eq "  rglog records who reviewed" "$RG_AUDITOR_DN" "$(field "$NB" rgLogReviewer)"
+check_result "  a verdict is final" 19 - verdict "$NB"
 check "the log verifies" verify
 
 # A consumer: the refused change must never reach it, the committed ones must.

@@ -36,6 +36,7 @@ struct rg_change {
 	struct rg_activity activity;        /* the target's recent activity */
 	struct rg_peer peer;                /* the connection's TLS client certificate */
 	char alert_reason[512];             /* the anomaly alerts raised (alerts.c), or empty */
+	struct rg_atomic atomic;            /* atomic mode: the record the change commits with */
 };
 
 enum target_state { TARGET_READ, TARGET_MISSING, TARGET_NO_ACCESS };
@@ -316,44 +317,64 @@ seal_for_syncd(Operation *op, rg_info *ri, struct rg_change *ch)
 	ch->sealed.bv_len = len;
 }
 
-static int
-append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen)
+static void
+fill_record(Operation *op, struct rg_change *ch, struct rg_log_record *r)
 {
-	struct rg_log_record r;
 	const struct rg_evidence *ev = ch->req.ev_present && ch->req.ev_status == RG_EV_OK ?
 		&ch->ev : NULL;
 
-	memset(&r, 0, sizeof(r));
-	r.target = op->o_req_ndn.bv_val;
-	r.requester = ch->req.requester_ndn;
-	r.authenticated = ch->req.authenticated_ndn;
-	r.approver = BER_BVISNULL(&ch->ev_approver_ndn) ? NULL : ch->ev_approver_ndn.bv_val;
-	r.kind = rg_kind_name(ch->req.kind);
-	r.decision = ch->dec.allowed ? "allowed" : "denied";
-	r.rule = rg_rule_name(ch->dec.rule);
-	r.rule_text = ch->dec.text;
-	r.policy = ch->have_policy ? ch->policy.dn : NULL;
-	r.operation = ch->at->operation;
+	memset(r, 0, sizeof(*r));
+	r->target = op->o_req_ndn.bv_val;
+	r->requester = ch->req.requester_ndn;
+	r->authenticated = ch->req.authenticated_ndn;
+	r->approver = BER_BVISNULL(&ch->ev_approver_ndn) ? NULL : ch->ev_approver_ndn.bv_val;
+	r->kind = rg_kind_name(ch->req.kind);
+	r->decision = ch->dec.allowed ? "allowed" : "denied";
+	r->rule = rg_rule_name(ch->dec.rule);
+	r->rule_text = ch->dec.text;
+	r->policy = ch->have_policy ? ch->policy.dn : NULL;
+	r->operation = ch->at->operation;
 	if (ev != NULL) {
-		r.issuer = ev->iss;
-		r.level = ev->ial;
-		r.methods = (const char *const *)ev->amr;
-		r.nmethods = ev->namr;
-		r.jti = ev->jti;
-		r.reason = ev->reason;
+		r->issuer = ev->iss;
+		r->level = ev->ial;
+		r->methods = (const char *const *)ev->amr;
+		r->nmethods = ev->namr;
+		r->jti = ev->jti;
+		r->reason = ev->reason;
 	}
-	r.review_required = ch->dec.review_required;
-	r.alert = ch->dec.alert;
-	r.alert_reason = ch->alert_reason[0] != '\0' ? ch->alert_reason : NULL;
-	if (rg_log_append(op, ri, &r, ch->dec.allowed,
-	    ch->dec.allowed && !BER_BVISNULL(&ch->sealed) ? &ch->sealed : NULL, &ch->record_ndn,
-	    err, errlen) != 0)
-		return -1;
-	ch->record_number = r.number;
+	r->review_required = ch->dec.review_required;
+	r->alert = ch->dec.alert;
+	r->alert_reason = ch->alert_reason[0] != '\0' ? ch->alert_reason : NULL;
+}
+
+/* Atomic mode: an allowed change's record is written by the change's own transaction
+ * (atomic.c), so here it is only numbered and built. */
+static int
+append_record(Operation *op, rg_info *ri, struct rg_change *ch, char *err, size_t errlen)
+{
+	struct rg_log_record *r = &ch->atomic.record;
+	struct rg_log_state st = { NULL, NULL, NULL };
+
+	fill_record(op, ch, r);
+	if (ch->dec.allowed && !BER_BVISNULL(&ch->sealed))
+		st.sealed = &ch->sealed;
+	if (ch->atomic.on && ch->dec.allowed) {
+		st.outcome = "applied";
+		if ((ch->atomic.entry = rg_log_entry(op, ri, r, &st, ch->atomic.time,
+		    ch->atomic.hash, err, errlen)) == NULL)
+			return -1;
+	} else {
+		if (ch->dec.allowed)
+			st.outcome = "pending";
+		if (rg_log_append(op, ri, r, &st, &ch->record_ndn, err, errlen) != 0)
+			return -1;
+	}
+	ch->record_number = r->number;
 	return 0;
 }
 
-/* Velocity and the record under one lock: a limit counts every change recorded before. */
+/* Velocity and the record under one lock: a limit counts every change recorded before.
+ * Atomic mode keeps the lock for an allowed change until it commits (rg_atomic_apply). */
 static void
 decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 {
@@ -383,7 +404,8 @@ decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 				"the change was not made because its reset log record could not be "
 				"written: %s", err);
 	}
-	rg_log_unlock(ri);
+	if (ch->atomic.entry == NULL)
+		rg_log_unlock(ri);
 }
 
 static int
@@ -448,6 +470,8 @@ change_free(Operation *op, struct rg_change *ch)
 		op->o_tmpfree(ch->record_ndn.bv_val, op->o_tmpmemctx);
 	OPENSSL_free(ch->sealed.bv_val);
 	rg_activity_free(op, &ch->activity);
+	if (ch->atomic.entry != NULL)
+		entry_free(ch->atomic.entry);
 }
 
 /* Facts about the target. Inside a transaction nothing may be read (back-mdb holds that
@@ -496,6 +520,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 	req->log_name = ri->ri_log_base.bv_val;
 	req->in_transaction = op->o_txnSpec != SLAP_CONTROL_NONE;
 	req->password_in_rdn = at->password_in_rdn;
+	ch.atomic.on = rg_atomic_mode(op, ri);
 	req->old_values = at->n_old_values;
 	req->old_password_given = at->old_given;
 	read_identities(op, ri, &ch);
@@ -529,6 +554,8 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 		find_expired_tokens(op, &ch);
 	apply_effects(op, &ch);
 	rg_outcome_expect(op, ri, &ch.record_ndn, !BER_BVISNULL(&ch.token), at->pwdexop);
+	if (ch.atomic.entry != NULL)
+		rc = rg_atomic_apply(op, rs, on, ri, &ch.atomic);
 out:
 	if (!BER_BVISNULL(&policy_ndn))
 		op->o_tmpfree(policy_ndn.bv_val, op->o_tmpmemctx);

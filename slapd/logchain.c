@@ -153,6 +153,7 @@ static void
 flag(Operation *op, rg_info *ri, Entry *e, unsigned long long mine, const char *theirs)
 {
 	struct rg_log_record r;
+	struct rg_log_state st = { NULL, NULL, NULL };    /* a finding: no outcome */
 	struct berval ndn = BER_BVNULL;
 	char text[512], err[256];
 
@@ -177,7 +178,7 @@ flag(Operation *op, rg_info *ri, Entry *e, unsigned long long mine, const char *
 		r.target ? r.target : "", text);
 	rg_log_lock(ri);
 	rg_log_settle(op, ri);
-	if (rg_log_append(op, ri, &r, 0, NULL, &ndn, err, sizeof(err)) != 0)
+	if (rg_log_append(op, ri, &r, &st, &ndn, err, sizeof(err)) != 0)
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: ALERT: the review record of token \"%s\" "
 			"cannot be written: %s\n", op->o_log_prefix, r.jti, err);
 	rg_log_unlock(ri);

@@ -162,7 +162,7 @@ put(Operation *op, Entry *e, AttributeDescription *ad, const char *value)
 
 static Entry *
 record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const char *hash,
-	int pending, struct berval *sealed)
+	const struct rg_log_state *st)
 {
 	Entry *e = entry_alloc();
 	char num[32];
@@ -201,33 +201,26 @@ record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const ch
 	put(op, e, rg_ad.log_alert_reason, r->alert_reason);
 	put(op, e, rg_ad.log_prev_hash, r->prev_hash);
 	put(op, e, rg_ad.log_hash, hash);
-	if (pending)
-		put(op, e, rg_ad.log_outcome, "pending");
-	if (sealed != NULL)
-		attr_merge_one(e, rg_ad.log_sealed, sealed, NULL);
+	put(op, e, rg_ad.log_outcome, st->outcome);
+	put(op, e, rg_ad.log_outcome_text, st->outcome_text);
+	if (st->sealed != NULL)
+		attr_merge_one(e, rg_ad.log_sealed, st->sealed, NULL);
 	return e;
 }
 
-int
-rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
-	struct berval *sealed, struct berval *ndn, char *err, size_t errlen)
+Entry *
+rg_log_entry(Operation *op, rg_info *ri, struct rg_log_record *r,
+	const struct rg_log_state *st, char *timebuf, char *hash, char *err, size_t errlen)
 {
-	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
-	Operation op2;
-	SlapReply rs2 = { REP_RESULT };
-	const char *text = NULL;
-	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
-	struct timeval tv, t0, t1;
+	struct timeval tv;
 	Entry *e;
 	unsigned chain;
-	int rc = -1;
 
-	BER_BVZERO(ndn);
 	if (be == NULL || BER_BVISEMPTY(&be->be_rootndn)) {
 		rg_seterr(err, errlen, "the reset log %s is in no database with a rootdn",
 			ri->ri_log_base.bv_val);
-		return -1;
+		return NULL;
 	}
 	chain = rg_log_own_chain();
 	if (!ri->ri_log_head_known || ri->ri_log_chain != chain)
@@ -235,7 +228,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	if (rg_log_chain(ri->ri_log_head + 1) != chain) {
 		rg_seterr(err, errlen, "the chain of serverID %u in the reset log %s is full",
 			chain, ri->ri_log_base.bv_val);
-		goto out;
+		return NULL;
 	}
 	r->number = ri->ri_log_head + 1;
 	gettimeofday(&tv, NULL);
@@ -244,13 +237,44 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	snprintf(r->prev_hash, sizeof(r->prev_hash), "%s", ri->ri_log_head_hash);
 	if (rg_log_hash(r, hash) != 0) {
 		rg_seterr(err, errlen, "cannot hash the reset log record");
-		goto out;
+		return NULL;
 	}
-	if ((e = record_entry(op, ri, r, hash, pending, sealed)) == NULL) {
+	if ((e = record_entry(op, ri, r, hash, st)) == NULL)
 		rg_seterr(err, errlen, "cannot form the DN of reset log record %llu under %s",
 			r->number, ri->ri_log_base.bv_val);
+	return e;
+}
+
+void
+rg_log_advance(rg_info *ri, const struct rg_log_record *r, const char *hash)
+{
+	ri->ri_log_head = r->number;
+	memcpy(ri->ri_log_head_hash, hash, RG_LOG_HASH_HEX);
+}
+
+void
+rg_log_lost(rg_info *ri)
+{
+	ri->ri_log_head_known = 0;
+}
+
+int
+rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r,
+	const struct rg_log_state *st, struct berval *ndn, char *err, size_t errlen)
+{
+	void *cids[SLAP_MAX_CIDS] = { NULL };
+	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
+	Operation op2;
+	SlapReply rs2 = { REP_RESULT };
+	const char *text = NULL;
+	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
+	struct timeval t0, t1;
+	Entry *e;
+	int rc = -1;
+
+	BER_BVZERO(ndn);
+	if ((e = rg_log_entry(op, ri, r, st, timebuf, hash, err, errlen)) == NULL)
 		goto out;
-	}
 	rg_internal_op_init(&op2, op, be, cids);
 	op2.o_tag = LDAP_REQ_ADD;
 	op2.o_req_dn = e->e_name;
@@ -280,7 +304,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 	if (rs2.sr_err != LDAP_SUCCESS) {
 		/* Someone else wrote this number (a restored backup, a second writer): find the
 		 * head again before the next record. */
-		ri->ri_log_head_known = 0;
+		rg_log_lost(ri);
 		rg_seterr(err, errlen, "cannot write reset log record %llu under %s (LDAP error %d%s%s)",
 			r->number, ri->ri_log_base.bv_val, rs2.sr_err, rs2.sr_text ? ": " : "",
 			rs2.sr_text ? rs2.sr_text : "");
@@ -288,8 +312,7 @@ rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
 		BER_BVZERO(ndn);
 		goto out;
 	}
-	ri->ri_log_head = r->number;
-	memcpy(ri->ri_log_head_hash, hash, sizeof(hash));
+	rg_log_advance(ri, r, hash);
 	rc = 0;
 out:
 	r->time = NULL;

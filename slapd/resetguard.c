@@ -117,6 +117,8 @@ rg_op_add(Operation *op, SlapReply *rs)
 	struct rg_attempt at = { "add" };
 	int touches = 0;
 
+	if (rg_atomic_is_record(op))
+		return rg_atomic_record_below(op, rs, (slap_overinst *)op->o_bd->bd_info);
 	if (is_replication(op))
 		return SLAP_CB_CONTINUE;
 	for (Attribute *a = op->ora_e->e_attrs; a != NULL; a = a->a_next) {
@@ -198,6 +200,8 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	rg_info *ri = on->on_bi.bi_private;
 	BackendDB *log_be;
+	const char *atomic_unfit;
+	int atomic;
 	char err[200];
 
 	if (rg_schema_resolve(err, sizeof(err)) != 0) {
@@ -215,16 +219,26 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
-	if (log_be == be) {
-		snprintf(cr->msg, sizeof(cr->msg), "resetguard: the reset log %s must be a "
-			"database of its own, not the one the overlay governs", ri->ri_log_base.bv_val);
+	/* Atomic mode: the log is a subtree of this database (be is a copy of it). */
+	atomic = log_be->be_nsuffix == be->be_nsuffix;
+	if (atomic && (atomic_unfit = rg_atomic_unfit(on->on_info)) != NULL) {
+		snprintf(cr->msg, sizeof(cr->msg), "resetguard: the reset log %s is in the "
+			"database the overlay governs, but %s; or give the log a database of its own",
+			ri->ri_log_base.bv_val, atomic_unfit);
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
+	}
+	/* A change and its record commit together: no record is ever left pending. */
+	if (atomic) {
+		ri->ri_settled = 1;
+		Debug(LDAP_DEBUG_ANY, "resetguard: the reset log %s is in the governed database: "
+			"each change commits with its record (atomic mode)\n", ri->ri_log_base.bv_val);
 	}
 	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_chain_register(ri);
 		rg_log_purge_start(be, ri);
-		rg_log_settle_start(ri);
+		if (!ri->ri_settled)
+			rg_log_settle_start(ri);
 		rg_monitor_open(be, ri);
 	}
 	return 0;

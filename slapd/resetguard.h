@@ -119,10 +119,24 @@ unsigned rg_log_own_chain(void);
 /* The filter "(&(rgLogChangeNumber>=..)(rgLogChangeNumber<=..))" selecting the records of
  * chain, in buf (96 bytes are enough). */
 void rg_log_chain_filter(unsigned chain, char *buf, size_t len);
-/* A pending record carries the sealed password (NULL: none) from the start, so that a
- * change applied just before a crash still reaches syncd once its record is settled. */
-int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r, int pending,
-	struct berval *sealed, struct berval *ndn, char *err, size_t errlen);
+/* What a record says beyond its hashed fields: its outcome (NULL: none, for a denial),
+ * the outcome's text, and the sealed password (NULL: none). A pending record carries the
+ * sealed password from the start, so that a change applied just before a crash still
+ * reaches syncd once its record is settled. */
+struct rg_log_state {
+	const char *outcome;
+	const char *outcome_text;
+	struct berval *sealed;
+};
+int rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r,
+	const struct rg_log_state *st, struct berval *ndn, char *err, size_t errlen);
+/* The next record as an entry to add (r numbered, timed and chained after the head; timebuf
+ * of 32 bytes holds its time, hash its hash); the head moves only by rg_log_advance, once
+ * the entry is committed, or is found again after rg_log_lost. */
+Entry *rg_log_entry(Operation *op, rg_info *ri, struct rg_log_record *r,
+	const struct rg_log_state *st, char *timebuf, char *hash, char *err, size_t errlen);
+void rg_log_advance(rg_info *ri, const struct rg_log_record *r, const char *hash);
+void rg_log_lost(rg_info *ri);
 /* applied, or failed with text (the sealed password then goes). */
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
 	const char *text);
@@ -134,6 +148,24 @@ void rg_log_replicated(Operation *op, Entry *e);
 int rg_log_chain_init(void);
 void rg_log_chain_register(rg_info *ri);
 void rg_log_chain_unregister(rg_info *ri);
+/* atomic.c: one transaction for a change and its record, when the log is in its database. */
+struct rg_atomic {
+	int on;                             /* the log is in the governed database */
+	Entry *entry;                       /* the record, numbered; the log lock is held */
+	struct rg_log_record record;
+	char time[32];
+	char hash[RG_LOG_HASH_HEX];
+};
+int rg_atomic_mode(Operation *op, rg_info *ri);
+/* Why atomic mode cannot govern the database of oi, or NULL. */
+const char *rg_atomic_unfit(slap_overinfo *oi);
+/* Makes the change (op, its effects on it already) and a->entry in one transaction, releases
+ * the log lock, then answers; returns the answer's code. */
+int rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
+	struct rg_atomic *a);
+/* The record's Add passing this overlay, on its way to the transaction. */
+int rg_atomic_is_record(Operation *op);
+int rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on);
 
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);

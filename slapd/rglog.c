@@ -5,7 +5,10 @@
  * Everything else is refused, the log database's rootdn included: no entry that resetguard
  * did not write can stand among the records, where a purge, a head search, a velocity count
  * or an auditor might take it for one. Offline tools (slapadd, slapmodify) bypass every
- * overlay; the hash chain and the auditors' checkpoints are what reveal their edits. */
+ * overlay; the hash chain and the auditors' checkpoints are what reveal their edits.
+ *
+ * In atomic mode the log is a subtree of the database resetguard governs: rglog then keeps
+ * that subtree, by the same rules, and leaves the accounts to resetguard. */
 #include "resetguard.h"
 #include "slap-config.h"
 
@@ -29,6 +32,36 @@ trusted(Operation *op)
 		be_shadow_update(op);
 }
 
+/* The log's base in this database when resetguard governs it too (atomic mode); NULL when
+ * the whole database is the log. */
+static struct berval *
+log_subtree(Operation *op)
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+
+	for (slap_overinst *o = on->on_info->oi_list; o != NULL; o = o->on_next)
+		if (strcmp(o->on_bi.bi_type, "resetguard") == 0 && o->on_bi.bi_private != NULL)
+			return &((rg_info *)o->on_bi.bi_private)->ri_log_nbase;
+	return NULL;
+}
+
+static int
+in_log(Operation *op, struct berval *ndn)
+{
+	struct berval *base = log_subtree(op);
+
+	return base == NULL || dnIsSuffix(ndn, base);
+}
+
+static int
+is_log_root(Operation *op)
+{
+	struct berval *base = log_subtree(op);
+
+	return base == NULL ? be_issuffix(op->o_bd, &op->o_req_ndn) :
+		dn_match(&op->o_req_ndn, base);
+}
+
 /* Proxied authorization would let whoever may proxy act as an auditor or as syncd. */
 static int
 proxied(Operation *op)
@@ -39,15 +72,17 @@ proxied(Operation *op)
 static int
 rglog_op_add(Operation *op, SlapReply *rs)
 {
+	if (!in_log(op, &op->o_req_ndn))
+		return SLAP_CB_CONTINUE;
 	if (trusted(op)) {
 		/* A record of another provider's chain, arriving by syncrepl. */
 		if (!rg_is_internal(op) && SLAPD_SYNC_IS_SYNCCONN(op->o_connid))
 			rg_log_replicated(op, op->ora_e);
 		return SLAP_CB_CONTINUE;
 	}
-	/* The root entry is the one entry a person creates: the suffix itself, an rgLogRoot
-	 * with no anchor yet. */
-	if (be_issuffix(op->o_bd, &op->o_req_ndn) &&
+	/* The root entry is the one entry a person creates: the log's base itself, an
+	 * rgLogRoot with no anchor yet. */
+	if (is_log_root(op) &&
 	    is_entry_objectclass(op->ora_e, rg_ad.oc_log_root, 0) &&
 	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_number) == NULL &&
 	    attr_find(op->ora_e->e_attrs, rg_ad.log_anchor_hash) == NULL)
@@ -60,7 +95,7 @@ rglog_op_add(Operation *op, SlapReply *rs)
 static int
 rglog_op_delete(Operation *op, SlapReply *rs)
 {
-	if (trusted(op))
+	if (trusted(op) || !in_log(op, &op->o_req_ndn))
 		return SLAP_CB_CONTINUE;
 	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
 		"the reset log is append-only: entries are removed only by resetguard's purge");
@@ -69,7 +104,9 @@ rglog_op_delete(Operation *op, SlapReply *rs)
 static int
 rglog_op_modrdn(Operation *op, SlapReply *rs)
 {
-	if (trusted(op))
+	/* Nothing moves into the log either. */
+	if (trusted(op) || (!in_log(op, &op->o_req_ndn) && (op->orr_nnewSup == NULL ||
+	    !in_log(op, op->orr_nnewSup))))
 		return SLAP_CB_CONTINUE;
 	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM, "reset log entries cannot be renamed");
 }
@@ -215,7 +252,7 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	int verdicts = 0, status = 0, other = 0;
 
-	if (trusted(op))
+	if (trusted(op) || !in_log(op, &op->o_req_ndn))
 		return SLAP_CB_CONTINUE;
 	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
 		/* modifiersName and modifyTimestamp, added by the frontend */

@@ -149,7 +149,7 @@ syncd_conf() {
 	cat <<CONF
 # resetguard-syncd for the sandbox: follows the reset log, feeds both legacy directories.
 log-uri ldap://127.0.0.1:$port${providers_uri2:+ $providers_uri2}
-log-base cn=resetlog
+log-base $log_base
 bind-dn cn=syncd,ou=services,$base
 bind-password-file $dir/keys/syncd.pw
 key-file $dir/keys/syncd.key

@@ -32,7 +32,8 @@ struct scan {
 	char **nonum; /* DNs of records without a usable number (the first passes only) */
 	size_t nnonum;
 	int noted;
-	char *nbase; /* the log base, normalized */
+	char *nbase;  /* the log base, normalized */
+	char *parent; /* the base as the server spells it in a record's DN, once seen */
 };
 
 static size_t
@@ -205,21 +206,45 @@ fail(struct scan *sc, int rc, const char *diag, char *err, size_t errlen)
 /* LIMITED is no value an entry callback (0 or positive) or an error (-1) takes. */
 enum { DONE = 0, LIMITED = INT_MIN };
 
+/* The length of "rgLogChangeNumber=<no>," at the start of dn, 0 if it does not start so. */
+static size_t
+number_rdn(const char *dn, unsigned long long no)
+{
+	static const char type[] = NUMBER_ATTR "=";
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%llu", no);
+
+	if (strncasecmp(dn, type, sizeof(type) - 1) != 0 ||
+		strncmp(dn + sizeof(type) - 1, digits, (size_t)n) != 0 ||
+		dn[sizeof(type) - 1 + (size_t)n] != ',')
+		return 0;
+	return sizeof(type) + (size_t)n;
+}
+
 /* Whether m is rgLogChangeNumber=no directly below the log base, as resetguard names it.
- * Both DNs normalized: a base written with other spacing or case names the same entries. */
+ * Both DNs normalized: a base written with other spacing or case names the same entries.
+ * Normalizing is RDN by RDN, so once a DN "rgLogChangeNumber=<n>,P" has matched, any other
+ * "rgLogChangeNumber=<m>,P" with the same bytes P does: those skip the two normalizations,
+ * most of the time a record takes here. */
 static int
 own_dn(struct scan *sc, LDAPMessage *m, unsigned long long no)
 {
 	char *dn = ldap_get_dn(sc->s->ld, m), *want = NULL, *ndn = NULL, *nwant = NULL;
+	size_t head = dn != NULL ? number_rdn(dn, no) : 0;
 	int own = 0;
 
-	if (dn != NULL && sc->nbase != NULL &&
-	    asprintf(&want, "rgLogChangeNumber=%llu,%s", no, sc->nbase) >= 0 &&
-	    ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &ndn, LDAP_DN_FORMAT_LDAPV3) ==
-	    LDAP_SUCCESS &&
-	    ldap_dn_normalize(want, LDAP_DN_FORMAT_LDAPV3, &nwant, LDAP_DN_FORMAT_LDAPV3) ==
-	    LDAP_SUCCESS)
+	if (head > 0 && sc->parent != NULL && strcmp(dn + head, sc->parent) == 0) {
+		own = 1;
+	} else if (dn != NULL && sc->nbase != NULL &&
+		asprintf(&want, "rgLogChangeNumber=%llu,%s", no, sc->nbase) >= 0 &&
+		ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &ndn, LDAP_DN_FORMAT_LDAPV3) ==
+			LDAP_SUCCESS &&
+		ldap_dn_normalize(want, LDAP_DN_FORMAT_LDAPV3, &nwant,
+			LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
 		own = strcasecmp(ndn, nwant) == 0;
+		if (own && head > 0 && sc->parent == NULL)
+			sc->parent = strdup(dn + head); /* NULL: the slow way next time */
+	}
 	free(want);
 	ldap_memfree(ndn);
 	ldap_memfree(nwant);
@@ -473,6 +498,7 @@ logscan_run(struct logscan *s, char *err, size_t errlen)
 	}
 	free(sc.seen.v);
 	ldap_memfree(sc.nbase);
+	free(sc.parent);
 	for (size_t i = 0; i < sc.nnonum; i++)
 		free(sc.nonum[i]);
 	free(sc.nonum);

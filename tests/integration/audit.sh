@@ -505,14 +505,15 @@ check "empty log: verified 0 records" expect_rc 0 "verified 0 records" audit ver
 
 # ---- report --format html ----
 # The good log and two records with hostile values (no valid hash: verify is not the point):
-# 2001 denied by a rule named like markup, 2002 a break-glass change awaiting review whose
-# requester DN and reason carry a script.
+# 2001 denied by a rule named like markup, dated before 1970 (the span is too long to draw
+# every day), 2002 a break-glass change awaiting review whose requester DN and reason carry
+# a script.
 zero=$(printf '0%.0s' $(seq 64))
 { cat "$dir/good.ldif"; cat <<EOF; } >"$dir/t.ldif"
 dn: rgLogChangeNumber=2001,cn=resetlog
 objectClass: rgLogRecord
 rgLogChangeNumber: 2001
-rgLogTime: 20240121000000.000000Z
+rgLogTime: 19691231235959.000000Z
 rgLogTarget: uid=user1,ou=people,dc=example,dc=com
 rgLogRequester: uid=helpdesk1,ou=staff,dc=example,dc=com
 rgLogKind: delegated
@@ -538,6 +539,8 @@ EOF
 load "$dir/t.ldif"
 check "report --format html -o FILE" audit report --format html -o "$dir/report.html"
 check_eq "  the file is made with mode 0600" 600 "$(stat -c %a "$dir/report.html")"
+check "  a span of 54 years: only the days with records drawn, 1969-12-31 among them" \
+	grep -q "Only the days with records are drawn" "$dir/report.html"
 check_eq "  and is the page --format html writes to standard output" \
 	"$(sed 's/ on [0-9-]* [0-9:]*Z;/;/' "$dir/report.html")" \
 	"$(audit report --format html | sed 's/ on [0-9-]* [0-9:]*Z;/;/')"

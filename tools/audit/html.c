@@ -200,9 +200,9 @@ sorted(const struct tally *t, int (*cmp)(const void *, const void *), size_t *n)
 
 /* ---- the numbers of the page ---- */
 
-/* A day as days since 1970-01-01 from a generalizedTime's date; -1 if it has none. */
-static long
-day_of(const char *t)
+/* A generalizedTime's date as days since 1970-01-01 into day; -1 if it has none. */
+static int
+day_of(const char *t, long *day)
 {
 	struct tm tm;
 	int y, m, d;
@@ -214,7 +214,8 @@ day_of(const char *t)
 	tm.tm_year = y - 1900;
 	tm.tm_mon = m - 1;
 	tm.tm_mday = d;
-	return (long)(timegm(&tm) / 86400);
+	*day = (long)(timegm(&tm) / 86400);      /* midnight: a whole number of days */
+	return 0;
 }
 
 static void
@@ -234,7 +235,7 @@ struct series {
 };
 
 struct stats {
-	unsigned long allowed, denied, review, pending, alerts, undated;
+	unsigned long allowed, denied, review, pending, alerts, dated, undated;
 	struct tally rules, requesters, targets;
 	struct series *series;  /* in order of first appearance */
 	size_t nseries, nkinds;
@@ -300,11 +301,10 @@ gather(struct stats *s, struct audit_rec **v, size_t n)
 
 	if (n > 0 && rec_series == NULL)
 		return -1;
-	s->first_day = s->last_day = -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_rec *r = v[i];
 		int denied = r->r.decision != NULL && strcmp(r->r.decision, "denied") == 0;
-		long day = day_of(r->r.time);
+		long day;
 
 		if (denied)
 			s->denied++;
@@ -318,17 +318,19 @@ gather(struct stats *s, struct audit_rec **v, size_t n)
 		    (denied && tally_add(&s->rules, r->r.rule, 1)) ||
 		    (rec_series[i] = series_of(s, r)) < 0)
 			goto out;
-		if (day < 0) {
+		if (day_of(r->r.time, &day) != 0) {
 			s->undated++;
 			continue;
 		}
-		if (s->first_day < 0 || day < s->first_day)
+		if (s->dated++ == 0)
+			s->first_day = s->last_day = day;
+		else if (day < s->first_day)
 			s->first_day = day;
-		if (day > s->last_day)
+		else if (day > s->last_day)
 			s->last_day = day;
 	}
 	/* the days drawn: every day of the span, or those with records when it is too long */
-	if (s->first_day >= 0) {
+	if (s->dated > 0) {
 		size_t cap = s->last_day - s->first_day < SPAN_MAX ?
 			(size_t)(s->last_day - s->first_day + 1) : n;
 
@@ -339,10 +341,10 @@ gather(struct stats *s, struct audit_rec **v, size_t n)
 				s->days[s->ndays++] = d;
 		} else {
 			for (size_t i = 0; i < n; i++) {
-				long day = day_of(v[i]->r.time);
+				long day;
 				size_t at;
 
-				if (day < 0 || day_index(s, day, &at))
+				if (day_of(v[i]->r.time, &day) != 0 || day_index(s, day, &at))
 					continue;
 				memmove(s->days + at + 1, s->days + at,
 					(s->ndays - at) * sizeof(*s->days));
@@ -355,10 +357,10 @@ gather(struct stats *s, struct audit_rec **v, size_t n)
 	    (s->per_day = calloc(s->ndays * s->nseries, sizeof(*s->per_day))) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		long day = day_of(v[i]->r.time);
+		long day;
 		size_t at;
 
-		if (day >= 0 && day_index(s, day, &at))
+		if (day_of(v[i]->r.time, &day) == 0 && day_index(s, day, &at))
 			s->per_day[at * s->nseries + (size_t)rec_series[i]]++;
 	}
 	for (size_t d = 0; d < s->ndays; d++) {

@@ -18,12 +18,21 @@
 #define PAGE_SIZE 1000
 #define NUMBER_ATTR "rgLogChangeNumber"
 
-/* The change numbers already handed over: an open-addressing set (0 marks a free slot, so
- * the number 0 is kept apart). */
+/* The change numbers already handed over. slapd returns records in the order they were added,
+ * so they come mostly ascending and contiguous: runs lo..hi (ascending, disjoint; the last one
+ * grows) hold those, and an open-addressing hash set (0 marks a free slot, so the number 0 is
+ * kept apart) the others, all below the last run's end. A million records are then one run,
+ * not a 16 MB table probed at random. */
+struct run {
+	unsigned long long lo, hi;
+};
+
 struct numset {
 	unsigned long long *v;
 	size_t cap, n;
 	int zero;
+	struct run *r;
+	size_t nr, rcap;
 };
 
 struct scan {
@@ -32,7 +41,8 @@ struct scan {
 	char **nonum; /* DNs of records without a usable number (the first passes only) */
 	size_t nnonum;
 	int noted;
-	char *nbase; /* the log base, normalized */
+	char *nbase;  /* the log base, normalized */
+	char *parent; /* the base as the server spells it in a record's DN, once seen */
 };
 
 static size_t
@@ -44,26 +54,30 @@ slot(unsigned long long x, size_t cap)
 	return (size_t)x & (cap - 1);
 }
 
-static int numset_add(struct numset *s, unsigned long long x);
+static int hash_add(struct numset *s, unsigned long long x);
 
 static int
-numset_grow(struct numset *s, size_t cap)
+hash_grow(struct numset *s, size_t cap)
 {
-	struct numset n = {calloc(cap, sizeof(*n.v)), cap, 0, s->zero};
+	unsigned long long *old = s->v;
+	size_t oldcap = s->cap;
 
-	if (n.v == NULL)
+	if ((s->v = calloc(cap, sizeof(*s->v))) == NULL) {
+		s->v = old;
 		return -1;
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->v[i] != 0)
-			numset_add(&n, s->v[i]);
-	free(s->v);
-	*s = n;
+	}
+	s->cap = cap;
+	s->n = 0;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i] != 0)
+			hash_add(s, old[i]);
+	free(old);
 	return 0;
 }
 
 /* 1 when x is new, 0 when it was there, -1 when out of memory. */
 static int
-numset_add(struct numset *s, unsigned long long x)
+hash_add(struct numset *s, unsigned long long x)
 {
 	size_t i;
 
@@ -72,7 +86,7 @@ numset_add(struct numset *s, unsigned long long x)
 			return 0;
 		return s->zero = 1;
 	}
-	if ((s->n + 1) * 2 > s->cap && numset_grow(s, s->cap ? s->cap * 2 : 1024) != 0)
+	if ((s->n + 1) * 2 > s->cap && hash_grow(s, s->cap ? s->cap * 2 : 1024) != 0)
 		return -1;
 	for (i = slot(x, s->cap); s->v[i] != 0; i = (i + 1) & (s->cap - 1))
 		if (s->v[i] == x)
@@ -82,19 +96,79 @@ numset_add(struct numset *s, unsigned long long x)
 	return 1;
 }
 
+/* The first run that does not end below x. */
+static size_t
+run_at(const struct numset *s, unsigned long long x)
+{
+	size_t lo = 0, hi = s->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->r[mid].hi < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* 1 when x is new, 0 when it was there, -1 when out of memory. */
+static int
+numset_add(struct numset *s, unsigned long long x)
+{
+	struct run *last = s->nr > 0 ? &s->r[s->nr - 1] : NULL;
+	size_t at;
+
+	if (last == NULL || x > last->hi) {
+		/* above every number held, the hash's included */
+		if (last != NULL && x == last->hi + 1) {
+			last->hi = x;
+			return 1;
+		}
+		if (s->nr == s->rcap) {
+			size_t cap = s->rcap ? s->rcap * 2 : 16;
+			struct run *r = realloc(s->r, cap * sizeof(*r));
+
+			if (r == NULL)
+				return -1;
+			s->r = r;
+			s->rcap = cap;
+		}
+		s->r[s->nr++] = (struct run){x, x};
+		return 1;
+	}
+	at = run_at(s, x);
+	if (at < s->nr && s->r[at].lo <= x)
+		return 0;
+	return hash_add(s, x);
+}
+
 /* Forgets the numbers up to upto: the windows have moved past them for good. */
 static int
 numset_prune(struct numset *s, unsigned long long upto)
 {
-	struct numset n = {NULL, 0, 0, 0};
+	struct numset h = {NULL, 0, 0, 0, NULL, 0, 0};
+	size_t at = run_at(s, upto), keep;
 
 	for (size_t i = 0; i < s->cap; i++)
-		if (s->v[i] > upto && numset_add(&n, s->v[i]) < 0) {
-			free(n.v);
+		if (s->v[i] > upto && hash_add(&h, s->v[i]) < 0) {
+			free(h.v);
 			return -1;
 		}
 	free(s->v);
-	*s = n;
+	s->v = h.v;
+	s->cap = h.cap;
+	s->n = h.n;
+	s->zero = 0;
+	/* runs wholly at or below upto go; the one holding upto keeps what is above it */
+	if (at < s->nr && s->r[at].hi == upto)
+		at++;
+	else if (at < s->nr && s->r[at].lo <= upto)
+		s->r[at].lo = upto + 1;
+	keep = s->nr - at;
+	memmove(s->r, s->r + at, keep * sizeof(*s->r));
+	s->nr = keep;
 	return 0;
 }
 
@@ -205,21 +279,45 @@ fail(struct scan *sc, int rc, const char *diag, char *err, size_t errlen)
 /* LIMITED is no value an entry callback (0 or positive) or an error (-1) takes. */
 enum { DONE = 0, LIMITED = INT_MIN };
 
+/* The length of "rgLogChangeNumber=<no>," at the start of dn, 0 if it does not start so. */
+static size_t
+number_rdn(const char *dn, unsigned long long no)
+{
+	static const char type[] = NUMBER_ATTR "=";
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%llu", no);
+
+	if (strncasecmp(dn, type, sizeof(type) - 1) != 0 ||
+		strncmp(dn + sizeof(type) - 1, digits, (size_t)n) != 0 ||
+		dn[sizeof(type) - 1 + (size_t)n] != ',')
+		return 0;
+	return sizeof(type) + (size_t)n;
+}
+
 /* Whether m is rgLogChangeNumber=no directly below the log base, as resetguard names it.
- * Both DNs normalized: a base written with other spacing or case names the same entries. */
+ * Both DNs normalized: a base written with other spacing or case names the same entries.
+ * Normalizing is RDN by RDN, so once a DN "rgLogChangeNumber=<n>,P" has matched, any other
+ * "rgLogChangeNumber=<m>,P" with the same bytes P does: those skip the two normalizations,
+ * most of the time a record takes here. */
 static int
 own_dn(struct scan *sc, LDAPMessage *m, unsigned long long no)
 {
 	char *dn = ldap_get_dn(sc->s->ld, m), *want = NULL, *ndn = NULL, *nwant = NULL;
+	size_t head = dn != NULL ? number_rdn(dn, no) : 0;
 	int own = 0;
 
-	if (dn != NULL && sc->nbase != NULL &&
-	    asprintf(&want, "rgLogChangeNumber=%llu,%s", no, sc->nbase) >= 0 &&
-	    ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &ndn, LDAP_DN_FORMAT_LDAPV3) ==
-	    LDAP_SUCCESS &&
-	    ldap_dn_normalize(want, LDAP_DN_FORMAT_LDAPV3, &nwant, LDAP_DN_FORMAT_LDAPV3) ==
-	    LDAP_SUCCESS)
+	if (head > 0 && sc->parent != NULL && strcmp(dn + head, sc->parent) == 0) {
+		own = 1;
+	} else if (dn != NULL && sc->nbase != NULL &&
+		asprintf(&want, "rgLogChangeNumber=%llu,%s", no, sc->nbase) >= 0 &&
+		ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &ndn, LDAP_DN_FORMAT_LDAPV3) ==
+			LDAP_SUCCESS &&
+		ldap_dn_normalize(want, LDAP_DN_FORMAT_LDAPV3, &nwant,
+			LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
 		own = strcasecmp(ndn, nwant) == 0;
+		if (own && head > 0 && sc->parent == NULL)
+			sc->parent = strdup(dn + head); /* NULL: the slow way next time */
+	}
 	free(want);
 	ldap_memfree(ndn);
 	ldap_memfree(nwant);
@@ -472,7 +570,9 @@ logscan_run(struct logscan *s, char *err, size_t errlen)
 		ret = windows(&sc, err, errlen);
 	}
 	free(sc.seen.v);
+	free(sc.seen.r);
 	ldap_memfree(sc.nbase);
+	free(sc.parent);
 	for (size_t i = 0; i < sc.nnonum; i++)
 		free(sc.nonum[i]);
 	free(sc.nonum);

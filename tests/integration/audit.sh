@@ -281,7 +281,7 @@ check "report --since 2024-02-30: exit 2" expect_rc 2 "is not a time" \
 	audit report --since 2024-02-30
 check "report --decision maybe: exit 2" expect_rc 2 "use allowed or denied" \
 	audit report --decision maybe
-check "report --format xml: exit 2" expect_rc 2 "use table, csv or json" audit report --format xml
+check "report --format xml: exit 2" expect_rc 2 "use table, csv, json or html" audit report --format xml
 check "report --target not-a-dn: exit 2" expect_rc 2 "not a valid DN" audit report --target bogus
 check "report --since after --until: exit 2" expect_rc 2 "later than" \
 	audit report --since 2024-02-01 --until 2024-01-01
@@ -502,5 +502,140 @@ check "rg-mklog --first 301 --prev: a purged log's shape, anchored at 300" \
 
 tamper delete "$dir/good.ldif" "$dir/t.ldif" 1 $N && load "$dir/t.ldif"
 check "empty log: verified 0 records" expect_rc 0 "verified 0 records" audit verify
+
+# ---- report --format html ----
+# The good log and two records with hostile values (no valid hash: verify is not the point):
+# 2001 denied by a rule named like markup, dated before 1970 (the span is too long to draw
+# every day), 2002 a break-glass change awaiting review whose requester DN and reason carry
+# a script.
+zero=$(printf '0%.0s' $(seq 64))
+{ cat "$dir/good.ldif"; cat <<EOF; } >"$dir/t.ldif"
+dn: rgLogChangeNumber=2001,cn=resetlog
+objectClass: rgLogRecord
+rgLogChangeNumber: 2001
+rgLogTime: 19691231235959.000000Z
+rgLogTarget: uid=user1,ou=people,dc=example,dc=com
+rgLogRequester: uid=helpdesk1,ou=staff,dc=example,dc=com
+rgLogKind: delegated
+rgLogDecision: denied
+rgLogRule: <img src=x onerror=alert(1)>
+rgLogPrevHash: $zero
+rgLogHash: $zero
+
+dn: rgLogChangeNumber=2002,cn=resetlog
+objectClass: rgLogRecord
+rgLogChangeNumber: 2002
+rgLogTime: 20240121000001.000000Z
+rgLogTarget: uid=user2,ou=people,dc=example,dc=com
+rgLogRequester: cn=\<script\>alert(1)\</script\>,ou=staff,dc=example,dc=com
+rgLogKind: break-glass
+rgLogDecision: allowed
+rgLogRule: break-glass
+rgLogReviewRequired: TRUE
+rgLogReason: <script>alert("r")</script> & 'q'
+rgLogPrevHash: $zero
+rgLogHash: $zero
+EOF
+load "$dir/t.ldif"
+check "report --format html -o FILE" audit report --format html -o "$dir/report.html"
+check_eq "  the file is made with mode 0600" 600 "$(stat -c %a "$dir/report.html")"
+check "  a span of 54 years: only the days with records drawn, 1969-12-31 among them" \
+	grep -q "Only the days with records are drawn" "$dir/report.html"
+check_eq "  and is the page --format html writes to standard output" \
+	"$(sed 's/ on [0-9-]* [0-9:]*Z;/;/' "$dir/report.html")" \
+	"$(audit report --format html | sed 's/ on [0-9-]* [0-9:]*Z;/;/')"
+audit report --format json >"$dir/report.json"
+cat >"$dir/html_check.py" <<'PY'
+# html_check.py PAGE JSON: the page's numbers are those of the JSON report of the same records
+import collections, json, re, sys, xml.etree.ElementTree as ET
+page, rows = open(sys.argv[1], encoding="utf-8").read(), json.load(open(sys.argv[2]))
+fail = []
+def expect(what, want, got):
+    if want != got:
+        fail.append("%s: expected %r, got %r" % (what, want, got))
+low = page.lower()
+for bad in ("<script", "<img", "<link", "<iframe", "<object", "<embed", "url(", "@import",
+            "http:", "https:"):
+    if bad in low:
+        fail.append("the page holds %r" % bad)
+for tag in re.findall(r"<[a-z][^>]*\b(?:src|href|on[a-z]+)\s*=[^>]*>", low):
+    fail.append("a tag loads or runs something: %s" % tag)
+numbers = {r["number"] for r in rows}
+if 2001 in numbers:
+    expect("the markup in the rule, escaped", True,
+           "&lt;img src=x onerror=alert(1)&gt;" in page)
+if 2002 in numbers:
+    expect("the script in the reason, escaped", True,
+           "&lt;script&gt;alert(&quot;r&quot;)&lt;/script&gt; &amp; &#39;q&#39;" in page)
+    expect("the requester DN with a script, escaped", True,
+           re.search(r"cn=\\?&lt;script\\?&gt;alert\(1\)\\?&lt;/script\\?&gt;,ou=staff", page)
+           is not None)
+summary = {k: int(v) for k, v in re.findall(r'<li id="(\w+)"><b>(\d+)</b>', page)}
+expect("summary", {
+    "records": len(rows),
+    "allowed": sum(r["decision"] != "denied" for r in rows),
+    "denied": sum(r["decision"] == "denied" for r in rows),
+    "review": sum(r["review_required"] for r in rows),
+    "pending": sum(r["review_required"] and r["review_verdict"] is None for r in rows),
+    "alerts": sum(r["alert"] for r in rows)}, summary)
+svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+titles = []
+for s in svgs:
+    root = ET.fromstring(s)          # well-formed, entities and all
+    titles.append((root.get("aria-label"), [t.text for t in root.iter("title")]))
+labels = [t[0] for t in titles]
+want_labels = ["resets per day by kind and decision", "Denials by rule", "Top requesters",
+               "Top targets"]
+if not any(r["decision"] == "denied" for r in rows):
+    want_labels.remove("Denials by rule")
+expect("charts", want_labels, labels)
+charts = dict(titles)
+def pairs(label):
+    return [(t.rsplit(": ", 1)[0], int(t.rsplit(": ", 1)[1])) for t in charts.get(label, [])]
+per_day = collections.Counter()
+for r in rows:
+    t = r["time"]
+    per_day["%s-%s-%s %s %s" % (t[0:4], t[4:6], t[6:8], r["kind"], r["decision"])] += 1
+expect("resets per day by kind and decision", dict(per_day),
+       dict(pairs("resets per day by kind and decision")))
+def top(key, n, only=lambda r: True):
+    c = collections.Counter(r[key] for r in rows if only(r))
+    return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+expect("denials by rule", top("rule", 15, lambda r: r["decision"] == "denied"),
+       pairs("Denials by rule"))
+expect("top requesters", top("requester", 10), pairs("Top requesters"))
+expect("top targets", top("target", 10), pairs("Top targets"))
+pending = page.split("<h2>Pending reviews</h2>", 1)[1].split("<h2>", 1)[0]
+expect("pending reviews", [str(r["number"]) for r in rows
+                           if r["review_required"] and r["review_verdict"] is None],
+       re.findall(r"<tr><td>(\d+)</td>", pending))
+records = page.split("<h2>Records</h2>", 1)[1]
+expect("records", [str(r["number"]) for r in rows],
+       re.findall(r"<tr[^>]*><td>(\d+)</td>", records))
+print("\n".join(fail))
+sys.exit(1 if fail else 0)
+PY
+check "html: counts, charts, pending reviews and records as in the JSON report; values escaped; nothing external" \
+	python3 "$dir/html_check.py" "$dir/report.html" "$dir/report.json"
+check "  the check finds a page that differs (one record left out)" \
+	bash -c '! python3 "$1" "$2" <(python3 -c "import json, sys; print(json.dumps(json.load(open(sys.argv[1]))[1:]))" "$3") >/dev/null' \
+	_ "$dir/html_check.py" "$dir/report.html" "$dir/report.json"
+audit report --format html --decision allowed --since 2024-01-10 -o "$dir/allowed.html"
+audit report --format json --decision allowed --since 2024-01-10 >"$dir/allowed.json"
+check "html of a filtered report (no denials): its own numbers" \
+	python3 "$dir/html_check.py" "$dir/allowed.html" "$dir/allowed.json"
+check "  the filter named in the page" grep -q "decision allowed" "$dir/allowed.html"
+audit report --format html --kind nothing -o "$dir/empty.html"
+check "html of no records: says so" grep -q '<li id="records"><b>0</b>records' "$dir/empty.html"
+check_eq "  and draws nothing" 0 "$(grep -c '<svg' "$dir/empty.html")"
+check "html when the search fails: exit 3 and no file" bash -c \
+	'"$@" 2>/dev/null; [ $? = 3 ] && [ ! -e "${*: -1}" ]' _ \
+	"$AUDIT" -H "$URI" -D "$ADMIN" -y "$PWFILE" -b cn=nothere,cn=resetlog report \
+	--format html -o "$dir/none.html"
+check "html -o into a directory that does not exist: exit 3" \
+	expect_rc 3 "cannot write the report" audit report --format html -o "$dir/no/such.html"
+check "report --format html under valgrind: no errors, no leaks" valgrind -q --leak-check=full \
+	--error-exitcode=1 "$AUDIT" -H "$URI" -D "$ADMIN" -y "$PWFILE" report --format html \
+	-o "$dir/vg.html"
 
 finish

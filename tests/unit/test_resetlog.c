@@ -136,6 +136,37 @@ START_TEST(hash_covers_every_field)
 }
 END_TEST
 
+/* rg_log_hash streams the text through a fixed block: the same hash as the text built whole,
+ * with values longer than the block and escapes across its edges. */
+START_TEST(hash_is_of_the_canonical_text)
+{
+	static const char *methods[] = { "a,b", "c\\d" };
+	struct rg_log_record r = sample();
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char long_value[9001], want[RG_LOG_HASH_HEX], got[RG_LOG_HASH_HEX], *text;
+	size_t len;
+
+	for (size_t i = 0; i + 1 < sizeof(long_value); i++)
+		long_value[i] = i % 7 == 0 ? '\\' : i % 11 == 0 ? '\n' : (char)('a' + i % 26);
+	long_value[sizeof(long_value) - 1] = '\0';
+	r.reason = long_value;
+	r.rule_text = long_value + 4000;
+	r.methods = methods;
+	r.nmethods = 2;
+	r.number = 18446744073709551615ULL;
+	text = rg_log_canonical(&r, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "number=18446744073709551615\n"));
+	ck_assert_int_eq(EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0; i < mdlen; i++)
+		sprintf(want + 2 * i, "%02x", md[i]);
+	free(text);
+	ck_assert_int_eq(rg_log_hash(&r, got), 0);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 START_TEST(time_format)
 {
 	char buf[32];
@@ -209,6 +240,7 @@ main(void)
 	tcase_add_test(tc, alert_reason_line);
 	tcase_add_test(tc, escaping_is_injective);
 	tcase_add_test(tc, hash_covers_every_field);
+	tcase_add_test(tc, hash_is_of_the_canonical_text);
 	tcase_add_test(tc, time_format);
 	tcase_add_test(tc, seal_round_trip_and_tamper);
 	suite_add_tcase(s, tc);

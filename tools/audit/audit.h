@@ -5,11 +5,13 @@
  *             of a log entry into a struct rg_log_record
  *   verify.c  the hash chain check
  *   checkpoint.c  verify's checkpoint file: the head kept outside the directory
- *   report.c  filters and the table, CSV and JSON outputs */
+ *   report.c  filters, collecting the records, and the table, CSV and JSON outputs
+ *   html.c    the HTML output: one self-contained page with charts */
 #ifndef RG_AUDIT_H
 #define RG_AUDIT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <ldap.h>
 
@@ -85,6 +87,8 @@ struct audit_entry {
 	size_t noff, offcap;
 	const char **mptr;
 	size_t mcap;
+	signed char order[32];          /* the field of each attribute position last time,
+	                                   -1 for none (zeroed: field 0, checked first) */
 };
 
 /* The attributes a record is read with: every rgLog* attribute of rgLogRecord, never "*";
@@ -140,7 +144,7 @@ struct audit_verify_opts {
 };
 int audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o);
 
-enum audit_format { FMT_TABLE, FMT_CSV, FMT_JSON };
+enum audit_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_HTML };
 
 struct report_opts {
 	const char *since, *until;      /* generalizedTime, already converted */
@@ -149,8 +153,20 @@ struct report_opts {
 	int review_required, alert;
 	int pending;                    /* pending-review: review required, no verdict */
 	enum audit_format format;
+	const char *output;             /* -o FILE, or NULL: standard output */
 	int verbose;
 };
+
+/* A record as report collects it: the decoder's strings copied with it, in one block. */
+struct audit_rec {
+	struct rg_log_record r;
+	const char *hash, *outcome, *outcome_text, *reviewer, *review_time, *review_verdict;
+};
+
+/* The records (sorted by change number) as one HTML page on f (html.c). 0, or -1 when out of
+ * memory. */
+int audit_html(FILE *f, struct audit_rec **v, size_t n, const char *base,
+	const struct report_opts *o);
 
 /* T as YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or a generalizedTime, into a generalizedTime in
  * out (32 bytes); end_of_day makes a bare date mean its last microsecond. 0 if valid. */

@@ -27,7 +27,7 @@
 	"                    kept in FILE by the last verify, which moves it to the new head)\n" \
 	"  report [--since T] [--until T] [--target DN] [--requester DN] [--approver DN]\n" \
 	"         [--kind KIND] [--decision allowed|denied] [--review-required] [--alert]\n" \
-	"         [--format table|csv|json]\n" \
+	"         [--format table|csv|json|html] [-o FILE]\n" \
 	"                    list records in time order\n" \
 	"  pending-review [report options]\n" \
 	"                    records that need a review and have no verdict yet\n" \
@@ -180,6 +180,7 @@ static const struct option report_options[] = {
 	{ "review-required", no_argument, NULL, O_REVIEW },
 	{ "alert", no_argument, NULL, O_ALERT },
 	{ "format", required_argument, NULL, O_FORMAT },
+	{ "output", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 }
@@ -220,7 +221,7 @@ parse_report(int argc, char **argv, struct report_opts *o, char since[32], char 
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:v", report_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:vo:", report_options, NULL)) != -1) {
 		switch (c) {
 		case O_SINCE:
 		case O_UNTIL:
@@ -270,8 +271,16 @@ parse_report(int argc, char **argv, struct report_opts *o, char since[32], char 
 				o->format = FMT_CSV;
 			else if (strcmp(optarg, "json") == 0)
 				o->format = FMT_JSON;
+			else if (strcmp(optarg, "html") == 0)
+				o->format = FMT_HTML;
 			else
-				return usage_error("--format: '%s': use table, csv or json", optarg);
+				return usage_error("--format: '%s': use table, csv, json or html",
+					optarg);
+			break;
+		case 'o':
+			if (*optarg == '\0')
+				return usage_error("-o: the file name is empty");
+			o->output = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;

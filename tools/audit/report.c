@@ -4,9 +4,12 @@
 #include <config.h>
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -60,13 +63,8 @@ audit_report_filter(const struct report_opts *o)
 
 /* ---- collecting ---- */
 
-struct rrec {
-	struct rg_log_record r;
-	const char *hash, *outcome, *outcome_text, *reviewer, *review_time, *review_verdict;
-};
-
 struct rstate {
-	struct rrec **v;
+	struct audit_rec **v;
 	size_t n, cap;
 	struct audit_entry a;
 };
@@ -76,7 +74,7 @@ collect_cb(LDAP *ld, LDAPMessage *e, void *arg)
 {
 	struct rstate *st = arg;
 	struct audit_entry *a = &st->a;
-	struct rrec *r;
+	struct audit_rec *r;
 	const char **methods;
 	char *base;
 
@@ -84,7 +82,7 @@ collect_cb(LDAP *ld, LDAPMessage *e, void *arg)
 		goto nomem;
 	if (st->n == st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 256;
-		struct rrec **p = realloc(st->v, cap * sizeof(*p));
+		struct audit_rec **p = realloc(st->v, cap * sizeof(*p));
 
 		if (p == NULL)
 			goto nomem;
@@ -132,7 +130,8 @@ nomem:
 static int
 by_time(const void *x, const void *y)
 {
-	const struct rrec *a = *(struct rrec *const *)x, *b = *(struct rrec *const *)y;
+	const struct audit_rec *a = *(struct audit_rec *const *)x;
+	const struct audit_rec *b = *(struct audit_rec *const *)y;
 	int c = strcmp(a->r.time ? a->r.time : "", b->r.time ? b->r.time : "");
 
 	if (c != 0)
@@ -159,7 +158,7 @@ cell(const char *v, char *buf, size_t size)
 }
 
 static void
-row_cells(const struct rrec *r, char bufs[NCOLS][1024], const char *c[NCOLS])
+row_cells(const struct audit_rec *r, char bufs[NCOLS][1024], const char *c[NCOLS])
 {
 	const char *t = r->r.time;
 
@@ -204,7 +203,7 @@ print_row(const char *c[NCOLS], const size_t w[NCOLS])
 }
 
 static void
-print_table(struct rrec **v, size_t n)
+print_table(struct audit_rec **v, size_t n)
 {
 	static const char *head[NCOLS] = { "NUMBER", "TIME", "KIND", "DECISION", "RULE",
 		"TARGET", "REQUESTER", "APPROVER" };
@@ -247,7 +246,7 @@ static const struct {
 
 /* Column i of r as text (NULL when absent), booleans as TRUE or FALSE; not for methods. */
 static const char *
-col_text(const struct rrec *x, size_t i, char buf[32])
+col_text(const struct audit_rec *x, size_t i, char buf[32])
 {
 	const struct rg_log_record *r = &x->r;
 	const char *v[NFIELDS] = {
@@ -307,7 +306,7 @@ csv_methods(const struct rg_log_record *r, const char *sep)
 }
 
 static void
-print_csv(struct rrec **v, size_t n)
+print_csv(struct audit_rec **v, size_t n)
 {
 	char buf[32];
 
@@ -347,7 +346,7 @@ jstr(const char *s)
 }
 
 static json_t *
-col_json(const struct rrec *x, size_t i)
+col_json(const struct audit_rec *x, size_t i)
 {
 	const struct rg_log_record *r = &x->r;
 	char buf[32];
@@ -376,7 +375,7 @@ col_json(const struct rrec *x, size_t i)
 }
 
 static int
-print_json(struct rrec **v, size_t n)
+print_json(struct audit_rec **v, size_t n)
 {
 	fputs("[", stdout);
 	for (size_t k = 0; k < n; k++) {
@@ -396,6 +395,25 @@ print_json(struct rrec **v, size_t n)
 		}
 	}
 	fputs(n > 0 ? "\n]\n" : "]\n", stdout);
+	return AUDIT_OK;
+}
+
+/* -o FILE: standard output goes there from now on, once the records are read (a search
+ * that fails leaves no file). Made with mode 0600 when new: a report names people and what
+ * they did. */
+static int
+output_to(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fflush(stdout) != 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		fprintf(stderr, PROG ": cannot write the report to '%s': %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return AUDIT_ERROR;
+	}
+	close(fd);
 	return AUDIT_OK;
 }
 
@@ -420,19 +438,27 @@ audit_report(LDAP *ld, const char *base, const struct report_opts *o)
 	ret = audit_scan(ld, base, filter, audit_record_attrs, 1, o->verbose, collect_cb, &st);
 	audit_entry_free(&st.a);
 	free(filter);
+	if (ret == AUDIT_OK && o->output != NULL)
+		ret = output_to(o->output);
 	if (ret == AUDIT_OK) {
 		if (st.n > 0)
 			qsort(st.v, st.n, sizeof(*st.v), by_time);
-		if (o->format == FMT_TABLE)
+		if (o->format == FMT_TABLE) {
 			print_table(st.v, st.n);
-		else if (o->format == FMT_CSV)
+		} else if (o->format == FMT_CSV) {
 			print_csv(st.v, st.n);
-		else
+		} else if (o->format == FMT_JSON) {
 			ret = print_json(st.v, st.n);
+		} else if (audit_html(stdout, st.v, st.n, base, o) != 0) {
+			fprintf(stderr, PROG ": cannot build the HTML page (out of memory)\n");
+			ret = AUDIT_ERROR;
+		}
 		if (o->verbose)
 			fprintf(stderr, PROG ": %zu records\n", st.n);
 		if (fflush(stdout) != 0 || ferror(stdout)) {
-			fprintf(stderr, PROG ": cannot write the report to standard output\n");
+			fprintf(stderr, PROG ": cannot write the report to %s%s%s\n",
+				o->output ? "'" : "", o->output ? o->output : "standard output",
+				o->output ? "'" : "");
 			ret = AUDIT_ERROR;
 		}
 	}

@@ -19,15 +19,10 @@
 static char *
 normalized_dn(const char *attr, const char *value, char *err, size_t errlen)
 {
-	Slapi_DN *sdn = slapi_sdn_new_dn_byval(value);
-	const char *ndn = slapi_sdn_get_ndn(sdn);
-	char *out = NULL;
+	char *out = rg389_ndn(value);
 
-	if (ndn == NULL || *ndn == '\0')
+	if (out == NULL)
 		rg_seterr(err, errlen, "%s: \"%s\" is not a DN", attr, value);
-	else
-		out = slapi_ch_strdup(ndn);
-	slapi_sdn_free(&sdn);
 	return out;
 }
 

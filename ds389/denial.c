@@ -99,3 +99,14 @@ rg389_denial_record(void)
 	rg389_log_unlock();
 	free_record(t);
 }
+
+void
+rg389_denial_text(int code, const char *text)
+{
+	struct rg389_thread *t = rg389_thread();
+
+	rg389_denial_clear();
+	t->denial_code = code;
+	t->denial_text = slapi_ch_strdup(text);
+	t->denied = 1;
+}

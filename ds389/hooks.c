@@ -31,6 +31,43 @@ passes(Slapi_PBlock *pb)
 	return slapi_op_internal(pb) && !rg389_thread()->exop;
 }
 
+/* The proofing control's shape, checked as slapd's control parser does (slapd/control.c):
+ * a malformed value is a protocol error, before any judgement and with no record. */
+static const char *
+control_problem(Slapi_PBlock *pb)
+{
+	LDAPControl **ctrls = NULL;
+	LDAPControl *found = NULL;
+
+	slapi_pblock_get(pb, SLAPI_REQCONTROLS, &ctrls);
+	for (int i = 0; ctrls != NULL && ctrls[i] != NULL; i++) {
+		if (strcmp(ctrls[i]->ldctl_oid, RG_PROOFING_CONTROL_OID) != 0)
+			continue;
+		if (found != NULL)
+			return "resetguard proofing control given twice: send it once";
+		found = ctrls[i];
+	}
+	if (found == NULL)
+		return NULL;
+	if (found->ldctl_value.bv_val == NULL || found->ldctl_value.bv_len == 0)
+		return "resetguard proofing control has no value: its value is the proofing token "
+			"(a compact JWS)";
+	if (found->ldctl_value.bv_len > RG_JWS_MAX_LEN)
+		return "resetguard proofing control value is longer than 8192 bytes";
+	if (!rg_jws_is_compact(found->ldctl_value.bv_val, found->ldctl_value.bv_len))
+		return "resetguard proofing control value is not a compact JWS (three base64url "
+			"parts joined by dots)";
+	return NULL;
+}
+
+static int
+refuse_control(Slapi_PBlock *pb, const char *text)
+{
+	if (rg389_thread()->exop)
+		rg389_denial_text(LDAP_PROTOCOL_ERROR, text);
+	return rg389_refuse(pb, LDAP_PROTOCOL_ERROR, text);
+}
+
 static int
 is_password(const char *type)
 {
@@ -84,12 +121,15 @@ rg389_betxn_modify(Slapi_PBlock *pb)
 	struct modify_scan s = { 0 };
 	LDAPMod **mods = NULL;
 	Slapi_Value **old = NULL;
+	const char *problem;
 	int rc;
 
 	if (rg389_in_log(target_ndn(pb)))
 		return rg389_guard(pb, SLAPI_OPERATION_MODIFY);
 	if (passes(pb))
 		return 0;
+	if ((problem = control_problem(pb)) != NULL)
+		return refuse_control(pb, problem);
 	slapi_pblock_get(pb, SLAPI_MODIFY_MODS, &mods);
 	scan_mods(mods, &s);
 	if (s.maintained && !t->exop)
@@ -125,12 +165,15 @@ rg389_betxn_add(Slapi_PBlock *pb)
 	Slapi_Attr *a = NULL;
 	Slapi_Value **clear = NULL;
 	struct berval secret;
+	const char *problem;
 	int touches = 0;
 
 	if (rg389_in_log(target_ndn(pb)))
 		return rg389_guard(pb, SLAPI_OPERATION_ADD);
 	if (passes(pb))
 		return 0;
+	if ((problem = control_problem(pb)) != NULL)
+		return refuse_control(pb, problem);
 	slapi_pblock_get(pb, SLAPI_ADD_ENTRY, &e);
 	for (slapi_entry_first_attr(e, &a); a != NULL; slapi_entry_next_attr(e, a, &a)) {
 		char *type = NULL;

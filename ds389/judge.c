@@ -24,7 +24,7 @@ struct rg_change {
 	char policy_err[256];
 	struct rg_evidence ev;
 	char ev_err[256];
-	Slapi_DN *ev_sub, *ev_approver;
+	char *ev_sub, *ev_approver;         /* normalized DNs, or NULL */
 	char *requester;                    /* the authorization identity, normalized */
 	char *authenticated;                /* the bound identity, when it differs */
 	long long reset_count;
@@ -40,11 +40,9 @@ struct rg_change {
 static char *
 normalized(const char *dn)
 {
-	Slapi_DN *sdn = slapi_sdn_new_dn_byval(dn);
-	char *out = slapi_ch_strdup(slapi_sdn_get_ndn(sdn) != NULL ? slapi_sdn_get_ndn(sdn) : "");
+	char *ndn = rg389_ndn(dn);
 
-	slapi_sdn_free(&sdn);
-	return out;
+	return ndn != NULL ? ndn : slapi_ch_strdup(dn);
 }
 
 /* A Password Modify request acts for the bound user: its internal Modify runs as the
@@ -150,18 +148,14 @@ read_evidence(Slapi_PBlock *pb, struct rg_change *ch)
 	req->ev_error = ch->ev_err;
 	if (req->ev_status != RG_EV_OK)
 		return;
-	ch->ev_sub = slapi_sdn_new_dn_byval(ch->ev.sub);
-	if (slapi_dn_syntax_check(NULL, (char *)ch->ev.sub, 1) == 0)
-		req->ev_sub_ndn = slapi_sdn_get_ndn(ch->ev_sub);
+	req->ev_sub_ndn = ch->ev_sub = rg389_ndn(ch->ev.sub);
 	if (ch->ev.approver != NULL) {
-		ch->ev_approver = slapi_sdn_new_dn_byval(ch->ev.approver);
-		if (slapi_dn_syntax_check(NULL, ch->ev.approver, 1) != 0 ||
-		    slapi_sdn_get_ndn(ch->ev_approver) == NULL) {
+		if ((ch->ev_approver = rg389_ndn(ch->ev.approver)) == NULL) {
 			req->ev_status = RG_EV_MALFORMED;
 			rg_seterr(ch->ev_err, sizeof(ch->ev_err), "claim \"approver\" is not a DN");
 			return;
 		}
-		req->ev_approver_ndn = slapi_sdn_get_ndn(ch->ev_approver);
+		req->ev_approver_ndn = ch->ev_approver;
 	}
 	req->ev = &ch->ev;
 }
@@ -420,8 +414,8 @@ change_free(struct rg_change *ch)
 	if (ch->have_policy)
 		rg_policy_free(&ch->policy);
 	rg_evidence_free(&ch->ev);
-	slapi_sdn_free(&ch->ev_sub);
-	slapi_sdn_free(&ch->ev_approver);
+	slapi_ch_free_string(&ch->ev_sub);
+	slapi_ch_free_string(&ch->ev_approver);
 	slapi_ch_free_string(&ch->requester);
 	slapi_ch_free_string(&ch->authenticated);
 	slapi_ch_array_free(ch->expired_tokens);

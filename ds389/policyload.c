@@ -21,20 +21,18 @@ get_entry(const char *ndn, char **attrs)
 static int
 set_value(struct rg_policy *p, const char *type, const char *value, char *err, size_t errlen)
 {
-	Slapi_DN *sdn = NULL;
+	char *ndn = NULL;
 	int rc;
 
 	if (rg_policy_attr_is_dn(type)) {
-		sdn = slapi_sdn_new_dn_byval(value);
-		value = slapi_sdn_get_ndn(sdn);
-		if (value == NULL) {
-			slapi_sdn_free(&sdn);
+		if ((ndn = rg389_ndn(value)) == NULL) {
 			rg_seterr(err, errlen, "%s of reset policy %s is not a DN", type, p->dn);
 			return RG_POLICY_SET_BAD_VALUE;
 		}
+		value = ndn;
 	}
 	rc = rg_policy_set(p, type, value, err, errlen);
-	slapi_sdn_free(&sdn);
+	slapi_ch_free_string(&ndn);
 	return rc;
 }
 

@@ -49,6 +49,7 @@ void rg389_config_guard_unregister(const char *plugin_dn);
 
 /* values.c */
 int rg389_has_value(const Slapi_Entry *e, const char *attr, const char *value);
+char *rg389_ndn(const char *dn);
 
 /* thread.c: what one worker thread carries between the hooks of one client operation. A
  * Password Modify request becomes an internal Modify on the same thread; a denial decided
@@ -76,6 +77,8 @@ void rg389_thread_clear_exop(struct rg389_thread *t);
 void rg389_denial_stash(const struct rg_log_record *r, int code, const char *text);
 void rg389_denial_record(void);
 void rg389_denial_clear(void);
+/* A refusal with no record (a malformed request): only its text is kept for the response. */
+void rg389_denial_text(int code, const char *text);
 
 /* judge.c: one password change, as the backend transaction's pre-operation hook saw it. */
 struct rg389_attempt {

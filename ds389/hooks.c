@@ -86,7 +86,7 @@ count_values(struct berval **bv)
 
 struct modify_scan {
 	int touches, adds_value;
-	struct berval **deleted, **clear;
+	struct berval **deleted, **clear, **clear_deleted;
 	int maintained;
 };
 
@@ -100,8 +100,12 @@ scan_mods(LDAPMod **mods, struct modify_scan *s)
 		if (rg389_is_maintained_attr(m->mod_type))
 			s->maintained = 1;
 		if (strcasecmp(m->mod_type, PSEUDO_ATTR_UNHASHEDUSERPASSWORD) == 0 &&
-		    op != LDAP_MOD_DELETE && count_values(m->mod_bvalues) > 0)
-			s->clear = m->mod_bvalues;
+		    count_values(m->mod_bvalues) > 0) {
+			if (op == LDAP_MOD_DELETE)
+				s->clear_deleted = m->mod_bvalues;
+			else
+				s->clear = m->mod_bvalues;
+		}
 		if (!is_password(m->mod_type))
 			continue;
 		s->touches = 1;
@@ -142,11 +146,16 @@ rg389_betxn_modify(Slapi_PBlock *pb)
 		at.secret = &t->exop_new;
 	} else {
 		at.secret = s.clear != NULL ? s.clear[0] : NULL;
+		/* 389-DS has already replaced a deleted cleartext value that matched by the
+		 * stored hash, and deletes the cleartext from its pseudo-attribute: that
+		 * cleartext is what must verify as the old password. */
 		if (s.adds_value && s.deleted != NULL) {
+			struct berval **given = s.clear_deleted != NULL ? s.clear_deleted : s.deleted;
+
 			at.n_old_values = count_values(s.deleted);
 			old = (Slapi_Value **)slapi_ch_calloc(at.n_old_values + 1, sizeof(*old));
-			for (int i = 0; i < at.n_old_values; i++)
-				old[i] = slapi_value_new_berval(s.deleted[i]);
+			for (int i = 0; i < at.n_old_values && given[i] != NULL; i++)
+				old[i] = slapi_value_new_berval(given[i]);
 			at.old_values = old;
 		}
 	}

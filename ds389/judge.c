@@ -87,7 +87,7 @@ check_old_value(struct rg_change *ch)
 	Slapi_Value **vals, *v = NULL;
 	int n = 0, k = 0;
 
-	if (at->n_old_values != 1 || at->old_values == NULL ||
+	if (at->n_old_values != 1 || at->old_values == NULL || at->old_values[0] == NULL ||
 	    slapi_entry_attr_find(ch->target, "userPassword", &a) != 0)
 		return;
 	slapi_attr_get_numvalues(a, &n);

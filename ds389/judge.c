@@ -427,8 +427,9 @@ target_entry(Slapi_PBlock *pb, const struct rg389_attempt *at)
 {
 	Slapi_Entry *e = NULL;
 
-	slapi_pblock_get(pb, at->is_add ? SLAPI_ADD_ENTRY :
-		at->password_in_rdn ? SLAPI_MODRDN_EXISTING_ENTRY : SLAPI_ENTRY_PRE_OP, &e);
+	slapi_pblock_get(pb, at->is_add ? SLAPI_ADD_ENTRY : SLAPI_ENTRY_PRE_OP, &e);
+	if (e == NULL && at->password_in_rdn)
+		slapi_pblock_get(pb, SLAPI_MODRDN_EXISTING_ENTRY, &e);
 	return e;
 }
 

@@ -21,6 +21,18 @@ rg389_is_maintained_attr(const char *type)
 	return 0;
 }
 
+/* Looked up by name: an entry's attribute iteration passes over operational attributes. */
+int
+rg389_entry_has_maintained(const Slapi_Entry *e)
+{
+	Slapi_Attr *a = NULL;
+
+	for (size_t i = 0; i < sizeof(maintained) / sizeof(maintained[0]); i++)
+		if (slapi_entry_attr_find(e, maintained[i], &a) == 0)
+			return 1;
+	return 0;
+}
+
 struct effect_values {
 	char time[32], ial[16], count[32], change[32];
 };

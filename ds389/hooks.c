@@ -184,14 +184,15 @@ rg389_betxn_add(Slapi_PBlock *pb)
 	if ((problem = control_problem(pb)) != NULL)
 		return refuse_control(pb, problem);
 	slapi_pblock_get(pb, SLAPI_ADD_ENTRY, &e);
-	for (slapi_entry_first_attr(e, &a); a != NULL; slapi_entry_next_attr(e, a, &a)) {
+	if (e == NULL)
+		return 0;
+	if (rg389_entry_has_maintained(e))
+		return rg389_refuse(pb, LDAP_CONSTRAINT_VIOLATION, maintained_text);
+	for (slapi_entry_first_attr(e, &a); a != NULL && !touches; slapi_entry_next_attr(e, a, &a)) {
 		char *type = NULL;
 
 		slapi_attr_get_type(a, &type);
-		if (rg389_is_maintained_attr(type))
-			return rg389_refuse(pb, LDAP_CONSTRAINT_VIOLATION, maintained_text);
-		if (is_password(type))
-			touches = 1;
+		touches = is_password(type);
 	}
 	if (!touches)
 		return 0;

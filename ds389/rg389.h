@@ -154,6 +154,7 @@ struct rg389_effects {
 	char **expired_tokens;              /* rgUsedToken values to remove */
 };
 int rg389_is_maintained_attr(const char *type);
+int rg389_entry_has_maintained(const Slapi_Entry *e);
 void rg389_effects_to_mods(Slapi_Mods *smods, const struct rg389_effects *fx);
 void rg389_effects_to_entry(Slapi_Entry *e, const struct rg389_effects *fx);
 

@@ -107,7 +107,8 @@ ds389_modify() {
 
 # Loopback only; the access log written as it happens (tests read it); the cleartext of a
 # Modify's or Add's new password kept beside the change for the plugin to seal, and never
-# written to the changelog (nolog).
+# written to the changelog (nolog). syncd follows the log by RFC 4533, which 389-DS's
+# Content Synchronization plugin serves from the retro changelog, kept for the log only.
 ds389_server_config() {
 	cat <<LDIF
 dn: cn=config
@@ -120,6 +121,22 @@ nsslapd-accesslog-logbuffering: off
 -
 replace: nsslapd-unhashed-pw-switch
 nsslapd-unhashed-pw-switch: nolog
+
+dn: cn=Retro Changelog Plugin,cn=plugins,cn=config
+changetype: modify
+replace: nsslapd-pluginEnabled
+nsslapd-pluginEnabled: on
+-
+replace: nsslapd-include-suffix
+nsslapd-include-suffix: cn=resetlog
+-
+replace: nsslapd-attribute
+nsslapd-attribute: nsuniqueid:targetUniqueId
+
+dn: cn=Content Synchronization,cn=plugins,cn=config
+changetype: modify
+replace: nsslapd-pluginEnabled
+nsslapd-pluginEnabled: on
 
 dn: cn=resetlog,cn=ldbm database,cn=plugins,cn=config
 changetype: add

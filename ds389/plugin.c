@@ -35,6 +35,18 @@ preextop_init(Slapi_PBlock *pb)
 }
 
 static int
+betxn_postop_init(Slapi_PBlock *pb)
+{
+	if (slapi_pblock_set(pb, SLAPI_PLUGIN_VERSION, SLAPI_PLUGIN_VERSION_03) != 0 ||
+	    slapi_pblock_set(pb, SLAPI_PLUGIN_DESCRIPTION, &desc) != 0 ||
+	    slapi_pblock_set(pb, SLAPI_PLUGIN_BE_TXN_POST_MODIFY_FN, (void *)rg389_betxn_end) != 0 ||
+	    slapi_pblock_set(pb, SLAPI_PLUGIN_BE_TXN_POST_ADD_FN, (void *)rg389_betxn_end) != 0 ||
+	    slapi_pblock_set(pb, SLAPI_PLUGIN_BE_TXN_POST_MODRDN_FN, (void *)rg389_betxn_end) != 0)
+		return -1;
+	return 0;
+}
+
+static int
 postop_init(Slapi_PBlock *pb)
 {
 	if (slapi_pblock_set(pb, SLAPI_PLUGIN_VERSION, SLAPI_PLUGIN_VERSION_03) != 0 ||
@@ -133,6 +145,8 @@ resetguard_init(Slapi_PBlock *pb)
 	    "resetguard preextendedop", NULL, id) != 0 ||
 	    slapi_register_plugin("preoperation", 1, "resetguard_preop_init", preop_init,
 	    "resetguard preoperation", NULL, id) != 0 ||
+	    slapi_register_plugin("betxnpostoperation", 1, "resetguard_betxn_postop_init",
+	    betxn_postop_init, "resetguard betxnpostoperation", NULL, id) != 0 ||
 	    slapi_register_plugin("postoperation", 1, "resetguard_postop_init", postop_init,
 	    "resetguard postoperation", NULL, id) != 0 ||
 	    slapi_register_plugin("internalpostoperation", 1, "resetguard_internal_postop_init",

@@ -63,7 +63,7 @@ struct rg389_thread {
 	char **denial_methods;
 	int denial_code;
 	char *denial_text;                  /* what the client is told */
-	int holding_log;                    /* the log lock is held until the commit */
+	int holding_log;                    /* the log lock is held to the transaction's end */
 	void *held_op;                      /* by this operation (Slapi_Operation) */
 	unsigned long long held_number;
 	char held_hash[RG_LOG_HASH_HEX];
@@ -102,8 +102,10 @@ int rg389_betxn_delete(Slapi_PBlock *pb);
 /* refuse.c */
 int rg389_refuse(Slapi_PBlock *pb, int code, const char *text);
 
-/* after.c: the hooks after the backend: pre-extop, pre-result, post-operation. */
+/* after.c: the hooks around the backend: pre-extop, end of transaction, pre-result,
+ * post-operation. */
 int rg389_pre_extop(Slapi_PBlock *pb);
+int rg389_betxn_end(Slapi_PBlock *pb);
 int rg389_pre_result(Slapi_PBlock *pb);
 int rg389_post_op(Slapi_PBlock *pb);
 

@@ -9,9 +9,10 @@
 # Sourced by scripts/sandbox, which provides $dir, $top, $port, $base, the passwords,
 # die, hash_pw, gen_data and gen_log_data.
 
-DS_INSTANCE=resetguard
-
+# The instance is named after its port: 389-DS names shared memory after the instance
+# (/dev/shm/sem.slapd-NAME.stats), and sandboxes may run side by side.
 ds389_paths() {
+	DS_INSTANCE=rg$port
 	ds_prefix=$dir/ds
 	ds_cfg=$ds_prefix/etc/dirsrv/slapd-$DS_INSTANCE
 	ds_errors=$ds_prefix/var/log/dirsrv/slapd-$DS_INSTANCE/errors
@@ -253,4 +254,5 @@ ds389_up() {
 	ds389_start
 	grep -q "resetguard - governing password changes" "$ds_errors" ||
 		{ tail -n 20 "$ds_errors" >&2; die "resetguard-plugin.so did not start; see $ds_errors"; }
+	printf "RG_DS_LOG_DIR='%s'\n" "${ds_errors%/errors}" >>"$dir/env"
 }

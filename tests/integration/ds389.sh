@@ -17,7 +17,7 @@ sandbox_up --server 389ds
 ALICE=$RG_USER_DN BOB=$RG_PRIV_USER_DN CAROL="uid=carol,ou=people,$RG_BASE"
 DM=$RG_ADMIN_DN
 alice_pw=$RG_USER_PW
-ERRORS=$RG_DIR/ds/var/log/dirsrv/slapd-resetguard/errors
+ERRORS=$RG_DS_LOG_DIR/errors
 secrets=()
 
 # nrec FILTER: how many log records match (&(objectClass=rgLogRecord)FILTER), as the auditor.

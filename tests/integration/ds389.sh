@@ -184,6 +184,32 @@ EOF
 check "resetguard-audit verify still holds" \
 	"$RG_TOP/resetguard-audit" -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify
 
+echo "# review of a break-glass reset"
+new=$(newpw) secrets+=("$new")
+check "break-glass Password Modify: allowed" \
+	passwd_as "$RG_BREAKGLASS_DN" "$RG_BREAKGLASS_PW" "$CAROL" "$new"
+check_eq "  rgReviewRequired on the account" TRUE "$(opattr "$CAROL" rgReviewRequired)"
+bg=$(ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -b cn=resetlog -s one \
+	'(&(rgLogKind=break-glass)(rgLogReviewRequired=TRUE))' 1.1 | sed -n 's/^dn: //p' | head -n 1)
+check_eq "  its record awaits review" "rgLogChangeNumber" "${bg%%=*}"
+review() { # BINDDN PW VERDICT
+	printf 'dn: %s\nchangetype: modify\nadd: rgLogReviewVerdict\nrgLogReviewVerdict: %s\n' "$bg" "$3" |
+		ldapmodify -x -H "$RG_URI" -D "$1" -w "$2"
+}
+check "the auditor gives a verdict" review "$RG_AUDITOR_DN" "$RG_AUDITOR_PW" approved
+check_eq "  the plugin recorded the reviewer" "$RG_AUDITOR_DN" \
+	"$(ldapsearch -x -H "$RG_URI" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -o ldif-wrap=no \
+		-b "$bg" -s base rgLogReviewer | sed -n 's/^rgLogReviewer: //p')"
+# 389-DS's schema check (rgLogReviewVerdict is single-valued) refuses it before the plugin.
+check_result "a second verdict is refused: a verdict is final" 65 - \
+	review "$RG_AUDITOR_DN" "$RG_AUDITOR_PW" rejected
+check_result "  the Directory Manager cannot replace it either" 19 - as_admin <<EOF
+dn: $bg
+changetype: modify
+replace: rgLogReviewVerdict
+rgLogReviewVerdict: rejected
+EOF
+
 echo "# the plugin entry"
 check_result "a bad resetguard-clock-skew is refused with its reason" 53 - cfg_modify <<EOF
 dn: cn=resetguard,cn=plugins,cn=config

@@ -4,8 +4,8 @@
 # the denials with their rule names and texts (in the Password Modify response too, where
 # 389-DS would say "Failed to update password"), single-use tokens, the Add and ModRDN
 # paths, the reset log (records, chain, resetguard-audit verify) and its immutability
-# against the Directory Manager, the plugin entry refusing a bad value, and no cleartext in
-# the server's logs. Skipped where 389-DS is not installed or the plugin is not built.
+# against the Directory Manager, a break-glass reset's review, the plugin entry refusing a
+# bad value, and no cleartext in the server's logs. Skipped where 389-DS is not installed or the plugin is not built.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 if [ ! -x /usr/sbin/ns-slapd ] || [ ! -f "$RG_TOP/.libs/resetguard-plugin.so" ]; then

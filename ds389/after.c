@@ -83,6 +83,8 @@ rg389_pre_result(Slapi_PBlock *pb)
 		return 0;
 	rg389_denial_record();
 	if (!is_exop(pb) || !t->exop) {
+		/* No state of a Password Modify outlives its response, whatever answered it. */
+		rg389_thread_clear_exop(t);
 		if (t->denied)
 			rg389_denial_clear();
 		return 0;

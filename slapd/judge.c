@@ -409,18 +409,24 @@ decide_and_record(Operation *op, rg_info *ri, struct rg_change *ch)
 }
 
 static int
-send_denial(Operation *op, SlapReply *rs, struct rg_decision *d)
+send_denial(Operation *op, SlapReply *rs, const struct rg_attempt *at, struct rg_decision *d)
 {
 	const char *rule = rg_rule_name(d->rule);
 	size_t len = strlen(d->text) + strlen(rule) + sizeof(" (resetguard rule )");
 	char *text = op->o_tmpalloc(len, op->o_tmpmemctx);
 
-	/* The text must outlive this call: a Password Modify response is sent after
-	 * passwd_extop returns. */
 	snprintf(text, len, "%s (resetguard rule %s)", d->text, rule);
 	rs->sr_err = d->ldap_result;
 	rs->sr_text = text;
 	send_ldap_result(op, rs);
+	/* A Password Modify response is sent after passwd_extop returns, with this text; it
+	 * goes with the operation's memory. Any other answer is sent: the text can go now,
+	 * which matters where there is no such memory (operations of an LDAP transaction run
+	 * at its commit with malloc). */
+	if (!at->pwdexop) {
+		rs->sr_text = NULL;
+		op->o_tmpfree(text, op->o_tmpmemctx);
+	}
 	return rs->sr_err;
 }
 
@@ -527,7 +533,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 
 	if (rg_ad.log_number == NULL && rg_schema_resolve(err, sizeof(err)) != 0) {
 		rg_deny(&ch.dec, RG_RULE_INTERNAL, RG_LDAP_UNWILLING_TO_PERFORM, "%s", err);
-		rc = send_denial(op, rs, &ch.dec);
+		rc = send_denial(op, rs, at, &ch.dec);
 		goto out;
 	}
 	if (gather_target_facts(op, on, ri, &ch, &policy_ndn) != 0)
@@ -545,7 +551,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 		req->requester_ndn, ch.dec.allowed ? "allowed" : "denied",
 		rg_rule_name(ch.dec.rule));
 	if (!ch.dec.allowed) {
-		rc = send_denial(op, rs, &ch.dec);
+		rc = send_denial(op, rs, at, &ch.dec);
 		goto out;
 	}
 	if (req->ev != NULL)

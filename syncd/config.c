@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "confkv.h"
 #include "errbuf.h"
@@ -21,7 +22,12 @@
 #define MAX_LINE 8192
 #define MAX_NAME 64
 
-enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER };
+enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER, V_INSTANCE };
+
+/* What an rgLogClaim value may carry as its instance id (slapd/rglog.c checks it too). */
+#define INSTANCE_CHARS \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@-"
+#define INSTANCE_MAX 64
 
 struct key_def {
 	const char *name;
@@ -51,6 +57,9 @@ static const struct key_def keys[] = {
 	/* the lower bound that matters is retry-base, checked once the whole file is read */
 	{"retry-max", V_INT, F(retry_max), 1, 86400},
 	{"op-timeout", V_INT, F(op_timeout), 1, 300},
+	{"instance", V_INSTANCE, F(instance), 0, 0},
+	/* renewed every third of it: under 3 s a renewal could not keep up */
+	{"claim-lease", V_INT, F(claim_lease), 3, 3600},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -339,6 +348,12 @@ set_global(struct parser *p, const char *key, const char *v)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
 				"log must be syslog or json, not \"%s\"", v);
 		break;
+	case V_INSTANCE:
+		if (strspn(v, INSTANCE_CHARS) != strlen(v) || strlen(v) > INSTANCE_MAX)
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"instance \"%s\": use at most %d letters, digits and _.:@- "
+				"(it is written in each claim of a record)", v, INSTANCE_MAX);
+		break;
 	case V_USER:
 		if (getpwnam(v) == NULL)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
@@ -542,6 +557,26 @@ parse_line(struct parser *p, char *s, size_t n)
 	return p->block != B_NONE ? block_line(p, key, v) : set_global(p, key, v);
 }
 
+/* hostname:pid, the hostname cut to what a claim can carry: unique among the instances
+ * sharing a log as long as their hosts' names are. */
+static int
+default_instance(struct syncd_config *cfg)
+{
+	char host[INSTANCE_MAX + 1] = "", pid[24];
+	size_t n;
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	snprintf(pid, sizeof(pid), ":%ld", (long)getpid());
+	for (n = 0; host[n] != '\0' && strchr(INSTANCE_CHARS, host[n]) != NULL; n++)
+		;
+	if (n == 0)
+		n = strlen(strcpy(host, "syncd"));
+	if (n + strlen(pid) > INSTANCE_MAX)
+		n = INSTANCE_MAX - strlen(pid);
+	return asprintf(&cfg->instance, "%.*s%s", (int)n, host, pid) < 0 ? -1 : 0;
+}
+
 /* Checks that need the whole file. Missing keys are reported at the last line: that is
  * where the operator will add them. */
 static int
@@ -594,6 +629,14 @@ finish(struct parser *p)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	if (cfg->log_mode == NULL && (cfg->log_mode = strdup("syslog")) == NULL)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
+	if (cfg->instance == NULL && default_instance(cfg) != 0)
+		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
+	if (cfg->claim_lease < 2 * cfg->op_timeout)
+		return confkv_err(p->err, p->errlen, p->file,
+			seen(p, "claim-lease") ? seen(p, "claim-lease") : seen(p, "op-timeout"),
+			"claim-lease (%d) must be at least twice op-timeout (%d): a claim must "
+			"outlive the directory operations made under it", cfg->claim_lease,
+			cfg->op_timeout);
 	return 0;
 }
 
@@ -622,6 +665,7 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 	cfg->retry_base = 2;
 	cfg->retry_max = 300;
 	cfg->op_timeout = 10;
+	cfg->claim_lease = 30;
 	if ((cfg->file = strdup(path)) == NULL) {
 		rg_seterr(err, errlen, "%s: out of memory", path);
 		goto out;

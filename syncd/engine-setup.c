@@ -28,8 +28,17 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	    (e->flush_ev = event_new(base, -1, 0, engine_flush_cb, e)) == NULL ||
 	    (e->settle_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
 	    (e->rewrite_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
-	    (e->lost_ev = event_new(base, -1, 0, engine_lost_cb, e)) == NULL)
+	    (e->lost_ev = event_new(base, -1, 0, engine_lost_cb, e)) == NULL ||
+	    (e->renew_ev = event_new(base, -1, EV_PERSIST, claim_renew_cb, e)) == NULL)
 		goto nomem;
+	e->take = engine_take;
+	e->lose = engine_lose;
+	e->check_drained = engine_check_drained;
+	{
+		struct timeval renew = { cfg->claim_lease / 3, cfg->claim_lease % 3 * 333333 };
+
+		evtimer_add(e->renew_ev, &renew);
+	}
 	if ((e->dir = directory_new(base, cfg, password, err, errlen)) == NULL) {
 		engine_free(e);
 		return NULL;
@@ -167,6 +176,9 @@ engine_free(struct engine *e)
 		event_free(e->rewrite_ev);
 	if (e->lost_ev != NULL)
 		event_free(e->lost_ev);
+	if (e->renew_ev != NULL)
+		event_free(e->renew_ev);
+	claim_free_all(e);
 	pthread_mutex_destroy(&e->done_mu);
 	free(e->health);
 	free(e->workers);

@@ -44,6 +44,8 @@ void engine_drain(struct engine *e, void (*done)(void *), void *arg);
 void engine_free(struct engine *e);
 /* records.c */
 void records_free(struct log_record *r);
+/* The record an entry holds; 0 when it has all the engine needs. Any thread. */
+int records_from_entry(LDAP *ld, LDAPMessage *entry, struct log_record *r);
 
 /* For metrics.c */
 /* For metrics.c: the targets, then the hooks (no latency histogram). */

@@ -83,6 +83,8 @@ setup(void)
 	cfg.retry_base = 1;
 	cfg.retry_max = 2;
 	cfg.op_timeout = 1;
+	cfg.instance = "test";
+	cfg.claim_lease = 30;
 	cfg.targets = tgts;
 	cfg.ntargets = 1;
 	delivered = lost = connected = 0;
@@ -129,7 +131,8 @@ START_TEST(newer_check_fails_closed)
 		sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "cannot tell whether a newer change exists"), "%s", err);
 
-	engine_submit(e, &r);
+	/* claimed: what follows the claim is under test */
+	engine_take(e, &r, "test 20991231000000Z", 4102358400);
 	run_loop();
 	ck_assert_ptr_nonnull(e->recs);
 	ck_assert_int_eq(e->recs->ts[0].queued, 0);
@@ -146,7 +149,7 @@ START_TEST(unwritten_final_status_is_kept)
 	char *vals[] = { st, NULL };
 	struct log_record r = record(8, vals);
 
-	engine_submit(e, &r);
+	engine_take(e, &r, "test 20991231000000Z", 4102358400);
 	run_loop();
 	/* every target was final already: only the status write is left, and it failed */
 	ck_assert_ptr_nonnull(e->recs);
@@ -155,6 +158,36 @@ START_TEST(unwritten_final_status_is_kept)
 	ck_assert_int_eq(e->recs->sealed_removed, 0);
 	ck_assert_int_eq(delivered, 0);
 	ck_assert_int_ge(lost, 1);
+}
+END_TEST
+
+START_TEST(claim_needs_the_directory)
+{
+	struct log_record r = record(9, NULL);
+
+	/* unclaimed, nothing is taken: the claim itself cannot be made here */
+	engine_submit(e, &r);
+	run_loop();
+	ck_assert_ptr_null(e->recs);
+	ck_assert_int_eq(claim_known(e, 9), 1);
+	ck_assert_int_eq(delivered, 0);
+}
+END_TEST
+
+START_TEST(claim_values)
+{
+	char buf[CLAIM_MAX], inst[CLAIM_MAX];
+	time_t until;
+
+	ck_assert_int_eq(claimdir_format(buf, sizeof(buf), "host.example:42", 4102358400), 0);
+	ck_assert_str_eq(buf, "host.example:42 20991231000000Z");
+	ck_assert_int_eq(claimdir_parse(buf, inst, sizeof(inst), &until), 0);
+	ck_assert_str_eq(inst, "host.example:42");
+	ck_assert_int_eq(until, 4102358400);
+	ck_assert_int_eq(claimdir_format(buf, sizeof(buf), "bad id", 0), -1);
+	ck_assert_int_eq(claimdir_parse("nospace", inst, sizeof(inst), &until), -1);
+	ck_assert_int_eq(claimdir_parse("a 2026010112000Z", inst, sizeof(inst), &until), -1);
+	ck_assert_int_eq(claimdir_parse("a*b 20260101120000Z", inst, sizeof(inst), &until), -1);
 }
 END_TEST
 
@@ -170,6 +203,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, newer_check_fails_closed);
 	tcase_add_test(tc, unwritten_final_status_is_kept);
+	tcase_add_test(tc, claim_needs_the_directory);
+	tcase_add_test(tc, claim_values);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

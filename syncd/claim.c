@@ -108,10 +108,12 @@ claim_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	if ((cur = ldap_get_values_len(*ld, m, CLAIM_ATTR)) != NULL && cur[0] != NULL) {
 		snprintf(q->previous, sizeof(q->previous), "%.*s", (int)cur[0]->bv_len,
 			cur[0]->bv_val);
-		/* An unreadable claim holds nothing: it is replaced like a dead one. A claim
-		 * of this instance's id is its own, left by an earlier run under that id. */
+		/* An unreadable claim holds nothing: it is replaced like a dead one. One of
+		 * this instance's own id, left by an earlier run that died, is waited out like
+		 * any other: a delivery of that run (a store program it started) may still be
+		 * under way. */
 		if (claimdir_parse(q->previous, holder, sizeof(holder), &held_until) == 0 &&
-		    strcmp(holder, cfg->instance) != 0 && held_until >= now) {
+		    held_until >= now) {
 			q->result = CL_HELD;
 			q->until = held_until;
 			goto out;

@@ -73,9 +73,27 @@ claimdir_assertion(LDAP *ld, const char *value, LDAPControl **out)
 	return rc;
 }
 
+static int
+listed(const unsigned long long *own, size_t nown, const struct berval *num)
+{
+	unsigned long long n;
+	char buf[24];
+
+	if (num == NULL || num->bv_len >= sizeof(buf))
+		return 0;
+	memcpy(buf, num->bv_val, num->bv_len);
+	buf[num->bv_len] = '\0';
+	n = strtoull(buf, NULL, 10);
+	for (size_t i = 0; i < nown; i++)
+		if (own[i] == n)
+			return 1;
+	return 0;
+}
+
 int
 claimdir_older_live(LDAP *ld, const struct syncd_config *cfg, const char *account,
-	unsigned long long number, char *err, size_t errlen)
+	unsigned long long number, const unsigned long long *own, size_t nown, char *err,
+	size_t errlen)
 {
 	char *filter = NULL, *attrs[] = { CLAIM_ATTR, "rgLogChangeNumber", NULL };
 	char inst[CLAIM_MAX];
@@ -119,7 +137,8 @@ claimdir_older_live(LDAP *ld, const struct syncd_config *cfg, const char *accoun
 			value[v[0]->bv_len] = '\0';
 			/* A claim no instance can read is held by nobody it can wait for. */
 			if (claimdir_parse(value, inst, sizeof(inst), &until) == 0 &&
-			    strcmp(inst, cfg->instance) != 0 && until > now) {
+			    until >= now && !(strcmp(inst, cfg->instance) == 0 &&
+			    listed(own, nown, num != NULL ? num[0] : NULL))) {
 				rg_seterr(err, errlen, "instance %s may still deliver change %.*s "
 					"of the account (its claim runs until %s): this one waits",
 					inst, num != NULL && num[0] != NULL ? (int)num[0]->bv_len : 1,

@@ -24,10 +24,13 @@ int claimdir_instance_ok(const char *s);
 /* The critical Assertion control of a write that holds only while the record's claim is
  * value, or, value NULL, while the record has none. Free with ldap_control_free. */
 int claimdir_assertion(LDAP *ld, const char *value, LDAPControl **out);
-/* Blocking: does another instance hold a live claim on a record of account numbered below
- * number? 1 yes (err names it), 0 no, -1 the directory cannot tell (err says why). While
- * it does, that instance may still deliver the older password: the newer one waits. */
+/* Blocking: does a live claim other than this process's own (the records numbered in own,
+ * nown of them) hold a record of account numbered below number? 1 yes (err names it), 0
+ * no, -1 the directory cannot tell (err says why). While one does, its holder -- another
+ * instance, or an earlier run of this one whose store program may still be at work -- may
+ * still deliver the older password: the newer one waits. */
 int claimdir_older_live(LDAP *ld, const struct syncd_config *cfg, const char *account,
-	unsigned long long number, char *err, size_t errlen);
+	unsigned long long number, const unsigned long long *own, size_t nown, char *err,
+	size_t errlen);
 
 #endif

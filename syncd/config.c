@@ -665,7 +665,7 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 	cfg->retry_base = 2;
 	cfg->retry_max = 300;
 	cfg->op_timeout = 10;
-	cfg->claim_lease = 30;
+	cfg->claim_lease = 60;
 	if ((cfg->file = strdup(path)) == NULL) {
 		rg_seterr(err, errlen, "%s: out of memory", path);
 		goto out;

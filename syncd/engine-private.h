@@ -78,6 +78,8 @@ struct rec_req {
 	char *account;
 	unsigned long long number;
 	int need_rdn;
+	unsigned long long *own;    /* the account's older records this process holds */
+	size_t nown;
 	/* the result */
 	int ldap_rc;
 	int newer, unique;          /* 1 yes, 0 no, -1 the directory could not tell */

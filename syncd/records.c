@@ -110,8 +110,8 @@ check_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	if (q->newer == 0 && q->need_rdn)
 		q->unique = records_rdn_unique(*ld, cfg, q->account, q->why, sizeof(q->why));
 	if (q->newer == 0 && q->unique > 0)
-		q->blocked = claimdir_older_live(*ld, cfg, q->account, q->number, q->why,
-			sizeof(q->why));
+		q->blocked = claimdir_older_live(*ld, cfg, q->account, q->number, q->own,
+			q->nown, q->why, sizeof(q->why));
 	/* could not tell: was it the connection? */
 	if (*ld != NULL && (q->newer < 0 || q->unique < 0 || q->blocked < 0) &&
 	    ldap_get_option(*ld, LDAP_OPT_RESULT_CODE, &q->ldap_rc) == LDAP_OPT_SUCCESS)
@@ -131,6 +131,7 @@ records_req_free(struct rec_req *q)
 	free(q->hvals);
 	free(q->dn);
 	free(q->account);
+	free(q->own);
 	free(q);
 }
 
@@ -198,6 +199,21 @@ records_check_req(struct engine *e, struct rec *rc, int need_rdn,
 	q->rc = rc;
 	q->number = rc->r.number;
 	q->need_rdn = need_rdn;
+	/* This process's own older records of the account keep their order here (one worker
+	 * per target, in arrival order): their claims hold nothing up. */
+	for (struct rec *o = e->recs; o != NULL; o = o->next) {
+		unsigned long long *grown;
+
+		if (o->lost || o->r.number >= rc->r.number ||
+		    strcasecmp(o->r.account, rc->r.account) != 0)
+			continue;
+		if ((grown = realloc(q->own, (q->nown + 1) * sizeof(*grown))) == NULL) {
+			records_req_free(q);
+			return NULL;
+		}
+		q->own = grown;
+		q->own[q->nown++] = o->r.number;
+	}
 	return q;
 }
 

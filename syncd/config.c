@@ -631,6 +631,8 @@ finish(struct parser *p)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	if (cfg->instance == NULL && default_instance(cfg) != 0)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
+	if (!seen(p, "claim-lease") && cfg->claim_lease < 2 * cfg->op_timeout)
+		cfg->claim_lease = 2 * cfg->op_timeout;
 	if (cfg->claim_lease < 2 * cfg->op_timeout)
 		return confkv_err(p->err, p->errlen, p->file,
 			seen(p, "claim-lease") ? seen(p, "claim-lease") : seen(p, "op-timeout"),

@@ -408,6 +408,16 @@ claim_renew_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+size_t
+claim_waiting(struct engine *e)
+{
+	size_t n = 0;
+
+	for (struct watch *w = e->watches; w != NULL; w = w->next)
+		n++;
+	return n;
+}
+
 void
 claim_free_all(struct engine *e)
 {

@@ -192,6 +192,7 @@ int claim_known(struct engine *e, unsigned long long n);
 void claim_watch(struct engine *e, unsigned long long number, const char *dn, double delay);
 void claim_renew_cb(evutil_socket_t fd, short what, void *arg);  /* every lease/3 */
 void claim_free_all(struct engine *e);
+size_t claim_waiting(struct engine *e);
 
 /* records.c */
 void records_now_gentime(char buf[32]);

@@ -222,3 +222,14 @@ engine_records_total(struct engine *e)
 {
 	return e->records_total;
 }
+
+void
+engine_claims(struct engine *e, struct engine_claims *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+		out->held += !rc->lost;
+	out->waiting = (long long)claim_waiting(e);
+	out->taken_over = e->claims_taken_over;
+	out->lost = e->claims_lost;
+}

@@ -152,6 +152,12 @@ if [ -n "$TAKEN_MS" ]; then
 	check "  not before ha-a's lease ran out" test "$AFTER" -ge $((LEASE * 2000 / 3 - 1000))
 	check "  within a lease and a few seconds" test "$AFTER" -le $((LEASE * 1000 + 4000))
 fi
+metric() { # NAME METRIC
+	python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())' \
+		"http://127.0.0.1:${HA_PORT[$1]}/metrics" | sed -n "s/^$2 //p"
+}
+check "  ha-b's metrics count the claims it took over" test "$(metric ha-b resetguard_syncd_claims_taken_over_total)" -ge 1
+check_eq "  and it holds none now" 0 "$(metric ha-b resetguard_syncd_claims_held)"
 check "  ha-b is still alive" kill -0 "${HA_PID[ha-b]}"
 check "ha-b's log holds no password" eval '! grep -q "Ha-" "$W/ha-b.log"'
 check "resetguard-audit verify passes" "$RG_TOP/resetguard-audit" -H "$RG_URI" \

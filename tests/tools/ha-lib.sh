@@ -52,14 +52,23 @@ ha_healthy() { # NAME
 }
 
 # ha_start NAME: starts instance NAME in the background (its log $W/NAME.log), waits for
-# /health. Not inside check, whose subshell would lose the pid.
+# /health. Not inside check, whose subshell would lose the pid. A metrics port that another
+# process took since it was picked is picked again.
 ha_start() {
-	"$HA_SYNCD" -d -f "$W/$1.conf" >>"$W/$1.log" 2>&1 &
-	HA_PID[$1]=$!
-	for _ in $(seq 1 100); do
-		ha_healthy "$1" && return 0
-		kill -0 "${HA_PID[$1]}" 2>/dev/null || return 1
-		sleep 0.05
+	local try
+	for try in 1 2 3; do
+		"$HA_SYNCD" -d -f "$W/$1.conf" >>"$W/$1.log" 2>&1 &
+		HA_PID[$1]=$!
+		for _ in $(seq 1 100); do
+			ha_healthy "$1" && return 0
+			kill -0 "${HA_PID[$1]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		wait "${HA_PID[$1]}" 2>/dev/null
+		HA_PID[$1]=
+		tail -n 2 "$W/$1.log" | grep -q 'cannot listen for metrics' || return 1
+		HA_PORT[$1]=$(ha_free_port)
+		sed -i "s/^metrics-listen .*/metrics-listen 127.0.0.1:${HA_PORT[$1]}/" "$W/$1.conf"
 	done
 	return 1
 }
@@ -106,12 +115,14 @@ ha_reset() { # DN PW
 }
 
 # ha_burst N: N resets of each account, the accounts in parallel, each account's one after
-# another (so its change numbers follow the order of its passwords).
+# another (so its change numbers follow the order of its passwords); an account's INDEX
+# goes on from its earlier bursts in $W/sent.
 ha_burst() {
 	local a pids=() i pw
 	for a in "${HA_ACCOUNTS[@]}"; do
 		(
-			for i in $(seq 1 "$1"); do
+			base=$(grep -c "^$a " "$W/sent" 2>/dev/null)
+			for i in $(seq $((base + 1)) $((base + $1))); do
 				pw="Ha-$(openssl rand -hex 8)"
 				ha_reset "$a" "$pw" || { echo "reset of $a failed" >&2; continue; }
 				printf '%s %s %s\n' "$a" "$i" "$(printf %s "$pw" | sha256sum | cut -d ' ' -f 1)" >>"$W/sent"

@@ -746,6 +746,9 @@ check_done(struct dir_req *r, int closing)
 	} else if (q->newer > 0) {
 		supersede(e, rc, 0);
 	} else if (q->blocked > 0) {
+		/* another instance's older change ends within its lease: asked again at the
+		 * base delay, not a backoff that would outlast it */
+		rc->checks = 0;
 		check_later(e, rc, q->why);
 	} else {
 		for (size_t i = 0; q->unique == 0 && i < e->cfg->ntargets; i++) {

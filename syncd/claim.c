@@ -368,16 +368,21 @@ renew_done(struct dir_req *r, int closing)
 	rc->renewing = 0;
 	if (q->lost && e->connected)
 		event_active(e->lost_ev, EV_READ, 0);
-	if (q->result == CL_LOST && !rc->lost) {
+	/* a claim dropped with the final status while this renewal waited is not lost */
+	if (q->result == CL_LOST && !rc->lost && !rc->released) {
 		e->claims_lost++;
 		log_msg(LOG_WARNING, "claim-lost", "change %llu for %s: %s; this instance stops "
 			"delivering it", rc->r.number, rc->r.account, q->why);
-		e->lose(e, rc);
-	} else if (q->result == CL_ERROR) {
+		claim_req_free(q);
+		e->lose(e, rc);   /* rc may be gone */
+		e->check_drained(e);
+		return;
+	}
+	if (q->result == CL_ERROR)
 		log_msg(LOG_WARNING, "claim", "change %llu: cannot renew its claim now; "
 			"trying again", rc->r.number);
-	}
 	claim_req_free(q);
+	e->renewed(e, rc);   /* rc may be gone */
 	e->check_drained(e);
 }
 
@@ -391,7 +396,7 @@ claim_renew_cb(evutil_socket_t fd, short what, void *arg)
 	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
 		struct claim_req *q;
 
-		if (rc->renewing || rc->lost || rc->claim[0] == '\0')
+		if (rc->renewing || rc->lost || rc->released)
 			continue;
 		if ((q = calloc(1, sizeof(*q))) == NULL || (q->dn = strdup(rc->r.dn)) == NULL) {
 			free(q);

@@ -55,6 +55,7 @@ struct rec {
 				     * no delivery on a claim about to run out */
 	int renewing;               /* a renewal of the claim is with the directory thread */
 	int lost;                   /* another instance took it: it goes, nothing written */
+	int released;               /* its claim went with its final status */
 	struct tstate *ts;
 	struct tstate *hs;
 	struct engine *e;
@@ -157,6 +158,7 @@ struct engine {
 		time_t until);   /* engine_take */
 	void (*lose)(struct engine *e, struct rec *rc);   /* engine_lose */
 	void (*check_drained)(struct engine *e);          /* engine_check_drained */
+	void (*renewed)(struct engine *e, struct rec *rc); /* engine_renewed */
 	long long claims_taken_over, claims_lost;
 	char *health;               /* why the log is not followed; NULL when it is */
 };
@@ -173,6 +175,7 @@ void engine_rec_free(struct rec *rc, size_t nt, size_t nh);
 void engine_take(struct engine *e, const struct log_record *r, const char *claim,
 	time_t until);
 void engine_lose(struct engine *e, struct rec *rc);
+void engine_renewed(struct engine *e, struct rec *rc);
 
 /* worker.c: every function but worker_main runs in the event loop. */
 void *worker_main(void *arg);

@@ -34,6 +34,7 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	e->take = engine_take;
 	e->lose = engine_lose;
 	e->check_drained = engine_check_drained;
+	e->renewed = engine_renewed;
 	{
 		struct timeval renew = { cfg->claim_lease / 3, cfg->claim_lease % 3 * 333333 };
 

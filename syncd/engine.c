@@ -109,7 +109,7 @@ retire(struct engine *e, struct rec *rc)
 	if (rc->writing || rc->checking || rc->renewing)
 		return 0;
 	/* a record another instance took goes once no job of it runs, and is not done */
-	if (rc->lost ? rec_queued(e, rc) : rc->phase != PH_DONE || rc->dirty)
+	if (rc->lost ? rec_queued(e, rc) : rc->phase != PH_DONE || (rc->dirty && !rc->released))
 		return 0;
 	if (!rc->lost) {
 		log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
@@ -148,6 +148,11 @@ write_status(struct engine *e, struct rec *rc)
 {
 	struct rec_req *q;
 
+	/* its final status went with its claim: nothing more is written under that claim */
+	if (rc->released) {
+		rc->dirty = 0;
+		return;
+	}
 	rc->dirty = 1;
 	if (rc->writing)
 		return;
@@ -181,7 +186,10 @@ write_done(struct dir_req *r, int closing)
 		log_msg(LOG_WARNING, "claim-lost", "change %llu for %s: another instance holds "
 			"its claim now; this instance stops delivering it", rc->r.number,
 			rc->r.account);
-		engine_lose(e, rc);
+		records_req_free(q);
+		engine_lose(e, rc);   /* rc may be gone */
+		engine_check_drained(e);
+		return;
 	}
 	if (rc->lost) {
 		records_req_free(q);
@@ -192,6 +200,10 @@ write_done(struct dir_req *r, int closing)
 	if (q->ldap_rc == LDAP_SUCCESS) {
 		if (q->del_sealed)
 			rc->sealed_removed = 1;
+		if (q->release) {   /* done: nothing more is written */
+			rc->released = 1;
+			rc->dirty = 0;
+		}
 		if (q->gen == rc->gen)
 			rc->dirty = 0;
 		e->rewrite_delay = 0;
@@ -576,6 +588,14 @@ engine_lose(struct engine *e, struct rec *rc)
 	if (rc->check_timer != NULL)
 		evtimer_del(rc->check_timer);
 	claim_watch(e, rc->r.number, rc->r.dn, e->cfg->claim_lease);
+	retire(e, rc);
+}
+
+/* claim.c, once a renewal is done: a record whose final status went while it was renewed
+ * goes now. */
+void
+engine_renewed(struct engine *e, struct rec *rc)
+{
 	retire(e, rc);
 }
 

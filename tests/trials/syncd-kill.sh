@@ -7,8 +7,8 @@
 # password after a newer one.
 #
 # usage: tests/trials/syncd-kill.sh [TRIALS] [LEASE]   (default 10 trials, 3 s lease)
-# Prints ok/not ok per failed trial, then "trials N, lost L, out-of-order O, not final F"
-# and the usual "P passed, F failed" line.
+# Prints ok/not ok per failed trial or crashed instance, then "trials N, lost L,
+# out-of-order O, not final F, crashed C" and the usual "P passed, F failed" line.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 TRIALS=${1:-10}
@@ -46,8 +46,20 @@ settle() { # FROM: waits up to 3 leases and 20 s for every record to end final
 	return 1
 }
 
-LOST=0 OOO=0 UNFINAL=0 RUN=0 START=$(date +%s)
+# An instance that died without being killed here crashed: a failure of its own.
+crashed() { # NAME
+	[ -n "${HA_PID[$1]:-}" ] && ! kill -0 "${HA_PID[$1]}" 2>/dev/null
+}
+LOST=0 OOO=0 UNFINAL=0 CRASHED=0 RUN=0 START=$(date +%s)
 for t in $(seq 1 "$TRIALS"); do
+	for n in ha-a ha-b; do
+		if crashed "$n"; then
+			CRASHED=$((CRASHED + 1))
+			_fail "before trial $t: $n died on its own" "see $W/$n.log"
+			wait "${HA_PID[$n]}" 2>/dev/null
+			HA_PID[$n]=
+		fi
+	done
 	if [ $((t % 2)) = 1 ]; then
 		mode=single victim=ha-a
 		ha_stop ha-b
@@ -78,8 +90,11 @@ for t in $(seq 1 "$TRIALS"); do
 		cp -r "$W" "$W.trial$t" 2>/dev/null
 	fi
 	[ "$mode" = pair ] && [ -z "${HA_PID[$victim]:-}" ] && ha_start "$victim"
-	[ $((t % 50)) = 0 ] && echo "# $t trials in $(($(date +%s) - START)) s: lost $LOST, out-of-order $OOO, not final $UNFINAL"
+	[ $((t % 50)) = 0 ] && echo "# $t trials in $(($(date +%s) - START)) s: lost $LOST, out-of-order $OOO, not final $UNFINAL, crashed $CRASHED"
 done
-echo "trials $RUN, lost $LOST, out-of-order $OOO, not final $UNFINAL ($(($(date +%s) - START)) s, lease ${LEASE}s)"
-[ "$LOST" = 0 ] && [ "$OOO" = 0 ] && [ "$UNFINAL" = 0 ] && _pass "$RUN kill -9 trials: 0 lost, 0 out of order, every record final"
+for n in ha-a ha-b; do
+	crashed "$n" && CRASHED=$((CRASHED + 1)) && _fail "at the end: $n died on its own" "see $W/$n.log"
+done
+echo "trials $RUN, lost $LOST, out-of-order $OOO, not final $UNFINAL, crashed $CRASHED ($(($(date +%s) - START)) s, lease ${LEASE}s)"
+[ "$LOST" = 0 ] && [ "$OOO" = 0 ] && [ "$UNFINAL" = 0 ] && [ "$CRASHED" = 0 ] && _pass "$RUN kill -9 trials: 0 lost, 0 out of order, every record final"
 finish

@@ -11,6 +11,7 @@ sandbox_up --syncd 2
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/rg-ha.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
 cleanup() {
+	[ -n "${STOPPED:-}" ] && kill -CONT "$STOPPED" 2>/dev/null
 	ha_stop_all
 	rm -rf "$W"
 	_sandbox_cleanup
@@ -159,7 +160,36 @@ metric() { # NAME METRIC
 check "  ha-b's metrics count the claims it took over" test "$(metric ha-b resetguard_syncd_claims_taken_over_total)" -ge 1
 check_eq "  and it holds none now" 0 "$(metric ha-b resetguard_syncd_claims_held)"
 check "  ha-b is still alive" kill -0 "${HA_PID[ha-b]}"
-check "ha-b's log holds no password" eval '! grep -q "Ha-" "$W/ha-b.log"'
+
+# =====================================================================================
+# 4. An instance that stalls past its lease (SIGSTOP), then comes back
+# =====================================================================================
+# ha-b stops; ha-a, started again, claims a burst and is stopped with SIGSTOP while it holds
+# a claim; ha-b, started again, takes the claims over after the lease and delivers a newer
+# burst; ha-a continues and finds its claims gone: it drops those records, writes nothing
+# over ha-b's statuses and delivers no older password after a newer one.
+ha_stop ha-b
+ha_start ha-a
+check_eq "ha-a starts again" 0 "$?"
+FROM4=$(ha_last_change)
+ha_burst 1
+check "ha-a holds a claim" waitfor 10 held_by_a
+kill -STOP "${HA_PID[ha-a]}"
+STOPPED=${HA_PID[ha-a]}
+ha_start ha-b
+check_eq "ha-b starts while ha-a is stopped" 0 "$?"
+ha_burst 1
+check "every record ends final without ha-a (30 s)" waitfor 30 ha_settled "$FROM4"
+kill -CONT "$STOPPED"
+check "ha-a continues and learns it lost its claims" waitfor 15 \
+	grep -q '"event":"claim-lost"' "$W/ha-a.log"
+check "  ha-a is alive" kill -0 "$STOPPED"
+sleep 2
+read -r _ LOST _ OOO _ DELIV < <(ha_verdict)
+check_eq "  no account lost its newest password" 0 "$LOST"
+check_eq "  no store got an account's older password after a newer one" 0 "$OOO"
+check "  every record still final" ha_settled "$FROM4"
+check "the logs hold no password" eval '! grep -q "Ha-" "$W/ha-a.log" "$W/ha-b.log"'
 check "resetguard-audit verify passes" "$RG_TOP/resetguard-audit" -H "$RG_URI" \
 	-D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -b "$RG_LOG_BASE" verify
 finish

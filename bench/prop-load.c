@@ -17,8 +17,9 @@
  *              G PWMOD_MS LAT_1 ... LAT_K
  *            LAT_k: ms from the Password Modify response to the response of the first bind
  *            that succeeded on target k, -1 if none did within -T seconds.
- *   burst    -W warm-up resets, then, once syncd's metrics (-m http://HOST:PORT/metrics)
- *            show them final, -n measured resets fired over -c connections as fast as they
+ *   burst    -W warm-up resets, then, once syncd's metrics (-m http://HOST:PORT/metrics;
+ *            -m again for each further syncd instance sharing the log, whose figures
+ *            are summed) show them final, -n measured resets fired over -c connections as fast as they
  *            go while the metrics are polled every -i microseconds until
  *            resetguard_syncd_records_total has grown by the successful resets and every
  *            resetguard_syncd_backlog is 0 (or -T seconds pass). Then, untimed, the last
@@ -61,7 +62,7 @@
 #define USAGE                                                                                      \
 	"usage: prop-load latency|burst -H URI -D DN -w PW -u DNFILE -t TOKENFILE "                \
 	"-o OID [-P NAME=URI=DNFILE ...] [-n N] [-W WARMUP] [-s FIRST] [-i POLL_US] "              \
-	"[-T TIMEOUT_S] [-L LATFILE] [-c CONNS] [-m METRICS_URL]"
+	"[-T TIMEOUT_S] [-L LATFILE] [-c CONNS] [-m METRICS_URL ...]"
 
 #define MAX_TARGETS 64
 
@@ -79,7 +80,7 @@ struct target {
 
 static struct {
 	int burst;
-	const char *uri, *binddn, *bindpw, *oid, *metrics;
+	const char *uri, *binddn, *bindpw, *oid, *metrics;   /* metrics: the first -m */
 	char **dns, **tokens;
 	size_t ndns, ntokens;
 	long n, warmup, first, conns;
@@ -353,19 +354,51 @@ struct metrics {
 /* The longest a metrics request took (syncd serves them from its event loop). */
 static double metrics_max_ms;
 
-static char mhost[64] = "127.0.0.1", mpath[256] = "/metrics";
+#define MAX_METRICS 8
+static char mhosts[MAX_METRICS][64], mpaths[MAX_METRICS][256];
+static int mports[MAX_METRICS], nmetrics;
+static const char *mhost, *mpath;
 static int mport;
 
 static void
 parse_metrics_url(const char *url)
 {
-	if (sscanf(url, "http://%63[^:/]:%d%255s", mhost, &mport, mpath) < 2 || mport <= 0)
+	if (nmetrics == MAX_METRICS)
+		die("at most %d -m", MAX_METRICS);
+	strcpy(mhosts[nmetrics], "127.0.0.1");
+	strcpy(mpaths[nmetrics], "/metrics");
+	if (sscanf(url, "http://%63[^:/]:%d%255s", mhosts[nmetrics], &mports[nmetrics],
+		    mpaths[nmetrics]) < 2 || mports[nmetrics] <= 0)
 		die("-m must be http://HOST:PORT/PATH, not %s", url);
+	nmetrics++;
 }
 
-/* GET the metrics page; ok=0 if it could not be read. */
+static struct metrics get_metrics_one(void);
+
+/* Every instance's metrics, summed; ok=0 if one could not be read. */
 static struct metrics
 get_metrics_once(void)
+{
+	struct metrics sum = {0, 0, 0, 1};
+
+	for (int i = 0; i < nmetrics; i++) {
+		struct metrics m;
+
+		mhost = mhosts[i];
+		mpath = mpaths[i];
+		mport = mports[i];
+		m = get_metrics_one();
+		sum.records += m.records;
+		sum.failures += m.failures;
+		sum.backlog_sum += m.backlog_sum;
+		sum.ok &= m.ok;
+	}
+	return sum;
+}
+
+/* GET one metrics page; ok=0 if it could not be read. */
+static struct metrics
+get_metrics_one(void)
 {
 	struct metrics m = {0, 0, 0, 0};
 	struct sockaddr_in sa;
@@ -496,7 +529,6 @@ run_burst(void)
 
 	if (cfg.metrics == NULL)
 		die("burst needs -m METRICS_URL");
-	parse_metrics_url(cfg.metrics);
 	m0 = get_metrics();
 	metrics_max_ms = 0;
 	if (!m0.ok)
@@ -700,7 +732,9 @@ main(int argc, char **argv)
 			cfg.conns = parse_long(optarg, "-c", 1);
 			break;
 		case 'm':
-			cfg.metrics = optarg;
+			if (cfg.metrics == NULL)
+				cfg.metrics = optarg;
+			parse_metrics_url(optarg);
 			break;
 		default:
 			die("%s", USAGE);

@@ -23,6 +23,15 @@
 #       propagated per second = BENCH_N / (first reset sent .. everything final). Then,
 #       untimed, every account's new password is bind-checked on every target, and the
 #       reset log must show each record delivered to each target.
+#   (4) two instances (issue 9, item 5): two resetguard-syncd sharing the log, instance ids
+#       bench-a and bench-b, claim-lease BENCH_LEASE, each with legacy1 alone: BENCH_TP_WARMUP
+#       + BENCH_N resets as in (3), the metrics of both summed: resets propagated per second,
+#       against one instance with the same target. Then the takeover: bench-b stops,
+#       legacy1 is stopped (SIGSTOP) so that bench-a's deliveries hang, BENCH_HA_N resets
+#       are fired, bench-a claims them (the claims counted in the log), bench-b starts
+#       again and bench-a is killed with SIGKILL; legacy1 continues. From the kill: until
+#       bench-b's first claim-taken-over, and until no record holds a claim or a sealed
+#       password.
 #   The accounts (BENCH_USERS) are added to the main directory (no password: each one's
 #   first password is set by a reset), to legacy1, legacy2 and the extra slapds. The
 #   sandbox's velocity limit (20 resets per account per hour) is raised on its policy entry.
@@ -47,6 +56,8 @@
 #   BENCH_METRICS_POLL_US [10000]  throughput: metrics poll interval
 #   BENCH_TP_TIMEOUT [120]   throughput: seconds a burst may take to become final
 #   BENCH_USERS [300]        accounts
+#   BENCH_LEASE [10]         two instances: claim-lease, seconds (at least 10: op-timeout 5)
+#   BENCH_HA_N [50]          two instances: resets whose claims are taken over
 #   BENCH_DIR                where to put the sandbox (default: a new temporary directory,
 #                            removed at the end); BENCH_KEEP=1 keeps it
 set -euo pipefail
@@ -66,11 +77,15 @@ CONNS=${BENCH_CONNS:-4}
 METRICS_POLL_US=${BENCH_METRICS_POLL_US:-10000}
 TP_TIMEOUT=${BENCH_TP_TIMEOUT:-120}
 USERS=${BENCH_USERS:-300}
+LEASE=${BENCH_LEASE:-10}
+HA_N=${BENCH_HA_N:-50}
 
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 
-need_numbers M LAT_WARMUP POLL_US LAT_TIMEOUT N TP_WARMUP CONNS METRICS_POLL_US TP_TIMEOUT USERS
+need_numbers M LAT_WARMUP POLL_US LAT_TIMEOUT N TP_WARMUP CONNS METRICS_POLL_US TP_TIMEOUT USERS LEASE HA_N
+[ "$LEASE" -ge 10 ] || die "BENCH_LEASE ($LEASE) must be at least 10 (twice op-timeout)"
+[ "$HA_N" -ge 1 ] && [ "$HA_N" -le "$USERS" ] || die "BENCH_HA_N must be from 1 to BENCH_USERS" 
 [ "$M" -ge 1 ] && [ "$N" -ge 1 ] && [ "$USERS" -ge 1 ] && [ "$CONNS" -ge 1 ] &&
 	[ "$POLL_US" -ge 1 ] && [ "$METRICS_POLL_US" -ge 1 ] && [ "$LAT_TIMEOUT" -ge 1 ] &&
 	[ "$TP_TIMEOUT" -ge 1 ] || die "BENCH_M, BENCH_N, BENCH_USERS, BENCH_CONNS, the poll intervals and timeouts must be >= 1"
@@ -279,7 +294,7 @@ done
 # --- proofing tokens, minted before anything is timed ------------------------------------
 # Request g resets account g mod USERS and carries token g: the latency part takes the first
 # LAT_WARMUP + M, each burst the next TP_WARMUP + N.
-total=$((LAT_WARMUP + M + ${#TCOUNTS[@]} * (TP_WARMUP + N)))
+total=$((LAT_WARMUP + M + (${#TCOUNTS[@]} + 1) * (TP_WARMUP + N) + HA_N))
 mint_range() { # FROM TO OUT
 	local i
 	for ((i = $1; i < $2; i++)); do
@@ -443,6 +458,89 @@ for T in "${TCOUNTS[@]}"; do
 	unset "PID[syncd-$T]"
 done
 
+# --- (4) two instances -----------------------------------------------------------------------
+ha_conf() { # NAME METRICS_PORT
+	syncd_conf_n 1 "$2" | sed "1a instance $1\nclaim-lease $LEASE"
+}
+ha_start() { # NAME
+	"$RG_SYNCD_BIN" -d -f "$B/$1.conf" >>"$B/$1.log" 2>&1 &
+	PID[syncd-$1]=$!
+	wait_until "${PID[syncd-$1]}" http_ok "http://127.0.0.1:${HAPORT[$1]}/health" ||
+		{ tail -n 20 "$B/$1.log" >&2; die "resetguard-syncd $1 did not start"; }
+}
+log_claims() { # how many records hold a claim (bench-a's, the one instance running then)
+	log_count "$RG_SYNCD_DN" "$RG_SYNCD_PW" "(&(objectClass=rgLogRecord)(rgLogClaim=*))"
+}
+log_open() { # how many records hold a claim or a sealed password
+	log_count "$RG_SYNCD_DN" "$RG_SYNCD_PW" '(&(objectClass=rgLogRecord)(|(rgLogClaim=*)(rgLogSealedPassword=*)))'
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+declare -A HAPORT=()
+for name in bench-a bench-b; do
+	HAPORT[$name]=$(free_port)
+	ha_conf "$name" "${HAPORT[$name]}" > "$B/$name.conf"
+	"$RG_SYNCD_BIN" -t -f "$B/$name.conf" >/dev/null || die "$B/$name.conf does not check"
+	ha_start "$name"
+done
+say "two instances: bench-a and bench-b with legacy1, claim-lease $LEASE s: $N resets (+$TP_WARMUP warm-up) on $CONNS connections"
+cn_tp=$(log_next_number)
+out=$("$LOAD" burst -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -u "$B/dn.main" \
+	-t "$B/tokens" -o "$RG_CONTROL_OID" -s "$first" -W "$TP_WARMUP" -n "$N" -c "$CONNS" \
+	-i "$METRICS_POLL_US" -T "$TP_TIMEOUT" -m "http://127.0.0.1:${HAPORT[bench-a]}/metrics" \
+	-m "http://127.0.0.1:${HAPORT[bench-b]}/metrics" -P "legacy1=${LURI[legacy1]}=$(dn_legacy legacy1)") || true
+first=$((first + TP_WARMUP + N))
+echo "$out" | sed "s/^/    [two instances] /" >&2
+if ! grep -q '^RESULT.* errors=0 .* failures=0 .* complete=1$' <<<"$out" || grep -q '^ERROR' <<<"$out"; then
+	shout "the burst with two instances HAD ERRORS: its figures are not valid"
+fi
+check "two instances: the new passwords that bind on legacy1" "$N" \
+	"$(awk '/^VERIFY/ { sub(/.*ok=/, ""); s += $1 } END { print s + 0 }' <<<"$out")"
+check_log "$cn_tp" $((TP_WARMUP + N)) legacy1
+HA_PROP=$(sed -n 's/^RESULT.* prop_per_s=\([0-9.]*\).*/\1/p' <<<"$out")
+: "${HA_PROP:=0}"
+HA_SHARE_A=$(grep -c '"event":"record","msg":"change [0-9]* for .* taken"' "$B/bench-a.log" || true)
+HA_SHARE_B=$(grep -c '"event":"record","msg":"change [0-9]* for .* taken"' "$B/bench-b.log" || true)
+
+say "takeover: legacy1 stopped, $HA_N resets claimed by bench-a, bench-a killed with SIGKILL"
+stop_pid syncd-bench-b "${PID[syncd-bench-b]}"
+unset 'PID[syncd-bench-b]'
+kill -STOP "${LPID[legacy1]}"
+"$LOAD" burst -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -u "$B/dn.main" \
+	-t "$B/tokens" -o "$RG_CONTROL_OID" -s "$first" -W 0 -n "$HA_N" -c "$CONNS" \
+	-i "$METRICS_POLL_US" -T "$TP_TIMEOUT" -m "http://127.0.0.1:${HAPORT[bench-a]}/metrics" \
+	-P "legacy1=${LURI[legacy1]}=$(dn_legacy legacy1)" >"$B/takeover.out" 2>&1 &
+PID[load-takeover]=$!
+end=$(($(now_ms) + 60000))
+while [ "$(log_claims)" -lt "$HA_N" ] && [ "$(now_ms)" -lt "$end" ]; do sleep 0.2; done
+HA_HELD=$(log_claims)
+ha_start bench-b
+lines_b=$(wc -l <"$B/bench-b.log")
+kill -9 "${PID[syncd-bench-a]}"
+t_kill=$(now_ms)
+wait "${PID[syncd-bench-a]}" 2>/dev/null || true
+unset 'PID[syncd-bench-a]'
+kill -CONT "${LPID[legacy1]}"
+end=$((t_kill + (3 * LEASE + 60) * 1000))
+t_first= t_all=
+while [ "$(now_ms)" -lt "$end" ]; do
+	[ -z "$t_first" ] && tail -n +"$((lines_b + 1))" "$B/bench-b.log" | grep -q '"event":"claim-taken-over"' &&
+		t_first=$(now_ms)
+	[ "$(log_open)" = 0 ] && { t_all=$(now_ms); break; }
+	sleep 0.1
+done
+stop_pid load-takeover "${PID[load-takeover]}"
+unset 'PID[load-takeover]'
+HA_TAKEN=$(tail -n +"$((lines_b + 1))" "$B/bench-b.log" | grep -c '"event":"claim-taken-over"' || true)
+check "takeover: records bench-a held when killed" "$HA_N" "$HA_HELD"
+check "takeover: claims bench-b took over" "$HA_N" "$HA_TAKEN"
+[ -n "$t_all" ] || shout "takeover: records still open $((3 * LEASE + 60)) s after the kill"
+HA_FIRST=n/a HA_ALL=n/a
+[ -n "$t_first" ] && HA_FIRST=$((t_first - t_kill))
+[ -n "$t_all" ] && HA_ALL=$((t_all - t_kill))
+first=$((first + HA_N))
+stop_pid syncd-bench-b "${PID[syncd-bench-b]}"
+unset 'PID[syncd-bench-b]'
+
 # --- report ------------------------------------------------------------------------------
 ver=$(slapd_version)
 t1=${TCOUNTS[0]}
@@ -488,4 +586,10 @@ done
 stall=${TP_STALL[$POOL]:-0}
 aim_stall=$(awk -v m="$stall" 'BEGIN { print (m < 50) ? "within the aim" : "outside the aim" }')
 echo "  longest /metrics request during the $POOL-target burst: $stall ms   (aim < 50 ms: $aim_stall)"
+echo
+echo "  two instances sharing the log (claim-lease $LEASE s), legacy1 alone:"
+echo "    propagated/s: $HA_PROP with two instances against ${TP_PROP[1]:-n/a} with one (ratio $(ratio "$HA_PROP" "${TP_PROP[1]:-0}" 2));"
+echo "    records taken: bench-a $HA_SHARE_A, bench-b $HA_SHARE_B (warm-up included)"
+echo "    takeover of $HA_HELD records claimed by an instance killed with SIGKILL: first claim taken over"
+echo "    $HA_FIRST ms after the kill, every record final and unclaimed $HA_ALL ms after it"
 finish "$broken"

@@ -102,6 +102,32 @@ server_maintained(const char *type)
 		is_type(type, "entryusn");
 }
 
+/* What syncd writes onto a record: delivery to targets and hooks, alert events. */
+static int
+is_status(const char *type)
+{
+	return is_type(type, "rgLogTargetStatus") || is_type(type, "rgLogHookStatus") ||
+		is_type(type, "rgLogAlertStatus");
+}
+
+/* A claim is set whole (a replace with one value) or dropped whole (a delete of the
+ * attribute): an add could stand next to another instance's claim. */
+static const char *
+claim_mod_problem(const LDAPMod *m)
+{
+	int op = m->mod_op & ~LDAP_MOD_BVALUES;
+
+	if (op == LDAP_MOD_DELETE && (m->mod_bvalues == NULL || m->mod_bvalues[0] == NULL))
+		return NULL;
+	if (op != LDAP_MOD_REPLACE || m->mod_bvalues == NULL || m->mod_bvalues[0] == NULL ||
+	    m->mod_bvalues[1] != NULL)
+		return "a delivery claim is replaced with one value or deleted whole";
+	if (!rg_log_claim_ok(m->mod_bvalues[0]->bv_val, m->mod_bvalues[0]->bv_len))
+		return "a delivery claim has the form \"INSTANCE EXPIRY\": an instance id (letters, "
+			"digits, _.:@-, at most 64) and a GeneralizedTime such as 20260101120000Z";
+	return NULL;
+}
+
 static int
 status_write(Slapi_PBlock *pb, LDAPMod **mods)
 {
@@ -111,14 +137,17 @@ status_write(Slapi_PBlock *pb, LDAPMod **mods)
 	 * delivered. syncd writes as an identity of its own, which the ACIs name. */
 	slapi_pblock_get(pb, SLAPI_REQUESTOR_ISROOT, &isroot);
 	if (isroot || proxied(pb))
-		return refuse(pb, LDAP_UNWILLING_TO_PERFORM, "propagation status is written by "
-			"syncd's own identity, not by the Directory Manager nor through proxied "
-			"authorization");
+		return refuse(pb, LDAP_UNWILLING_TO_PERFORM, "propagation status and delivery "
+			"claims are written by syncd's own identity, not by the Directory Manager "
+			"nor through proxied authorization");
 	for (int i = 0; mods[i] != NULL; i++) {
 		int op = mods[i]->mod_op & ~LDAP_MOD_BVALUES;
+		const char *problem;
 
-		if (!is_type(mods[i]->mod_type, "rgLogTargetStatus") &&
-		    !is_type(mods[i]->mod_type, "rgLogHookStatus"))
+		if (is_type(mods[i]->mod_type, "rgLogClaim") &&
+		    (problem = claim_mod_problem(mods[i])) != NULL)
+			return refuse(pb, LDAP_CONSTRAINT_VIOLATION, problem);
+		if (!is_status(mods[i]->mod_type))
 			continue;
 		for (int k = 0; op != LDAP_MOD_DELETE && mods[i]->mod_bvalues != NULL &&
 		     mods[i]->mod_bvalues[k] != NULL; k++)
@@ -189,7 +218,7 @@ guard_modify(Slapi_PBlock *pb)
 			continue;
 		if (is_type(type, "rgLogReviewVerdict") && op != LDAP_MOD_DELETE && n == 1)
 			verdicts++;
-		else if (is_type(type, "rgLogTargetStatus") || is_type(type, "rgLogHookStatus") ||
+		else if (is_status(type) || is_type(type, "rgLogClaim") ||
 		    (is_type(type, "rgLogSealedPassword") && op == LDAP_MOD_DELETE))
 			status++;
 		else
@@ -201,7 +230,7 @@ guard_modify(Slapi_PBlock *pb)
 		return status_write(pb, mods);
 	return refuse(pb, LDAP_UNWILLING_TO_PERFORM, "reset log records are immutable: a "
 		"client may only add one rgLogReviewVerdict to a record awaiting review, or write "
-		"propagation status and remove the sealed password");
+		"propagation status and delivery claims and remove the sealed password");
 }
 
 static int

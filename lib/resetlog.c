@@ -222,3 +222,20 @@ rg_log_format_time(char buf[32], long long sec, long usec)
 	strftime(buf, 32, "%Y%m%d%H%M%S", &tm);
 	snprintf(buf + 14, 32 - 14, ".%06ldZ", usec % 1000000);
 }
+
+int
+rg_log_claim_ok(const char *v, size_t len)
+{
+	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_.:@-";
+	size_t n = 0;
+
+	while (n < len && strchr(id_chars, v[n]) != NULL && v[n] != '\0')
+		n++;
+	if (n == 0 || n > 64 || len != n + 16 || v[n] != ' ')
+		return 0;
+	for (size_t i = n + 1; i < n + 15; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+	return v[n + 15] == 'Z';
+}

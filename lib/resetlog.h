@@ -62,4 +62,11 @@ int rg_log_hash(const struct rg_log_record *r, char hash[RG_LOG_HASH_HEX]);
 /* YYYYmmddHHMMSS.ffffffZ in UTC. */
 void rg_log_format_time(char buf[32], long long sec, long usec);
 
+/* Whether v (len bytes) is a delivery claim as resetguard-syncd writes it in rgLogClaim:
+ * "INSTANCE EXPIRY", an instance id of 1 to 64 letters, digits and _.:@- then a
+ * GeneralizedTime to the second. Instances compare claims for equality and read the
+ * expiry to take over a dead one's: a value of any other shape would make one instance's
+ * claim unreadable to the others, so both servers refuse it. */
+int rg_log_claim_ok(const char *v, size_t len);
+
 #endif

@@ -55,6 +55,7 @@ struct rg_ads {
 		*log_outcome_text, *log_reviewer, *log_review_time, *log_review_verdict,
 		*log_target_status, *log_hook_status, *log_anchor_number, *log_anchor_hash,
 		*log_sealed, *log_alert_reason, *log_alert_status;
+	AttributeDescription *log_claim;    /* syncd's claim on a record (syncd/claim.c) */
 	ObjectClass *oc_log_record, *oc_log_root;
 	AttributeDescription *pwd_reset;    /* ppolicy's pwdReset, NULL without ppolicy */
 };

@@ -1,7 +1,8 @@
 /* rglog: the overlay that keeps a reset log append-only. It sits on the log database and
  * lets through resetguard's own writes, replication, the creation of the log's root entry,
  * and exactly two kinds of client write: an auditor's verdict on a record that awaits
- * review (the overlay itself records who and when), and syncd's propagation status.
+ * review (the overlay itself records who and when), and syncd's propagation status and
+ * delivery claim.
  * Everything else is refused, the log database's rootdn included: no entry that resetguard
  * did not write can stand among the records, where a purge, a head search, a velocity count
  * or an auditor might take it for one. Offline tools (slapadd, slapmodify) bypass every
@@ -224,6 +225,22 @@ is_status(AttributeDescription *ad)
 		ad == rg_ad.log_alert_status;
 }
 
+/* A claim is set whole (a replace with one value) or dropped whole (a delete of the
+ * attribute): an add could stand next to another instance's claim. */
+static const char *
+claim_mod_problem(const Modifications *m)
+{
+	if (m->sml_op == LDAP_MOD_DELETE && m->sml_values == NULL)
+		return NULL;
+	if (m->sml_op != LDAP_MOD_REPLACE || m->sml_values == NULL ||
+	    BER_BVISNULL(&m->sml_values[0]) || !BER_BVISNULL(&m->sml_values[1]))
+		return "a delivery claim is replaced with one value or deleted whole";
+	if (!rg_log_claim_ok(m->sml_values[0].bv_val, m->sml_values[0].bv_len))
+		return "a delivery claim has the form \"INSTANCE EXPIRY\": an instance id (letters, "
+			"digits, _.:@-, at most 64) and a GeneralizedTime such as 20260101120000Z";
+	return NULL;
+}
+
 static int
 status_write(Operation *op, SlapReply *rs)
 {
@@ -231,9 +248,14 @@ status_write(Operation *op, SlapReply *rs)
 	 * delivered. syncd writes as an identity of its own, which the ACLs name. */
 	if (be_isroot(op) || proxied(op))
 		return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
-			"propagation status is written by syncd's own identity, not by the log "
-			"database's rootdn nor through proxied authorization");
+			"propagation status and delivery claims are written by syncd's own "
+			"identity, not by the log database's rootdn nor through proxied "
+			"authorization");
 	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
+		const char *problem;
+
+		if (m->sml_desc == rg_ad.log_claim && (problem = claim_mod_problem(m)) != NULL)
+			return guard_refuse(op, rs, LDAP_CONSTRAINT_VIOLATION, problem);
 		if (!is_status(m->sml_desc))
 			continue;
 		for (int i = 0; m->sml_op != LDAP_MOD_DELETE && m->sml_values != NULL &&
@@ -261,7 +283,7 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 		if (m->sml_desc == rg_ad.log_review_verdict && m->sml_op != LDAP_MOD_DELETE &&
 		    m->sml_numvals == 1)
 			verdicts++;
-		else if (is_status(m->sml_desc) ||
+		else if (is_status(m->sml_desc) || m->sml_desc == rg_ad.log_claim ||
 		    (m->sml_desc == rg_ad.log_sealed && m->sml_op == LDAP_MOD_DELETE))
 			status++;
 		else
@@ -273,8 +295,8 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 		return status_write(op, rs);
 	return guard_refuse(op, rs, LDAP_UNWILLING_TO_PERFORM,
 		"reset log records are immutable: a client may only add one rgLogReviewVerdict "
-		"to a record awaiting review, or write propagation status and remove the sealed "
-		"password");
+		"to a record awaiting review, or write propagation status and delivery claims and "
+		"remove the sealed password");
 }
 
 static int

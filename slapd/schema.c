@@ -128,6 +128,7 @@ static const struct {
 	{ "rgLogAnchorNumber", &rg_ad.log_anchor_number },
 	{ "rgLogAnchorHash", &rg_ad.log_anchor_hash },
 	{ "rgLogSealedPassword", &rg_ad.log_sealed },
+	{ "rgLogClaim", &rg_ad.log_claim },
 };
 
 int

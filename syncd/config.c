@@ -13,15 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "confkv.h"
 #include "errbuf.h"
+#include "instance.h"
 #include "registry.h"
 
 #define MAX_LINE 8192
 #define MAX_NAME 64
 
-enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER, V_NAMES };
+enum vtype { V_URI, V_DN, V_PATH, V_BOOL, V_INT, V_LISTEN, V_LOG, V_USER, V_NAMES, V_INSTANCE };
 
 struct key_def {
 	const char *name;
@@ -53,6 +55,9 @@ static const struct key_def keys[] = {
 	{"op-timeout", V_INT, F(op_timeout), 1, 300},
 	/* hook names, checked against the hooks once the whole file is read */
 	{"alert-hooks", V_NAMES, F(alert_hooks_names), 0, 0},
+	{"instance", V_INSTANCE, F(instance), 0, 0},
+	/* renewed every third of it: under 3 s a renewal could not keep up */
+	{"claim-lease", V_INT, F(claim_lease), 3, 3600},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -371,14 +376,18 @@ set_global(struct parser *p, const char *key, const char *v)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
 				"log must be syslog or json, not \"%s\"", v);
 		break;
-	case V_NAMES:
+	case V_NAMES:               /* checked against the hooks in finish() */
+		break;
+	case V_INSTANCE:
+		if (!instance_valid(v))
+			return confkv_err(p->err, p->errlen, p->file, p->line,
+				"instance \"%s\": use at most %d letters, digits and _.:@- "
+				"(it is written in each claim of a record)", v, INSTANCE_MAX);
 		break;
 	case V_USER:
 		if (getpwnam(v) == NULL)
 			return confkv_err(p->err, p->errlen, p->file, p->line,
-				"user \"%s\" does not exist: create it or fix the "
-				"name",
-				v);
+				"user \"%s\" does not exist: create it or fix the name", v);
 		break;
 	}
 	if ((*sp = strdup(v)) == NULL)
@@ -683,6 +692,16 @@ finish(struct parser *p)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
 	if (cfg->log_mode == NULL && (cfg->log_mode = strdup("syslog")) == NULL)
 		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
+	if (cfg->instance == NULL && instance_default(&cfg->instance) != 0)
+		return confkv_err(p->err, p->errlen, p->file, last, "out of memory");
+	if (!seen(p, "claim-lease") && cfg->claim_lease < 2 * cfg->op_timeout)
+		cfg->claim_lease = 2 * cfg->op_timeout;
+	if (cfg->claim_lease < 2 * cfg->op_timeout)
+		return confkv_err(p->err, p->errlen, p->file,
+			seen(p, "claim-lease") ? seen(p, "claim-lease") : seen(p, "op-timeout"),
+			"claim-lease (%d) must be at least twice op-timeout (%d): a claim must "
+			"outlive the directory operations made under it", cfg->claim_lease,
+			cfg->op_timeout);
 	return 0;
 }
 
@@ -711,6 +730,7 @@ config_load(const char *path, struct syncd_config *cfg, char *err, size_t errlen
 	cfg->retry_base = 2;
 	cfg->retry_max = 300;
 	cfg->op_timeout = 10;
+	cfg->claim_lease = 60;
 	if ((cfg->file = strdup(path)) == NULL) {
 		rg_seterr(err, errlen, "%s: out of memory", path);
 		goto out;

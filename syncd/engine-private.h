@@ -1,11 +1,14 @@
-/* The engine's own structures, shared by its three files: engine.c (record state, retries,
- * supersession), worker.c (the worker threads and their queues) and records.c (reading and
- * writing log records in the directory). Nothing outside the engine includes this. */
+/* The engine's own structures, shared by its files: engine.c (record state, retries,
+ * supersession), worker.c (the worker threads and their queues), records.c (reading and
+ * writing log records in the directory) and claim.c (the claims that let several instances
+ * share one log). Nothing outside the engine includes this. */
 #ifndef RG_ENGINE_PRIVATE_H
 #define RG_ENGINE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
+#include "claimdir.h"
 #include "directory.h"
 #include "engine.h"
 
@@ -45,6 +48,14 @@ struct rec {
 	int cleared;                /* the directory said nothing forbids delivering it */
 	int checks;                 /* times the directory could not tell */
 	struct event *check_timer;  /* asks again after such a time */
+	char claim[CLAIM_MAX];      /* this instance's claim on it as the directory holds it:
+				     * set before the record is taken, then read and changed by
+				     * the directory thread only (the writes assert it) */
+	atomic_llong claim_until;   /* when that claim runs out (epoch seconds): workers start
+				     * no delivery on a claim about to run out */
+	int renewing;               /* a renewal of the claim is with the directory thread */
+	int lost;                   /* another instance took it: it goes, nothing written */
+	int released;               /* its claim went with its final status */
 	struct tstate *ts;
 	struct tstate *hs;
 	struct engine *e;
@@ -62,15 +73,19 @@ struct rec_req {
 	char *dn;
 	char **tvals, **hvals;      /* NULL: not written */
 	int del_sealed;
+	int release;                /* the claim goes with this write */
 	unsigned gen;
 	/* the check */
 	char *account;
 	unsigned long long number;
 	char *time;                 /* the record's rgLogTime, NULL if it had none */
 	int need_rdn;
+	unsigned long long *own;    /* the account's older records this process holds */
+	size_t nown;
 	/* the result */
 	int ldap_rc;
 	int newer, unique;          /* 1 yes, 0 no, -1 the directory could not tell */
+	int blocked;                /* another instance's live claim on an older change */
 	int lost;                   /* the connection was found broken */
 	char why[SYNCD_ERR];
 };
@@ -81,6 +96,7 @@ struct job {
 	unsigned long long number;
 	char *account, *rdn_value, *kind, *requester, *time;
 	long long epoch;
+	const atomic_llong *claim_until;   /* the record's: read when the job starts */
 	unsigned char *sealed;
 	size_t sealed_len;
 	enum outcome outcome;
@@ -135,6 +151,16 @@ struct engine {
 	void (*drain_cb)(void *);
 	void *drain_arg;
 	long long records_total;
+	struct watch *watches;      /* records claimed now, or held by another instance */
+	struct event *renew_ev;     /* renews this instance's claims, every third of a lease */
+	/* claim.c hands engine.c a record it claimed, or one it lost, and its own requests'
+	 * end, through these */
+	void (*take)(struct engine *e, const struct log_record *r, const char *claim,
+		time_t until);   /* engine_take */
+	void (*lose)(struct engine *e, struct rec *rc);   /* engine_lose */
+	void (*check_drained)(struct engine *e);          /* engine_check_drained */
+	void (*renewed)(struct engine *e, struct rec *rc); /* engine_renewed */
+	long long claims_taken_over, claims_lost;
 	char *health;               /* why the log is not followed; NULL when it is */
 };
 
@@ -145,6 +171,12 @@ void engine_lost_cb(evutil_socket_t fd, short what, void *arg);  /* the connecti
 /* Calls the drain callback once nothing is left in flight. */
 void engine_check_drained(struct engine *e);
 void engine_rec_free(struct rec *rc, size_t nt, size_t nh);
+/* What claim.c calls through e->take and e->lose (a pointer, not a call: claim.c is below
+ * engine.c). */
+void engine_take(struct engine *e, const struct log_record *r, const char *claim,
+	time_t until);
+void engine_lose(struct engine *e, struct rec *rc);
+void engine_renewed(struct engine *e, struct rec *rc);
 
 /* worker.c: every function but worker_main runs in the event loop. */
 void *worker_main(void *arg);
@@ -153,6 +185,18 @@ struct worker *worker_of(struct engine *e, struct tstate *s, int is_hook);
 int worker_enqueue(struct engine *e, struct tstate *s, int is_hook);
 int worker_dequeue(struct engine *e, struct tstate *s, int is_hook);
 void worker_job_free(struct job *j);
+
+/* claim.c: a record is delivered only under this instance's claim on it. */
+/* Claims r, then hands it to e->take; or, when another instance holds it, waits for that
+ * claim to run out, and tries again. */
+void claim_submit(struct engine *e, const struct log_record *r);
+/* Whether the record numbered n is being claimed or waits for another's claim. */
+int claim_known(struct engine *e, unsigned long long n);
+/* Tries to claim it again after delay seconds (a claim lost, a take refused). */
+void claim_watch(struct engine *e, unsigned long long number, const char *dn, double delay);
+void claim_renew_cb(evutil_socket_t fd, short what, void *arg);  /* every lease/3 */
+void claim_free_all(struct engine *e);
+size_t claim_waiting(struct engine *e);
 
 /* records.c */
 void records_now_gentime(char buf[32]);

@@ -28,8 +28,18 @@ engine_new(struct event_base *base, struct syncd_config *cfg, EVP_PKEY *key, X50
 	    (e->flush_ev = event_new(base, -1, 0, engine_flush_cb, e)) == NULL ||
 	    (e->settle_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
 	    (e->rewrite_ev = evtimer_new(base, engine_flush_cb, e)) == NULL ||
-	    (e->lost_ev = event_new(base, -1, 0, engine_lost_cb, e)) == NULL)
+	    (e->lost_ev = event_new(base, -1, 0, engine_lost_cb, e)) == NULL ||
+	    (e->renew_ev = event_new(base, -1, EV_PERSIST, claim_renew_cb, e)) == NULL)
 		goto nomem;
+	e->take = engine_take;
+	e->lose = engine_lose;
+	e->check_drained = engine_check_drained;
+	e->renewed = engine_renewed;
+	{
+		struct timeval renew = { cfg->claim_lease / 3, cfg->claim_lease % 3 * 333333 };
+
+		evtimer_add(e->renew_ev, &renew);
+	}
 	if ((e->dir = directory_new(base, cfg, password, err, errlen)) == NULL) {
 		engine_free(e);
 		return NULL;
@@ -167,6 +177,9 @@ engine_free(struct engine *e)
 		event_free(e->rewrite_ev);
 	if (e->lost_ev != NULL)
 		event_free(e->lost_ev);
+	if (e->renew_ev != NULL)
+		event_free(e->renew_ev);
+	claim_free_all(e);
 	pthread_mutex_destroy(&e->done_mu);
 	free(e->health);
 	free(e->workers);
@@ -209,4 +222,15 @@ long long
 engine_records_total(struct engine *e)
 {
 	return e->records_total;
+}
+
+void
+engine_claims(struct engine *e, struct engine_claims *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+		out->held += !rc->lost;
+	out->waiting = (long long)claim_waiting(e);
+	out->taken_over = e->claims_taken_over;
+	out->lost = e->claims_lost;
 }

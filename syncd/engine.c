@@ -79,16 +79,23 @@ engine_rec_free(struct rec *rc, size_t nt, size_t nh)
 }
 
 static int
+rec_queued(struct engine *e, struct rec *rc)
+{
+	for (size_t i = 0; i < e->cfg->ntargets; i++)
+		if (rc->ts[i].queued)
+			return 1;
+	for (size_t i = 0; i < e->cfg->nhooks; i++)
+		if (rc->hs[i].queued)
+			return 1;
+	return 0;
+}
+
+static int
 inflight(struct engine *e)
 {
-	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
-		for (size_t i = 0; i < e->cfg->ntargets; i++)
-			if (rc->ts[i].queued)
-				return 1;
-		for (size_t i = 0; i < e->cfg->nhooks; i++)
-			if (rc->hs[i].queued)
-				return 1;
-	}
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+		if (rec_queued(e, rc))
+			return 1;
 	return 0;
 }
 
@@ -99,11 +106,16 @@ inflight(struct engine *e)
 static int
 retire(struct engine *e, struct rec *rc)
 {
-	if (rc->phase != PH_DONE || rc->dirty || rc->writing || rc->checking)
+	if (rc->writing || rc->checking || rc->renewing)
 		return 0;
-	log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
-		rc->r.account);
-	e->recent[e->recent_next++ % RECENT] = rc->r.number;
+	/* a record another instance took goes once no job of it runs, and is not done */
+	if (rc->lost ? rec_queued(e, rc) : rc->phase != PH_DONE || (rc->dirty && !rc->released))
+		return 0;
+	if (!rc->lost) {
+		log_msg(LOG_INFO, "record-done", "change %llu for %s is complete", rc->r.number,
+			rc->r.account);
+		e->recent[e->recent_next++ % RECENT] = rc->r.number;
+	}
 	if ((*rc->pprev = rc->next) != NULL)
 		rc->next->pprev = rc->pprev;
 	engine_rec_free(rc, e->cfg->ntargets, e->cfg->nhooks);
@@ -136,6 +148,11 @@ write_status(struct engine *e, struct rec *rc)
 {
 	struct rec_req *q;
 
+	/* its final status went with its claim: nothing more is written under that claim */
+	if (rc->released) {
+		rc->dirty = 0;
+		return;
+	}
 	rc->dirty = 1;
 	if (rc->writing)
 		return;
@@ -164,9 +181,29 @@ write_done(struct dir_req *r, int closing)
 	}
 	e->requests--;
 	rc->writing = 0;
+	if (q->ldap_rc == LDAP_ASSERTION_FAILED && !rc->lost) {
+		e->claims_lost++;
+		log_msg(LOG_WARNING, "claim-lost", "change %llu for %s: another instance holds "
+			"its claim now; this instance stops delivering it", rc->r.number,
+			rc->r.account);
+		records_req_free(q);
+		engine_lose(e, rc);   /* rc may be gone */
+		engine_check_drained(e);
+		return;
+	}
+	if (rc->lost) {
+		records_req_free(q);
+		retire(e, rc);
+		engine_check_drained(e);
+		return;
+	}
 	if (q->ldap_rc == LDAP_SUCCESS) {
 		if (q->del_sealed)
 			rc->sealed_removed = 1;
+		if (q->release) {   /* done: nothing more is written */
+			rc->released = 1;
+			rc->dirty = 0;
+		}
 		if (q->gen == rc->gen)
 			rc->dirty = 0;
 		e->rewrite_delay = 0;
@@ -262,6 +299,10 @@ engine_check_drained(struct engine *e)
 		return;
 	if (!e->drain_flushed) {
 		e->drain_flushed = 1;
+		/* every claim goes with the last statuses: another instance takes over now,
+		 * not a lease later */
+		for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+			rc->dirty = !rc->lost;
 		flush_statuses(e);
 	}
 	if (e->requests > 0)
@@ -395,6 +436,10 @@ record_result(struct engine *e, struct job *j)
 	enum outcome outcome = j->outcome;
 
 	s->queued = 0;
+	if (rc->lost) {
+		retire(e, rc);
+		return;
+	}
 	if (s->st == TS_SUPERSEDED)
 		goto out;   /* a newer change overtook it while it ran; its result is moot */
 	s->attempts++;
@@ -508,15 +553,67 @@ recently_done(struct engine *e, unsigned long long n)
 void
 engine_submit(struct engine *e, const struct log_record *r)
 {
+	if (e->draining || r->sealed == NULL || r->account == NULL ||
+	    recently_done(e, r->number) || claim_known(e, r->number))
+		return;
+	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next)
+		if (rc->r.number == r->number)
+			return;
+	claim_submit(e, r);
+}
+
+/* Another instance holds rc's claim now: rc goes without a word written, its jobs not yet
+ * started with it; this instance claims it again should that one die too. */
+void
+engine_lose(struct engine *e, struct rec *rc)
+{
+	struct tstate *all[2] = { rc->ts, rc->hs };
+	size_t n[2] = { e->cfg->ntargets, e->cfg->nhooks };
+
+	rc->lost = 1;
+	rc->dirty = 0;
+	rc->phase = PH_DONE;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < n[k]; i++) {
+			struct tstate *s = &all[k][i];
+
+			if (s->queued)
+				worker_dequeue(e, s, k);
+			if (s->timer != NULL) {
+				free(event_get_callback_arg(s->timer));
+				event_free(s->timer);
+				s->timer = NULL;
+			}
+		}
+	if (rc->check_timer != NULL)
+		evtimer_del(rc->check_timer);
+	claim_watch(e, rc->r.number, rc->r.dn, e->cfg->claim_lease);
+	retire(e, rc);
+}
+
+/* claim.c, once a renewal is done: a record whose final status went while it was renewed
+ * goes now. */
+void
+engine_renewed(struct engine *e, struct rec *rc)
+{
+	retire(e, rc);
+}
+
+/* A record this instance claimed (claim.c): it is delivered under that claim. */
+void
+engine_take(struct engine *e, const struct log_record *r, const char *claim, time_t until)
+{
 	size_t nt = e->cfg->ntargets, nh = e->cfg->nhooks;
 	struct rec *rc, *other;
 	char now[32];
 
-	if (e->draining || r->sealed == NULL || r->account == NULL || recently_done(e, r->number))
-		return;
 	for (rc = e->recs; rc != NULL; rc = rc->next)
-		if (rc->r.number == r->number)
+		if (rc->r.number == r->number) {
+			/* lost, and a job of it still runs: its claim lapses, and it is claimed
+			 * again once that job is over */
+			claim_watch(e, r->number, r->dn, e->cfg->claim_lease);
 			return;
+		}
 	if ((rc = calloc(1, sizeof(*rc))) == NULL || records_copy(&rc->r, r) != 0 ||
 	    (rc->ts = calloc(nt ? nt : 1, sizeof(*rc->ts))) == NULL ||
 	    (rc->hs = calloc(nh ? nh : 1, sizeof(*rc->hs))) == NULL ||
@@ -529,6 +626,8 @@ engine_submit(struct engine *e, const struct log_record *r)
 	}
 	e->records_total++;
 	rc->e = e;
+	snprintf(rc->claim, sizeof(rc->claim), "%s", claim);
+	atomic_store(&rc->claim_until, until);
 	rc->epoch = gentime_epoch(r->time);
 	records_now_gentime(now);
 	for (size_t i = 0; i < nt; i++) {
@@ -557,7 +656,8 @@ engine_submit(struct engine *e, const struct log_record *r)
 	log_msg(LOG_INFO, "record", "change %llu for %s taken", r->number, r->account);
 
 	for (other = e->recs; other != NULL; other = other->next) {
-		if (other == rc || strcasecmp(other->r.account, rc->r.account) != 0)
+		if (other == rc || other->lost ||
+		    strcasecmp(other->r.account, rc->r.account) != 0)
 			continue;
 		if (records_is_newer(other->r.number, other->r.time, rc->r.number, rc->r.time) &&
 		    other->phase == PH_DELIVER)
@@ -569,7 +669,10 @@ engine_submit(struct engine *e, const struct log_record *r)
 		}
 		break;   /* an account has one record in delivery at a time */
 	}
-	check_delivery(e, rc);
+	if (e->draining)
+		write_status(e, rc);   /* taken as the daemon stops: the claim goes again */
+	else
+		check_delivery(e, rc);
 }
 
 static void
@@ -660,10 +763,15 @@ check_done(struct dir_req *r, int closing)
 		retire(e, rc);
 	} else if (all_final(rc->ts, e->cfg->ntargets)) {
 		advance(e, rc);
-	} else if (q->newer < 0 || q->unique < 0) {
+	} else if (q->newer < 0 || q->unique < 0 || q->blocked < 0) {
 		check_later(e, rc, q->why);
 	} else if (q->newer > 0) {
 		supersede(e, rc, 0);
+	} else if (q->blocked > 0) {
+		/* another instance's older change ends within its lease: asked again at the
+		 * base delay, not a backoff that would outlast it */
+		rc->checks = 0;
+		check_later(e, rc, q->why);
 	} else {
 		for (size_t i = 0; q->unique == 0 && i < e->cfg->ntargets; i++) {
 			struct tstate *s = &rc->ts[i];

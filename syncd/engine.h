@@ -44,6 +44,8 @@ void engine_drain(struct engine *e, void (*done)(void *), void *arg);
 void engine_free(struct engine *e);
 /* records.c */
 void records_free(struct log_record *r);
+/* The record an entry holds; 0 when it has all the engine needs. Any thread. */
+int records_from_entry(LDAP *ld, LDAPMessage *entry, struct log_record *r);
 
 /* For metrics.c */
 /* For metrics.c: the targets, then the hooks (no latency histogram). */
@@ -62,6 +64,14 @@ struct engine_stats {
 };
 size_t engine_stats(struct engine *e, struct engine_stats *out, size_t max);
 long long engine_records_total(struct engine *e);
+/* This instance's claims on log records (several instances on one log). */
+struct engine_claims {
+	long long held;          /* records delivered under its claim now */
+	long long waiting;       /* records being claimed, or held by another instance */
+	long long taken_over;    /* claims of others taken over after they ran out */
+	long long lost;          /* claims another instance took from this one */
+};
+void engine_claims(struct engine *e, struct engine_claims *out);
 /* /health: NULL while the log is followed, else why not (a copy is kept). */
 void engine_set_health(struct engine *e, const char *problem);
 const char *engine_health(struct engine *e);

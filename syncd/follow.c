@@ -85,76 +85,12 @@ static char *record_attrs[] = {
 	"rgLogSealedPassword", "rgLogTargetStatus", "rgLogHookStatus", NULL
 };
 
-static char **
-values(LDAP *ld, LDAPMessage *entry, const char *attr)
-{
-	struct berval **v = ldap_get_values_len(ld, entry, attr);
-	char **out;
-	int n = ldap_count_values_len(v);
-
-	if (v == NULL)
-		return NULL;
-	if ((out = calloc(n + 1, sizeof(char *))) != NULL)
-		for (int i = 0; i < n; i++)
-			out[i] = strndup(v[i]->bv_val, v[i]->bv_len);
-	ldap_value_free_len(v);
-	return out;
-}
-
-static char *
-first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
-{
-	char **v = values(ld, entry, attr), *out = NULL;
-
-	if (v != NULL && v[0] != NULL) {
-		out = v[0];
-		v[0] = NULL;
-	}
-	for (size_t i = 1; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-	return out;
-}
-
-/* The record an entry holds; 0 when it has all the engine needs. Either thread. */
-static int
-entry_record(LDAP *ld, LDAPMessage *entry, struct log_record *r)
-{
-	struct berval **sealed = ldap_get_values_len(ld, entry, "rgLogSealedPassword");
-	char *dn = ldap_get_dn(ld, entry), *num = first_value(ld, entry, "rgLogChangeNumber");
-	int rc = -1;
-
-	memset(r, 0, sizeof(*r));
-	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
-		goto out;
-	r->number = strtoull(num, NULL, 10);
-	r->dn = strdup(dn);
-	r->account = first_value(ld, entry, "rgLogTarget");
-	r->kind = first_value(ld, entry, "rgLogKind");
-	r->requester = first_value(ld, entry, "rgLogRequester");
-	r->time = first_value(ld, entry, "rgLogTime");
-	r->target_status = values(ld, entry, "rgLogTargetStatus");
-	r->hook_status = values(ld, entry, "rgLogHookStatus");
-	if ((r->sealed = malloc(sealed[0]->bv_len)) != NULL) {
-		memcpy(r->sealed, sealed[0]->bv_val, sealed[0]->bv_len);
-		r->sealed_len = sealed[0]->bv_len;
-	}
-	rc = r->dn != NULL && r->account != NULL && r->sealed != NULL ? 0 : -1;
-out:
-	if (rc != 0)
-		records_free(r);
-	ldap_value_free_len(sealed);
-	ldap_memfree(dn);
-	free(num);
-	return rc;
-}
-
 static void
 submit_entry(struct follower *f, LDAP *ld, LDAPMessage *entry)
 {
 	struct log_record r;
 
-	if (entry_record(ld, entry, &r) != 0)
+	if (records_from_entry(ld, entry, &r) != 0)
 		return;
 	engine_submit(f->e, &r);
 	records_free(&r);
@@ -440,7 +376,7 @@ recovered(LDAP *ld, LDAPMessage *entry, void *arg)
 		b->a = a;
 		a->batch = b;
 	}
-	if (entry_record(ld, entry, &b->r[b->n]) != 0)
+	if (records_from_entry(ld, entry, &b->r[b->n]) != 0)
 		return 0;
 	note_read(a, b->r[b->n].number);
 	if (++b->n == BATCH)

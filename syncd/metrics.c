@@ -88,6 +88,7 @@ metrics(struct evhttp_request *req, void *arg)
 	struct metrics *m = arg;
 	struct engine_stats st[MAX_STATS];
 	size_t n = engine_stats(m->e, st, MAX_STATS);
+	struct engine_claims cl;
 	struct evbuffer *out = evbuffer_new();
 
 	if (out == NULL)
@@ -133,6 +134,21 @@ metrics(struct evhttp_request *req, void *arg)
 		"is followed (1) or not (0).\n# TYPE resetguard_syncd_log_connected gauge\n"
 		"resetguard_syncd_log_connected %d\n", engine_health(m->e) == NULL);
 	alert_families(out, m->alerts);
+	engine_claims(m->e, &cl);
+	evbuffer_add_printf(out,
+		"# HELP resetguard_syncd_claims_held Records this instance delivers under its claim.\n"
+		"# TYPE resetguard_syncd_claims_held gauge\n"
+		"resetguard_syncd_claims_held %lld\n"
+		"# HELP resetguard_syncd_claims_waiting Records being claimed or held by another "
+		"instance.\n# TYPE resetguard_syncd_claims_waiting gauge\n"
+		"resetguard_syncd_claims_waiting %lld\n"
+		"# HELP resetguard_syncd_claims_taken_over_total Claims of other instances taken "
+		"over after they ran out.\n# TYPE resetguard_syncd_claims_taken_over_total counter\n"
+		"resetguard_syncd_claims_taken_over_total %lld\n"
+		"# HELP resetguard_syncd_claims_lost_total Claims another instance took from this "
+		"one.\n# TYPE resetguard_syncd_claims_lost_total counter\n"
+		"resetguard_syncd_claims_lost_total %lld\n", cl.held, cl.waiting, cl.taken_over,
+		cl.lost);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		"text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", out);

@@ -1,6 +1,7 @@
-/* The engine's side of the log records in the directory: their status written back, and
- * the questions asked before a password goes anywhere (is there a newer change for the
- * account; is the account alone with its RDN value). The requests are built in the event
+/* The engine's side of the log records in the directory: their status written back under
+ * this instance's claim, and the questions asked before a password goes anywhere (is there
+ * a newer change for the account; is the account alone with its RDN value; does another
+ * instance still hold an older change of it). The requests are built in the event
  * loop and run in the directory thread (directory.h). */
 #include <stdio.h>
 #include <strings.h>
@@ -47,7 +48,8 @@ static void
 write_run(struct directory *d, LDAP **ld, struct dir_req *r)
 {
 	struct rec_req *q = (struct rec_req *)r;
-	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, *mods[4];
+	LDAPMod mt = { 0 }, mh = { 0 }, ms = { 0 }, mc = { 0 }, *mods[5];
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
 	int n = 0;
 
 	(void)d;
@@ -68,6 +70,11 @@ write_run(struct directory *d, LDAP **ld, struct dir_req *r)
 		ms.mod_type = "rgLogSealedPassword";
 		mods[n++] = &ms;
 	}
+	if (q->release) {
+		mc.mod_op = LDAP_MOD_DELETE;
+		mc.mod_type = CLAIM_ATTR;
+		mods[n++] = &mc;
+	}
 	mods[n] = NULL;
 	if (n == 0) {
 		q->ldap_rc = LDAP_SUCCESS;
@@ -77,7 +84,14 @@ write_run(struct directory *d, LDAP **ld, struct dir_req *r)
 		q->ldap_rc = LDAP_SERVER_DOWN;
 		return;
 	}
-	q->ldap_rc = ldap_modify_ext_s(*ld, q->dn, mods, NULL, NULL);
+	/* Written only while the claim is this instance's: the record's claim is changed by
+	 * this thread alone, so it is the one the directory holds unless another instance
+	 * took it over. */
+	if ((q->ldap_rc = claimdir_assertion(*ld, q->rc->claim, &ctrl)) != LDAP_SUCCESS)
+		return;
+	ctrls[0] = ctrl;
+	q->ldap_rc = ldap_modify_ext_s(*ld, q->dn, mods, ctrls, NULL);
+	ldap_control_free(ctrl);
 	/* a record that retention removed meanwhile has nothing left to write to */
 	if (q->ldap_rc == LDAP_NO_SUCH_ATTRIBUTE || q->ldap_rc == LDAP_NO_SUCH_OBJECT)
 		q->ldap_rc = LDAP_SUCCESS;
@@ -96,8 +110,11 @@ check_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	q->unique = 1;
 	if (q->newer == 0 && q->need_rdn)
 		q->unique = records_rdn_unique(*ld, cfg, q->account, q->why, sizeof(q->why));
+	if (q->newer == 0 && q->unique > 0)
+		q->blocked = claimdir_older_live(*ld, cfg, q->account, q->number, q->own,
+			q->nown, q->why, sizeof(q->why));
 	/* could not tell: was it the connection? */
-	if (*ld != NULL && (q->newer < 0 || q->unique < 0) &&
+	if (*ld != NULL && (q->newer < 0 || q->unique < 0 || q->blocked < 0) &&
 	    ldap_get_option(*ld, LDAP_OPT_RESULT_CODE, &q->ldap_rc) == LDAP_OPT_SUCCESS)
 		q->lost = broken(ld, q->ldap_rc);
 }
@@ -116,6 +133,7 @@ records_req_free(struct rec_req *q)
 	free(q->dn);
 	free(q->account);
 	free(q->time);
+	free(q->own);
 	free(q);
 }
 
@@ -158,6 +176,8 @@ records_write_req(struct engine *e, struct rec *rc, void (*done)(struct dir_req 
 		goto fail;
 	/* Every target is final: the sealed password has no further use. */
 	q->del_sealed = rc->phase != PH_DELIVER && !rc->sealed_removed;
+	/* done, or the daemon stops: the claim goes with the status */
+	q->release = rc->phase == PH_DONE || e->draining;
 	return q;
 fail:
 	records_req_free(q);
@@ -182,6 +202,21 @@ records_check_req(struct engine *e, struct rec *rc, int need_rdn,
 	q->rc = rc;
 	q->number = rc->r.number;
 	q->need_rdn = need_rdn;
+	/* This process's own older records of the account keep their order here (one worker
+	 * per target, in arrival order): their claims hold nothing up. */
+	for (struct rec *o = e->recs; o != NULL; o = o->next) {
+		unsigned long long *grown;
+
+		if (o->lost || o->r.number >= rc->r.number ||
+		    strcasecmp(o->r.account, rc->r.account) != 0)
+			continue;
+		if ((grown = realloc(q->own, (q->nown + 1) * sizeof(*grown))) == NULL) {
+			records_req_free(q);
+			return NULL;
+		}
+		q->own = grown;
+		q->own[q->nown++] = o->r.number;
+	}
 	return q;
 }
 
@@ -267,6 +302,69 @@ out:
 	ber_memfree(esc.bv_val);
 	free(filter);
 	return found;
+}
+
+static char **
+values(LDAP *ld, LDAPMessage *entry, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, entry, attr);
+	char **out;
+	int n = ldap_count_values_len(v);
+
+	if (v == NULL)
+		return NULL;
+	if ((out = calloc(n + 1, sizeof(char *))) != NULL)
+		for (int i = 0; i < n; i++)
+			out[i] = strndup(v[i]->bv_val, v[i]->bv_len);
+	ldap_value_free_len(v);
+	return out;
+}
+
+static char *
+first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
+{
+	char **v = values(ld, entry, attr), *out = NULL;
+
+	if (v != NULL && v[0] != NULL) {
+		out = v[0];
+		v[0] = NULL;
+	}
+	for (size_t i = 1; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+	return out;
+}
+
+int
+records_from_entry(LDAP *ld, LDAPMessage *entry, struct log_record *r)
+{
+	struct berval **sealed = ldap_get_values_len(ld, entry, "rgLogSealedPassword");
+	char *dn = ldap_get_dn(ld, entry), *num = first_value(ld, entry, "rgLogChangeNumber");
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (dn == NULL || num == NULL || sealed == NULL || sealed[0] == NULL)
+		goto out;
+	r->number = strtoull(num, NULL, 10);
+	r->dn = strdup(dn);
+	r->account = first_value(ld, entry, "rgLogTarget");
+	r->kind = first_value(ld, entry, "rgLogKind");
+	r->requester = first_value(ld, entry, "rgLogRequester");
+	r->time = first_value(ld, entry, "rgLogTime");
+	r->target_status = values(ld, entry, "rgLogTargetStatus");
+	r->hook_status = values(ld, entry, "rgLogHookStatus");
+	if ((r->sealed = malloc(sealed[0]->bv_len)) != NULL) {
+		memcpy(r->sealed, sealed[0]->bv_val, sealed[0]->bv_len);
+		r->sealed_len = sealed[0]->bv_len;
+	}
+	rc = r->dn != NULL && r->account != NULL && r->sealed != NULL ? 0 : -1;
+out:
+	if (rc != 0)
+		records_free(r);
+	ldap_value_free_len(sealed);
+	ldap_memfree(dn);
+	free(num);
+	return rc;
 }
 
 int

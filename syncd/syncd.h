@@ -41,6 +41,8 @@ struct syncd_config {
 	int retry_base;                   /* seconds: base of exponential backoff */
 	int retry_max;                    /* seconds: cap of the backoff */
 	int op_timeout;                   /* seconds for directory operations */
+	char *instance;                   /* this instance's id in its claims */
+	int claim_lease;                  /* seconds a claim on a record lasts unrenewed */
 	struct target **targets;
 	size_t ntargets;
 	struct hook **hooks;

@@ -4,6 +4,7 @@
  * Results go back to the event loop, which owns all record state. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -133,6 +134,15 @@ run_job(struct worker *w, struct job *j)
 		free(vals);
 		return;
 	}
+	/* A delivery starts only with half a lease left on the record's claim: it ends before
+	 * the claim could run out and another instance deliver a newer change of the account
+	 * (claim-lease is at least twice the time a delivery may take). */
+	if (atomic_load(j->claim_until) - time(NULL) < e->cfg->claim_lease / 2) {
+		rg_seterr(j->err, sizeof(j->err), "this instance's claim on the record runs out "
+			"too soon to deliver under it; waiting for its renewal");
+		j->outcome = OUTCOME_RETRY;
+		return;
+	}
 	if (rg_unseal(e->key, e->cert, j->sealed, j->sealed_len, &pw, &pwlen, j->err,
 	    sizeof(j->err)) != 0) {
 		j->outcome = OUTCOME_FAIL;
@@ -195,6 +205,7 @@ worker_enqueue(struct engine *e, struct tstate *s, int is_hook)
 	j->is_hook = is_hook;
 	j->number = rc->r.number;
 	j->epoch = (long long)rc->epoch;
+	j->claim_until = &rc->claim_until;
 	if ((j->account = strdup(rc->r.account)) == NULL ||
 	    (j->rdn_value = strdup(rc->rdn_value)) == NULL ||
 	    (j->kind = strdup(rc->r.kind ? rc->r.kind : "")) == NULL ||

@@ -224,7 +224,7 @@ add: aci
 aci: (targetattr!="rgLogSealedPassword")(version 3.0; acl "resetguard: auditors read the log"; allow (read, search, compare) groupdn="ldap:///$aud";)
 aci: (targetattr="rgLogReviewVerdict")(version 3.0; acl "resetguard: auditors review"; allow (write) groupdn="ldap:///$aud";)
 aci: (targetattr="*")(version 3.0; acl "resetguard: syncd reads the log"; allow (read, search, compare) userdn="ldap:///$syncd";)
-aci: (targetattr="rgLogTargetStatus || rgLogHookStatus || rgLogSealedPassword")(version 3.0; acl "resetguard: syncd writes status"; allow (write) userdn="ldap:///$syncd";)
+aci: (targetattr="rgLogTargetStatus || rgLogHookStatus || rgLogAlertStatus || rgLogClaim || rgLogSealedPassword")(version 3.0; acl "resetguard: syncd writes status"; allow (write) userdn="ldap:///$syncd";)
 aci: (targetattr!="rgLogSealedPassword")(targetfilter="(objectClass=rgLogRecord)")(version 3.0; acl "resetguard: users read their records"; allow (read, search, compare) userattr="rgLogTarget#USERDN";)
 LDIF
 }

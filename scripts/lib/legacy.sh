@@ -145,16 +145,17 @@ alert-hooks alerts
 CONF
 }
 
-syncd_conf() {
+syncd_conf() { # [METRICS_PORT INSTANCE]
 	cat <<CONF
 # resetguard-syncd for the sandbox: follows the reset log, feeds both legacy directories.
+instance ${2:-sandbox-1}
 log-uri ldap://127.0.0.1:$port${providers_uri2:+ $providers_uri2}
 log-base $log_base
 bind-dn cn=syncd,ou=services,$base
 bind-password-file $dir/keys/syncd.pw
 key-file $dir/keys/syncd.key
 cert-file $dir/keys/syncd.pem
-metrics-listen 127.0.0.1:$metrics_port
+metrics-listen 127.0.0.1:${1:-$metrics_port}
 log json
 max-attempts 6
 retry-base 1
@@ -228,17 +229,27 @@ target ad {
 CONF
 }
 
-syncd_start() {
-	rm -f "$dir/run/syncd.pid"
-	"${RG_SYNCD_BIN:-$top/resetguard-syncd}" -d -f "$dir/syncd.conf" >>"$dir/syncd.log" 2>&1 &
-	echo $! > "$dir/run/syncd.pid"
+# The files of instance K: the first is syncd.conf, syncd.log, run/syncd.pid; the others
+# syncd-K.conf, syncd-K.log, run/syncd-K.pid.
+syncd_file() { # K PREFIX SUFFIX
+	if [ "$1" = 1 ]; then echo "$2$3"; else echo "$2-$1$3"; fi
+}
+
+syncd_start() { # [K METRICS_PORT]
+	local k=${1:-1} mport=${2:-$metrics_port} pidf log
+	pidf=$(syncd_file "$k" "$dir/run/syncd" .pid)
+	log=$(syncd_file "$k" "$dir/syncd" .log)
+	rm -f "$pidf"
+	"${RG_SYNCD_BIN:-$top/resetguard-syncd}" -d -f "$(syncd_file "$k" "$dir/syncd" .conf)" \
+		>>"$log" 2>&1 &
+	echo $! > "$pidf"
 	for _ in $(seq 1 100); do
-		curl_ok "http://127.0.0.1:$metrics_port/health" && return 0
-		kill -0 "$(cat "$dir/run/syncd.pid")" 2>/dev/null || break
+		curl_ok "http://127.0.0.1:$mport/health" && return 0
+		kill -0 "$(cat "$pidf")" 2>/dev/null || break
 		sleep 0.1
 	done
-	tail -n 20 "$dir/syncd.log" >&2
-	die "resetguard-syncd did not start; see $dir/syncd.log"
+	tail -n 20 "$log" >&2
+	die "resetguard-syncd did not start; see $log"
 }
 
 # Without curl: python3's urllib, which the sandbox already needs for free ports.
@@ -252,12 +263,20 @@ syncd_up() {
 		printf '%s\n' "$legacy_pw" > "$dir/keys/legacy.pw" &&
 		openssl rand -hex 32 > "$dir/keys/alerts.secret")
 	[ "$receiver" = 1 ] && receiver_up
-	syncd_conf > "$dir/syncd.conf"
-	"$top/resetguard-syncd" -t -f "$dir/syncd.conf" >/dev/null ||
-		die "the sandbox's syncd.conf does not check: $top/resetguard-syncd -t -f $dir/syncd.conf"
-	syncd_start
-	# the instances, by pid (one until syncd shares a log between several)
-	printf "RG_SYNCD_PIDS='%s'\n" "$(cat "$dir/run/syncd.pid")" >>"$dir/env"
+	local k mport conf pids=() ports=()
+	# Instances share the log through their claims on its records; each has its own
+	# instance id, metrics port, configuration, log and pid file.
+	for k in $(seq 1 "${nsyncd:-1}"); do
+		if [ "$k" = 1 ]; then mport=$metrics_port; else mport=$(free_port); fi
+		conf=$(syncd_file "$k" "$dir/syncd" .conf)
+		syncd_conf "$mport" "sandbox-$k" > "$conf"
+		"$top/resetguard-syncd" -t -f "$conf" >/dev/null ||
+			die "the sandbox's $(basename "$conf") does not check: $top/resetguard-syncd -t -f $conf"
+		syncd_start "$k" "$mport"
+		pids+=("$(cat "$(syncd_file "$k" "$dir/run/syncd" .pid)")")
+		ports+=("$mport")
+	done
+	printf "RG_SYNCD_PIDS='%s'\nRG_SYNCD_METRICS_PORTS='%s'\n" "${pids[*]}" "${ports[*]}" >>"$dir/env"
 }
 
 stop_pidfile() {  # FILE
@@ -274,7 +293,10 @@ stop_pidfile() {  # FILE
 }
 
 legacy_syncd_down() {
-	stop_pidfile "$dir/run/syncd.pid"
+	local f
+	for f in "$dir"/run/syncd*.pid; do
+		stop_pidfile "$f"
+	done
 	stop_pidfile "$dir/run/receiver.pid"
 	stop_pidfile "$dir/legacy1/slapd.pid"
 	stop_pidfile "$dir/legacy2/slapd.pid"

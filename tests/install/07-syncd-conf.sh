@@ -5,6 +5,5 @@ bind-dn cn=syncd,ou=services,$SUFFIX
 bind-password-file $SYNCDIR/syncd.pw
 key-file $SYNCDIR/syncd.key
 cert-file $SYNCDIR/syncd.crt
-state-file /var/lib/resetguard/syncd.state
 log syslog
 EOF

@@ -715,6 +715,8 @@ check_result "the log's rootdn writes rgLogTargetStatus: refused" 53 - \
 	status_mod "$RG_LOG_ADMIN_DN" "$LOGADM_PW" rgLogTargetStatus "$GOOD"
 check_result "the log's rootdn writes rgLogHookStatus: refused" 53 - \
 	status_mod "$RG_LOG_ADMIN_DN" "$LOGADM_PW" rgLogHookStatus "caep ${GOOD#* }"
+check_result "the log's rootdn writes an rgLogClaim: refused" 53 - \
+	status_mod "$RG_LOG_ADMIN_DN" "$LOGADM_PW" rgLogClaim "rootdn $(date -u +%Y%m%d%H%M%SZ)"
 check_result "syncd writes a malformed rgLogTargetStatus: refused" 19 - \
 	status_mod "$RG_SYNCD_DN" "$RG_SYNCD_PW" rgLogTargetStatus "nothing to see here"
 check_result "syncd writes a malformed rgLogHookStatus: refused" 19 - \

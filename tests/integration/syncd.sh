@@ -529,6 +529,9 @@ check "5: the running syncd stops" stop_pid "$SYNCD_PID"
 # The exec store takes 0.15 s here, so that many kills land while a record is in flight.
 CONF5=$RG_DIR/syncd-kill.conf
 store_conf "$STORE2" 0.15 >"$CONF5"
+# A daemon started after a kill waits out the claims the killed one left (a store program
+# it started may still be at work): a short lease keeps that wait short.
+printf 'claim-lease 10\n' >>"$CONF5"
 check_fails "5:   and is gone (metrics port closed)" healthy
 ITER=${RG_TEST_KILL_ITERATIONS:-15}
 first5=$(($(last_change) + 1))
@@ -568,7 +571,7 @@ check_eq "5: every syncd started was still running when killed" "$ITER" "$alive5
 check_eq "5: $ITER resets (alice and root.bob in turn) are allowed" "$ITER" "$ok5"
 syncd_start "$CONF5"
 check_eq "5: syncd starts once more" 0 "$?"
-check "5:   every applied record loses its sealed password (30 s)" waitfor 30 no_pending
+check "5:   every applied record loses its sealed password (45 s)" waitfor 45 no_pending
 bad5='' fin5=0
 for n in $(seq "$first5" "$last5"); do
 	if final_all "$n" legacy1 legacy2 store >/dev/null 2>&1; then

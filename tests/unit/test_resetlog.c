@@ -228,6 +228,25 @@ START_TEST(seal_round_trip_and_tamper)
 }
 END_TEST
 
+START_TEST(claim_values)
+{
+#define OK(s) rg_log_claim_ok(s, strlen(s))
+	ck_assert(OK("syncd-a 20260101120000Z"));
+	ck_assert(OK("host.example:42 20991231000000Z"));
+	ck_assert(!OK(""));
+	ck_assert(!OK(" 20260101120000Z"));                /* no instance */
+	ck_assert(!OK("a*b 20260101120000Z"));             /* a character not allowed */
+	ck_assert(!OK("syncd-a 2026010112000Z"));          /* 13 digits */
+	ck_assert(!OK("syncd-a 20260101120000"));          /* no Z */
+	ck_assert(!OK("syncd-a 20260101120000Z "));        /* trailing blank */
+	ck_assert(!OK("syncd-a  20260101120000Z"));
+	ck_assert(!rg_log_claim_ok("syncd-a\0 20260101120000Z", 24));
+	ck_assert(OK("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 20260101120000Z"));
+	ck_assert(!OK("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 20260101120000Z"));
+#undef OK
+}
+END_TEST
+
 int
 main(void)
 {
@@ -242,6 +261,7 @@ main(void)
 	tcase_add_test(tc, hash_covers_every_field);
 	tcase_add_test(tc, hash_is_of_the_canonical_text);
 	tcase_add_test(tc, time_format);
+	tcase_add_test(tc, claim_values);
 	tcase_add_test(tc, seal_round_trip_and_tamper);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -189,6 +189,17 @@ START_TEST(defaults)
 		   "cert-file /c\n");
 	ck_assert_msg(config_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_ptr_null(cfg.state_file);
+	/* several instances: an id of host:pid, a lease of a minute */
+	ck_assert_ptr_nonnull(strchr(cfg.instance, ':'));
+	ck_assert_int_eq(cfg.claim_lease, 60);
+	config_free(&cfg);
+
+	/* a lease follows a longer op-timeout unless set */
+	write_conf("log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+		   "cert-file /c\nop-timeout 45\ninstance syncd-b.example:2\n");
+	ck_assert_msg(config_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg.instance, "syncd-b.example:2");
+	ck_assert_int_eq(cfg.claim_lease, 90);
 	config_free(&cfg);
 }
 END_TEST
@@ -267,6 +278,9 @@ static const struct bad bad[] = {
 		"expected \"target NAME {\" with the \"{\" on the same line"},
 	{BASE "target {\n", 7, "bad target name \"\""},
 	{BASE "hook bad/name {\n", 7, "bad hook name \"bad/name\""},
+	{BASE "instance a/b\n", 7, "instance \"a/b\": use at most 64"},
+	{BASE "claim-lease 2\n", 7, "claim-lease"},
+	{BASE "op-timeout 5\nclaim-lease 9\n", 8, "claim-lease (9) must be at least twice op-timeout"},
 	{BASE "target a b {\n", 7, "bad target name \"a b\""},
 	{BASE "target x0123456789012345678901234567890123456789012345678901234567890123 {\n", 7,
 		"bad target name"},

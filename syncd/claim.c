@@ -6,6 +6,7 @@
  * status; a dead instance's claims run out and are taken over. The order of an account's
  * changes across instances is kept by the delivery check (records.c): a record waits
  * while another instance holds a live claim on an older change of the same account. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -138,7 +139,9 @@ claim_run(struct directory *d, LDAP **ld, struct dir_req *r)
 		rg_seterr(q->why, sizeof(q->why), "cannot claim %s: %s%s", q->dn,
 			ldap_err2string(rc), rc == LDAP_INSUFFICIENT_ACCESS ? "; grant syncd "
 			"write access to " CLAIM_ATTR " on the records (see slapo-resetguard(5))" :
-			"");
+			rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ? "; the log server lacks the "
+			"Assertion control (RFC 4528) that claims need: run one instance with "
+			"single-instance yes (resetguard-syncd.conf(5))" : "");
 		q->lost = directory_broken(rc);
 	}
 out:
@@ -332,6 +335,12 @@ claim_submit(struct engine *e, const struct log_record *r)
 {
 	struct watch *w = find_watch(e, r->number);
 
+	/* Alone on the log (single-instance yes), it delivers every record without a claim:
+	 * the one way on a server without the Assertion control. */
+	if (e->cfg->single_instance) {
+		e->take(e, r, "", (time_t)LLONG_MAX);
+		return;
+	}
 	if (w != NULL)
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL || (w->dn = strdup(r->dn)) == NULL) {
@@ -393,6 +402,8 @@ claim_renew_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (e->cfg->single_instance)
+		return;
 	for (struct rec *rc = e->recs; rc != NULL; rc = rc->next) {
 		struct claim_req *q;
 

@@ -58,6 +58,7 @@ static const struct key_def keys[] = {
 	{"instance", V_INSTANCE, F(instance), 0, 0},
 	/* renewed every third of it: under 3 s a renewal could not keep up */
 	{"claim-lease", V_INT, F(claim_lease), 3, 3600},
+	{"single-instance", V_BOOL, F(single_instance), 0, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -70,7 +70,7 @@ write_run(struct directory *d, LDAP **ld, struct dir_req *r)
 		ms.mod_type = "rgLogSealedPassword";
 		mods[n++] = &ms;
 	}
-	if (q->release) {
+	if (q->release && q->rc->claim[0] != '\0') {
 		mc.mod_op = LDAP_MOD_DELETE;
 		mc.mod_type = CLAIM_ATTR;
 		mods[n++] = &mc;
@@ -87,7 +87,8 @@ write_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	/* Written only while the claim is this instance's: the record's claim is changed by
 	 * this thread alone, so it is the one the directory holds unless another instance
 	 * took it over. */
-	if ((q->ldap_rc = claimdir_assertion(*ld, q->rc->claim, &ctrl)) != LDAP_SUCCESS)
+	if (q->rc->claim[0] != '\0' &&
+	    (q->ldap_rc = claimdir_assertion(*ld, q->rc->claim, &ctrl)) != LDAP_SUCCESS)
 		return;
 	ctrls[0] = ctrl;
 	q->ldap_rc = ldap_modify_ext_s(*ld, q->dn, mods, ctrls, NULL);
@@ -110,7 +111,7 @@ check_run(struct directory *d, LDAP **ld, struct dir_req *r)
 	q->unique = 1;
 	if (q->newer == 0 && q->need_rdn)
 		q->unique = records_rdn_unique(*ld, cfg, q->account, q->why, sizeof(q->why));
-	if (q->newer == 0 && q->unique > 0)
+	if (q->newer == 0 && q->unique > 0 && !cfg->single_instance)
 		q->blocked = claimdir_older_live(*ld, cfg, q->account, q->number, q->own,
 			q->nown, q->why, sizeof(q->why));
 	/* could not tell: was it the connection? */

@@ -43,6 +43,7 @@ struct syncd_config {
 	int op_timeout;                   /* seconds for directory operations */
 	char *instance;                   /* this instance's id in its claims */
 	int claim_lease;                  /* seconds a claim on a record lasts unrenewed */
+	int single_instance;              /* the only syncd on the log: it claims nothing */
 	struct target **targets;
 	size_t ntargets;
 	struct hook **hooks;

@@ -149,6 +149,7 @@ syncd_conf() { # [METRICS_PORT INSTANCE]
 	cat <<CONF
 # resetguard-syncd for the sandbox: follows the reset log, feeds both legacy directories.
 instance ${2:-sandbox-1}
+$([ "${server:-openldap}" = 389ds ] && echo "single-instance yes")
 log-uri ldap://127.0.0.1:$port${providers_uri2:+ $providers_uri2}
 log-base $log_base
 bind-dn cn=syncd,ou=services,$base

@@ -192,6 +192,14 @@ START_TEST(defaults)
 	/* several instances: an id of host:pid, a lease of a minute */
 	ck_assert_ptr_nonnull(strchr(cfg.instance, ':'));
 	ck_assert_int_eq(cfg.claim_lease, 60);
+	ck_assert_int_eq(cfg.single_instance, 0);
+	config_free(&cfg);
+
+	/* alone on a log whose server has no Assertion control */
+	write_conf("log-uri ldap://h\nbind-dn cn=x\nbind-password-file /p\nkey-file /k\n"
+		   "cert-file /c\nsingle-instance yes\n");
+	ck_assert_msg(config_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cfg.single_instance, 1);
 	config_free(&cfg);
 
 	/* a lease follows a longer op-timeout unless set */
@@ -280,6 +288,7 @@ static const struct bad bad[] = {
 	{BASE "hook bad/name {\n", 7, "bad hook name \"bad/name\""},
 	{BASE "instance a/b\n", 7, "instance \"a/b\": use at most 64"},
 	{BASE "claim-lease 2\n", 7, "claim-lease"},
+	{BASE "single-instance maybe\n", 7, "single-instance"},
 	{BASE "op-timeout 5\nclaim-lease 9\n", 8, "claim-lease (9) must be at least twice op-timeout"},
 	{BASE "target a b {\n", 7, "bad target name \"a b\""},
 	{BASE "target x0123456789012345678901234567890123456789012345678901234567890123 {\n", 7,

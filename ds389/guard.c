@@ -51,42 +51,6 @@ proxied(Slapi_PBlock *pb)
 	return differs;
 }
 
-/* "NAME STATUS attempts=N time=T[ error=TEXT]", as syncd writes it (syncd/status.c). */
-static int
-status_value_ok(const struct berval *v)
-{
-	static const char *const states[] = { "pending", "retrying", "delivered", "superseded",
-		"failed" };
-	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789_.-";
-	const char *p = v->bv_val, *end = v->bv_val + v->bv_len;
-	size_t n = strspn(p, name_chars), i;
-
-	if (n == 0 || n > 64 || p + n >= end || p[n] != ' ')
-		return 0;
-	p += n + 1;
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		size_t len = strlen(states[i]);
-
-		if ((size_t)(end - p) > len && strncmp(p, states[i], len) == 0 && p[len] == ' ') {
-			p += len + 1;
-			break;
-		}
-	}
-	if (i == sizeof(states) / sizeof(states[0]) || strncmp(p, "attempts=", 9) != 0)
-		return 0;
-	p += 9;
-	n = strspn(p, "0123456789");
-	if (n == 0 || n > 9 || strncmp(p + n, " time=", 6) != 0)
-		return 0;
-	p += n + 6;
-	n = strspn(p, "0123456789.Z");
-	if (n == 0)
-		return 0;
-	p += n;
-	return p == end || strncmp(p, " error=", 7) == 0;
-}
-
 static int
 is_type(const char *type, const char *name)
 {
@@ -151,7 +115,7 @@ status_write(Slapi_PBlock *pb, LDAPMod **mods)
 			continue;
 		for (int k = 0; op != LDAP_MOD_DELETE && mods[i]->mod_bvalues != NULL &&
 		     mods[i]->mod_bvalues[k] != NULL; k++)
-			if (!status_value_ok(mods[i]->mod_bvalues[k]))
+			if (!rg_log_status_ok(mods[i]->mod_bvalues[k]->bv_val, mods[i]->mod_bvalues[k]->bv_len))
 				return refuse(pb, LDAP_CONSTRAINT_VIOLATION, "a propagation status "
 					"value has the form \"NAME STATUS attempts=N time=T[ "
 					"error=TEXT]\"");

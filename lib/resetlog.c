@@ -223,19 +223,58 @@ rg_log_format_time(char buf[32], long long sec, long usec)
 	snprintf(buf + 14, 32 - 14, ".%06ldZ", usec % 1000000);
 }
 
+/* How many bytes from p on, before end, are in set. */
+static size_t
+span(const char *p, const char *end, const char *set)
+{
+	const char *q = p;
+
+	while (q < end && *q != '\0' && strchr(set, *q) != NULL)
+		q++;
+	return (size_t)(q - p);
+}
+
 int
 rg_log_claim_ok(const char *v, size_t len)
 {
-	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789_.:@-";
-	size_t n = 0;
+	const char *end = v + len;
+	size_t n = span(v, end, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_.:@-");
 
-	while (n < len && strchr(id_chars, v[n]) != NULL && v[n] != '\0')
-		n++;
-	if (n == 0 || n > 64 || len != n + 16 || v[n] != ' ')
+	return n > 0 && n <= 64 && len == n + 16 && v[n] == ' ' &&
+		span(v + n + 1, end, "0123456789") == 14 && v[n + 15] == 'Z';
+}
+
+int
+rg_log_status_ok(const char *v, size_t len)
+{
+	static const char *const states[] = { "pending", "retrying", "delivered", "superseded",
+		"failed" };
+	const char *p = v, *end = v + len;
+	size_t n = span(p, end, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_.-"), i;
+
+	if (n == 0 || n > 64 || p + n >= end || p[n] != ' ')
 		return 0;
-	for (size_t i = n + 1; i < n + 15; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return 0;
-	return v[n + 15] == 'Z';
+	p += n + 1;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		size_t slen = strlen(states[i]);
+
+		if ((size_t)(end - p) > slen && strncmp(p, states[i], slen) == 0 && p[slen] == ' ') {
+			p += slen + 1;
+			break;
+		}
+	}
+	if (i == sizeof(states) / sizeof(states[0]) || end - p < 9 ||
+	    strncmp(p, "attempts=", 9) != 0)
+		return 0;
+	p += 9;
+	n = span(p, end, "0123456789");
+	if (n == 0 || n > 9 || end - (p + n) < 6 || strncmp(p + n, " time=", 6) != 0)
+		return 0;
+	p += n + 6;
+	if ((n = span(p, end, "0123456789.Z")) == 0)
+		return 0;
+	p += n;
+	return p == end || (end - p >= 7 && strncmp(p, " error=", 7) == 0);
 }

@@ -68,5 +68,10 @@ void rg_log_format_time(char buf[32], long long sec, long usec);
  * expiry to take over a dead one's: a value of any other shape would make one instance's
  * claim unreadable to the others, so both servers refuse it. */
 int rg_log_claim_ok(const char *v, size_t len);
+/* Whether v (len bytes) is a propagation status as resetguard-syncd writes it in
+ * rgLogTargetStatus, rgLogHookStatus and rgLogAlertStatus (syncd/status.c): "NAME STATUS
+ * attempts=N time=T[ error=TEXT]". An auditor reading the log must be able to trust its
+ * shape, so both servers refuse any other. */
+int rg_log_status_ok(const char *v, size_t len);
 
 #endif

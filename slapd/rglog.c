@@ -180,43 +180,6 @@ review(Operation *op, SlapReply *rs, slap_overinst *on)
 	return SLAP_CB_CONTINUE;
 }
 
-/* "NAME STATUS attempts=N time=T[ error=TEXT]", as syncd writes it (syncd/status.c): an
- * auditor reading the log must be able to trust its shape. */
-static int
-status_value_ok(const struct berval *v)
-{
-	static const char *const states[] = { "pending", "retrying", "delivered", "superseded",
-		"failed" };
-	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789_.-";
-	const char *p = v->bv_val, *end = v->bv_val + v->bv_len;
-	size_t n = strspn(p, name_chars), i;
-
-	if (n == 0 || n > 64 || p + n >= end || p[n] != ' ')
-		return 0;
-	p += n + 1;
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		size_t len = strlen(states[i]);
-
-		if ((size_t)(end - p) > len && strncmp(p, states[i], len) == 0 && p[len] == ' ') {
-			p += len + 1;
-			break;
-		}
-	}
-	if (i == sizeof(states) / sizeof(states[0]) || strncmp(p, "attempts=", 9) != 0)
-		return 0;
-	p += 9;
-	n = strspn(p, "0123456789");
-	if (n == 0 || n > 9 || strncmp(p + n, " time=", 6) != 0)
-		return 0;
-	p += n + 6;
-	n = strspn(p, "0123456789.Z");
-	if (n == 0)
-		return 0;
-	p += n;
-	return p == end || strncmp(p, " error=", 7) == 0;
-}
-
 /* What syncd writes onto a record: delivery to targets, hooks, and alert events. */
 static int
 is_status(AttributeDescription *ad)
@@ -260,7 +223,7 @@ status_write(Operation *op, SlapReply *rs)
 			continue;
 		for (int i = 0; m->sml_op != LDAP_MOD_DELETE && m->sml_values != NULL &&
 		     !BER_BVISNULL(&m->sml_values[i]); i++)
-			if (!status_value_ok(&m->sml_values[i]))
+			if (!rg_log_status_ok(m->sml_values[i].bv_val, m->sml_values[i].bv_len))
 				return guard_refuse(op, rs, LDAP_CONSTRAINT_VIOLATION,
 					"a propagation status value has the form \"NAME STATUS "
 					"attempts=N time=T[ error=TEXT]\"");

@@ -174,6 +174,20 @@ changetype: modify
 add: rgLogReviewVerdict
 rgLogReviewVerdict: approved
 EOF
+check_result "syncd writes a malformed propagation status: refused" 19 - \
+	ldapmodify -x -H "$RG_URI" -D "$RG_SYNCD_DN" -w "$RG_SYNCD_PW" <<EOF
+dn: $first
+changetype: modify
+add: rgLogTargetStatus
+rgLogTargetStatus: legacy1 delivered attempts=1
+EOF
+check_result "syncd writes a malformed delivery claim: refused" 19 - \
+	ldapmodify -x -H "$RG_URI" -D "$RG_SYNCD_DN" -w "$RG_SYNCD_PW" <<EOF
+dn: $first
+changetype: modify
+replace: rgLogClaim
+rgLogClaim: syncd-a tomorrow
+EOF
 check "syncd writes a well-formed propagation status" \
 	ldapmodify -x -H "$RG_URI" -D "$RG_SYNCD_DN" -w "$RG_SYNCD_PW" <<EOF
 dn: $first

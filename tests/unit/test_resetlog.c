@@ -247,6 +247,26 @@ START_TEST(claim_values)
 }
 END_TEST
 
+START_TEST(status_values)
+{
+#define OK(s) rg_log_status_ok(s, strlen(s))
+	ck_assert(OK("legacy1 delivered attempts=1 time=20260101120000Z"));
+	ck_assert(OK("caep retrying attempts=3 time=20260101120000.5Z error=timed out"));
+	ck_assert(!OK("legacy1 delivered attempts=1"));
+	ck_assert(!OK("legacy1 done attempts=1 time=20260101120000Z"));
+	ck_assert(!OK("legacy 1 delivered attempts=1 time=20260101120000Z"));
+	ck_assert(!OK("legacy1 delivered attempts= time=20260101120000Z"));
+	ck_assert(!OK("legacy1 delivered attempts=1234567890 time=20260101120000Z"));
+	ck_assert(!OK("legacy1 delivered attempts=1 time=20260101120000Z trailing"));
+	ck_assert(!OK("legacy1 delivered attempts=1 time="));
+	ck_assert(!OK("legacy1 delivered"));
+	ck_assert(!OK(""));
+	/* the length rules, not a NUL: a value cut short is refused */
+	ck_assert(!rg_log_status_ok("legacy1 delivered attempts=1 time=2026Z", 30));
+#undef OK
+}
+END_TEST
+
 int
 main(void)
 {
@@ -262,6 +282,7 @@ main(void)
 	tcase_add_test(tc, hash_is_of_the_canonical_text);
 	tcase_add_test(tc, time_format);
 	tcase_add_test(tc, claim_values);
+	tcase_add_test(tc, status_values);
 	tcase_add_test(tc, seal_round_trip_and_tamper);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

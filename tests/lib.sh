@@ -141,6 +141,23 @@ _sandbox_cleanup() {
 trap _sandbox_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# work_dir NAME: W, a temporary directory of this script's own, and MY_PIDS, the daemons it
+# starts itself; at exit they are stopped and W removed, then the sandboxes go. A script with
+# more to undo sets its own EXIT trap, which ends with _work_cleanup.
+work_dir() {
+	W=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
+	MY_PIDS=()
+	trap _work_cleanup EXIT
+}
+_work_cleanup() {
+	local p
+	for p in "${MY_PIDS[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$W"
+	_sandbox_cleanup
+}
+
 # sandbox_up [--slapd-conf] [--ppolicy] [--exempt-rootdn] [--syncd [N]]: a new sandbox in a new temporary
 # directory whose env is sourced into this shell; the EXIT trap takes it down and removes the
 # directory however the script ends. A sandbox that does not start ends the script.

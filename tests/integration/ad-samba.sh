@@ -21,17 +21,7 @@ T_START=$(date +%s)
 sandbox_up --syncd --ad
 T_UP=$(($(date +%s) - T_START))
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/rg-ad.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
-MY_PIDS=()
-cleanup() {
-	local p
-	for p in "${MY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-	_sandbox_cleanup
-}
-trap cleanup EXIT
+work_dir rg-ad
 export LDAPNOINIT=1
 
 SYNCD=${RG_SYNCD_BIN:-$RG_TOP/resetguard-syncd}

@@ -9,17 +9,7 @@
 T_START=$(date +%s)
 sandbox_up --syncd --slapd-conf
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/rg-limits.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
-MY_PIDS=()
-cleanup() {
-	local p
-	for p in "${MY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-	_sandbox_cleanup
-}
-trap cleanup EXIT
+work_dir rg-limits
 export LDAPNOINIT=1
 
 SYNCD=${RG_SYNCD_BIN:-$RG_TOP/resetguard-syncd}

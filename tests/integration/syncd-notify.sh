@@ -8,17 +8,7 @@
 T_START=$(date +%s)
 sandbox_up --syncd
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/rg-notify.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
-MY_PIDS=()
-cleanup() {
-	local p
-	for p in "${MY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-	_sandbox_cleanup
-}
-trap cleanup EXIT
+work_dir rg-notify
 export LDAPNOINIT=1
 
 SYNCD=${RG_SYNCD_BIN:-$RG_TOP/resetguard-syncd}

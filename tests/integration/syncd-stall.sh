@@ -7,17 +7,11 @@
 T_START=$(date +%s)
 sandbox_up --syncd
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/rg-stall.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
-MY_PIDS=()
+work_dir rg-stall
 SLAPD_STOPPED=
 cleanup() {
-	local p
 	[ -n "$SLAPD_STOPPED" ] && kill -CONT "$SLAPD_STOPPED" 2>/dev/null
-	for p in "${MY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-	_sandbox_cleanup
+	_work_cleanup
 }
 trap cleanup EXIT
 export LDAPNOINIT=1

@@ -197,7 +197,7 @@ acl_log() { # SUFFIX: the sandbox's (its syncd clauses left out: there is no syn
 to attrs=rgLogSealedPassword by * none
 to attrs=rgLogTargetStatus,rgLogHookStatus,rgLogClaim by $auditors read by dnattr=rgLogTarget read by * none
 to attrs=rgLogReviewVerdict,rgLogReviewer,rgLogReviewTime by $auditors write by dnattr=rgLogTarget read by * none
-to dn.onelevel="$1" filter=(objectClass=rgLogRecord) by $auditors read by dnattr=rgLogTarget read by * none
+to dn.onelevel="$1" by $auditors read by dnattr=rgLogTarget read by * none
 to dn.base="$1" by $auditors read by users search by * none
 to * by $auditors read by * none
 ACL

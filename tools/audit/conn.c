@@ -3,6 +3,7 @@
 #include <config.h>
 #endif
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,9 @@ read_ahead(LDAP *ld)
 			&size);
 }
 
-int
-audit_connect(struct audit_conn_opts *o, LDAP **ldp)
+/* One connection, bound; the password is left for the next. */
+static int
+connect_one(struct audit_conn_opts *o, LDAP **ldp)
 {
 	LDAP *ld = NULL;
 	int rc, version = LDAP_VERSION3, ret = AUDIT_ERROR;
@@ -148,9 +150,8 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 		audit_ldap_error(ld, rc, what);
 		goto out;
 	}
-	free(bound_identity);
-	bound_identity = NULL;
-	if (o->sasl_external) {
+	/* Asked once: every further connection is the same identity's. */
+	if (bound_identity == NULL && o->sasl_external) {
 		struct berval *authzid = NULL;
 
 		/* the server derives it: ask, so that hints name it */
@@ -158,7 +159,7 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 		    authzid->bv_len > 3 && strncmp(authzid->bv_val, "dn:", 3) == 0)
 			bound_identity = strndup(authzid->bv_val + 3, authzid->bv_len - 3);
 		ber_bvfree(authzid);
-	} else if (o->binddn != NULL) {
+	} else if (bound_identity == NULL && o->binddn != NULL) {
 		bound_identity = strdup(o->binddn);
 	}
 	read_ahead(ld);
@@ -166,10 +167,25 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 	ld = NULL;
 	ret = AUDIT_OK;
 out:
-	if (o->password != NULL)
-		OPENSSL_cleanse(o->password, AUDIT_PW_MAX);
 	if (ld != NULL)
 		ldap_unbind_ext_s(ld, NULL, NULL);
+	return ret;
+}
+
+int
+audit_connect(struct audit_conn_opts *o, LDAP **ldp, int n)
+{
+	int i, ret = AUDIT_OK;
+
+	for (i = 0; i < n && ret == AUDIT_OK; i++)
+		ret = connect_one(o, &ldp[i]);
+	if (ret != AUDIT_OK)
+		for (int k = 0; k < i - 1; k++) {
+			ldap_unbind_ext_s(ldp[k], NULL, NULL);
+			ldp[k] = NULL;
+		}
+	if (o->password != NULL)
+		OPENSSL_cleanse(o->password, AUDIT_PW_MAX);
 	return ret;
 }
 
@@ -341,16 +357,23 @@ char *audit_hash_attrs[] = {
 	"rgLogMethod", NULL
 };
 
+/* The length of each name of audit_record_attrs, set once (verify decodes in threads). */
+static size_t field_len[F_NFIELDS + 1];
+static pthread_once_t field_len_once = PTHREAD_ONCE_INIT;
+
+static void
+field_len_init(void)
+{
+	for (int i = 0; i <= F_NFIELDS; i++)
+		field_len[i] = strlen(audit_record_attrs[i]);
+}
+
 static int
 is_field(int i, const struct berval *name)
 {
-	static size_t len[F_NFIELDS + 1];
-
-	if (len[i] == 0)
-		len[i] = strlen(audit_record_attrs[i]);
 	/* Exact names only: a subtype with options (rgLogReason;lang-de) is not the hashed
 	 * value and is ignored. */
-	return len[i] == name->bv_len &&
+	return field_len[i] == name->bv_len &&
 		(memcmp(audit_record_attrs[i], name->bv_val, name->bv_len) == 0 ||
 		strncasecmp(audit_record_attrs[i], name->bv_val, name->bv_len) == 0);
 }
@@ -450,6 +473,7 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	size_t nm, pos = 0;
 	int rc;
 
+	pthread_once(&field_len_once, field_len_init);
 	a->len = 0;
 	a->noff = 0;
 	a->malformed = 0;

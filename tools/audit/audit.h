@@ -107,8 +107,8 @@ struct audit_entry {
 	size_t noff, offcap;
 	const char **mptr;
 	size_t mcap;
-	signed char order[32];          /* the field of each attribute position last time,
-	                                   -1 for none (zeroed: field 0, checked first) */
+signed char next[32];           /* per field (and one for the start), the field after
+	                                   it last time, plus 1 (0: none yet) */
 };
 
 /* The attributes a record is read with: every rgLog* attribute of rgLogRecord, never "*";

@@ -334,6 +334,8 @@ enum {
 	F_NFIELDS
 };
 #define F_METHOD F_NFIELDS
+_Static_assert(F_NFIELDS + 2 <= sizeof(((struct audit_entry *)0)->next),
+	"audit_entry.next holds a slot per field, rgLogMethod's and the start's");
 #define NONE ((size_t)-1)
 
 /* In F_* order, then rgLogMethod: every attribute a record is read with, never "*". */
@@ -378,20 +380,21 @@ is_field(int i, const struct berval *name)
 		strncasecmp(audit_record_attrs[i], name->bv_val, name->bv_len) == 0);
 }
 
-/* The field of the pos'th attribute of an entry. The server sends every record's attributes
- * in the same order, so the field found at pos in the entry before is tried first. */
+/* The field of an attribute named name that follows one of field prev (F_NFIELDS + 1 for
+ * none: the first). The server sends every record's attributes in the order they were
+ * added, the same for all, though not every record has every one: the field that followed
+ * prev last time is tried first. */
 static int
-field_of(struct audit_entry *a, size_t pos, const struct berval *name)
+field_of(struct audit_entry *a, int prev, const struct berval *name)
 {
-	int f = pos < sizeof(a->order) ? a->order[pos] : -1;
+	int f = a->next[prev] - 1;
 
 	if (f < 0 || !is_field(f, name)) {
 		for (f = 0; f <= F_NFIELDS && !is_field(f, name); f++)
 			;
 		if (f > F_NFIELDS)
 			f = -1;
-		if (pos < sizeof(a->order))
-			a->order[pos] = (signed char)f;
+		a->next[prev] = (signed char)(f + 1);
 	}
 	return f;
 }
@@ -470,8 +473,8 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	BerElement *ber = NULL;
 	struct berval name, *vals = NULL;
 	const char *s[F_NFIELDS];
-	size_t nm, pos = 0;
-	int rc;
+	size_t nm;
+	int rc, prev = F_NFIELDS + 1;
 
 	pthread_once(&field_len_once, field_len_init);
 	a->len = 0;
@@ -485,8 +488,11 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	for (rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals);
 	     rc == LDAP_SUCCESS && name.bv_val != NULL;
 	     rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals)) {
-		int f = field_of(a, pos++, &name);
+		int f = field_of(a, prev, &name);
 		size_t off;
+
+		if (f >= 0)
+			prev = f;
 
 		for (size_t i = 0; f >= 0 && vals != NULL && vals[i].bv_val != NULL; i++) {
 			if (f != F_METHOD && a->off[f] != NONE)

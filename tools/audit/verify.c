@@ -41,15 +41,12 @@ struct vstate {
 	unsigned long long ignored;
 };
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* Each hex digit's value plus 1; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16
+};
 
 /* 64 lower-case hex digits into 32 bytes; -1 for anything else. */
 static int
@@ -58,11 +55,11 @@ unhex(const char *s, unsigned char out[32])
 	if (s == NULL)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval((unsigned char)s[2 * i]), lo;
+		int hi = hexval[(unsigned char)s[2 * i]], lo = hexval[(unsigned char)s[2 * i + 1]];
 
-		if (hi < 0 || (lo = hexval((unsigned char)s[2 * i + 1])) < 0)
+		if (hi == 0 || lo == 0)
 			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
+		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
 	return s[64] == '\0' ? 0 : -1;
 }

@@ -12,8 +12,8 @@
  * (rgLogChangeNumber=N,<base> exists or not, a base search each): from the first number of
  * a chain, doubling steps until one is missing, then halving between the last found and
  * the first missing, as resetguard finds the head when it starts. Chain 0 starts after the
- * anchor; chain s (serverID s) at s * 2^48 + 1, probed for s = 1, 2, ... until one has no
- * first record. Some forty base searches for a million records. */
+ * anchor; chain s (serverID s) at s * 2^48 + 1, probed for s = 1, 2, ... until eight in a
+ * row have no first record. Some forty base searches for a million records. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -28,6 +28,7 @@
 #include "audit.h"
 
 #define RANGE_MAX 64 /* chains whose ranges are probed; the rest fall in the last slice */
+#define CHAIN_GAP 8  /* serverIDs without a chain in a row that end the probing */
 
 struct range {
 	unsigned long long lo, hi;
@@ -88,11 +89,15 @@ probe_ranges(LDAP *ld, const char *base, unsigned long long first0, struct range
 		r[n].hi = head_from(ld, base, first0, rg_log_chain_base(1) - 1);
 		n++;
 	}
-	for (unsigned s = 1; s <= RG_LOG_CHAIN_MAX && n < RANGE_MAX; s++) {
+	for (unsigned s = 1, missing = 0; s <= RG_LOG_CHAIN_MAX && n < RANGE_MAX &&
+	     missing < CHAIN_GAP; s++) {
 		unsigned long long lo = rg_log_chain_base(s) + 1;
 
-		if (!exists(ld, base, lo))
-			break;
+		if (!exists(ld, base, lo)) {
+			missing++;
+			continue;
+		}
+		missing = 0;
 		r[n].lo = lo;
 		r[n].hi = head_from(ld, base, lo, rg_log_chain_base(s + 1) - 1);
 		n++;

@@ -57,6 +57,8 @@
 #   BENCH_LOG_SMALL [100000]     records of the second verify; 0 skips it
 #   BENCH_LOG_QUERIES [1]        0: verify only (no unindexed database, no queries)
 #   BENCH_LOG_VERIFY_REPS [1]    rounds of verify (3 or more make the medians worth reading)
+#   BENCH_LOG_JOBS               -j values to run this tree's verify with too (e.g. "1 2 4"),
+#                                each a row "jN" beside "new" (its default -j)
 #   BENCH_LOG_BASELINE_AUDIT     a resetguard-audit to compare with, e.g. from
 #                                `git worktree add /tmp/base main && sh /tmp/base/scripts/build`:
 #                                BENCH_LOG_BASELINE_AUDIT=/tmp/base/resetguard-audit
@@ -83,6 +85,7 @@ SMALL=${BENCH_LOG_SMALL:-100000}
 QUERIES_ON=${BENCH_LOG_QUERIES:-1}
 VREPS=${BENCH_LOG_VERIFY_REPS:-1}
 BASELINE=${BENCH_LOG_BASELINE_AUDIT:-}
+JOBS=${BENCH_LOG_JOBS:-}
 AS=${BENCH_LOG_AS:-auditor}
 LOGLEVEL=${BENCH_LOGLEVEL:-stats}
 DENIED_EVERY=25 REVIEW_EVERY=200
@@ -105,6 +108,7 @@ done
 	die "BENCH_LOG_TARGETS, BENCH_LOG_REQUESTERS, BENCH_LOG_REPS and BENCH_LOG_SLOW_REPS must be >= 1"
 [ "$SMALL" -lt "$N" ] || SMALL=0
 [ "$VREPS" -ge 1 ] || die "BENCH_LOG_VERIFY_REPS must be >= 1"
+[[ $JOBS =~ ^[0-9\ ]*$ ]] || die "BENCH_LOG_JOBS must be whole numbers, not '$JOBS'"
 [ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "BENCH_LOG_BASELINE_AUDIT: '$BASELINE' is not an executable"
 case "$AS" in auditor | rootdn) ;; *) die "BENCH_LOG_AS must be auditor or rootdn" ;; esac
 loglevel_check
@@ -197,7 +201,7 @@ acl_log() { # SUFFIX: the sandbox's (its syncd clauses left out: there is no syn
 to attrs=rgLogSealedPassword by * none
 to attrs=rgLogTargetStatus,rgLogHookStatus,rgLogClaim by $auditors read by dnattr=rgLogTarget read by * none
 to attrs=rgLogReviewVerdict,rgLogReviewer,rgLogReviewTime by $auditors write by dnattr=rgLogTarget read by * none
-to dn.onelevel="$1" filter=(objectClass=rgLogRecord) by $auditors read by dnattr=rgLogTarget read by * none
+to dn.onelevel="$1" by $auditors read by dnattr=rgLogTarget read by * none
 to dn.base="$1" by $auditors read by users search by * none
 to * by $auditors read by * none
 ACL
@@ -439,12 +443,13 @@ fi
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 declare -A V_SECS=() V_OWN=() V_SLAPD=() V_TOOL=()
 verify() { # WHO BINARY NAME SUFFIX RECORDS: one run, its figures appended to WHO.NAME
-	local who=$1 bin=$2 name=$3 suffix=$4 n=$5 t0 t1 c0 c1 out rc=0 k=$1.$3
+	local who=$1 bin=$2 name=$3 suffix=$4 n=$5 t0 t1 c0 c1 out rc=0 k=$1.$3 jobs=()
+	[[ $who == j* ]] && jobs=(-j "${who#j}")
 	bind_of "$suffix"
 	say "$who resetguard-audit verify over $suffix ($n records) ..."
 	c0=$(cpu_of "$SLAPD_PID")
 	t0=$(mono)
-	out=$(/usr/bin/time -f 'TOOLCPU %U %S' "$bin" -H "$URI" -D "$BIND_DN" -w "$BIND_PW" -b "$suffix" -v verify 2>&1) || rc=$?
+	out=$(/usr/bin/time -f 'TOOLCPU %U %S' "$bin" -H "$URI" -D "$BIND_DN" -w "$BIND_PW" -b "$suffix" -v verify "${jobs[@]}" 2>&1) || rc=$?
 	t1=$(mono)
 	c1=$(cpu_of "$SLAPD_PID")
 	echo "$out" | grep -v '^TOOLCPU' | sed 's/^/    /' >&2
@@ -459,9 +464,17 @@ verify() { # WHO BINARY NAME SUFFIX RECORDS: one run, its figures appended to WH
 WHO=(new)
 [ -n "$BASELINE" ] && WHO=(new baseline)
 declare -A BIN=([new]=$AUDIT [baseline]=$BASELINE)
+for j in $JOBS; do
+	WHO+=("j$j")
+	BIN[j$j]=$AUDIT
+done
 for ((r = 0; r < VREPS; r++)); do
 	# alternate which goes first: neither always finds the pages cached for it
-	if ((r % 2)) && [ -n "$BASELINE" ]; then order=(baseline new); else order=("${WHO[@]}"); fi
+	order=("${WHO[@]}")
+	if ((r % 2)); then
+		order=()
+		for ((i = ${#WHO[@]} - 1; i >= 0; i--)); do order+=("${WHO[$i]}"); done
+	fi
 	for who in "${order[@]}"; do
 		verify "$who" "${BIN[$who]}" idx "$LOG" "$N"
 		[ "$SMALL" -gt 0 ] && verify "$who" "${BIN[$who]}" small "$SMALL_LOG" "$SMALL"
@@ -507,7 +520,7 @@ if [ "$QUERIES_ON" = 1 ]; then
 	done
 	echo
 fi
-echo "verify (resetguard-audit -v verify, paged, as the same identity; wall time of the process; median of $VREPS):"
+echo "verify (resetguard-audit -v verify, as the same identity; new: its default -j, jN: -j N; wall time of the process; median of $VREPS):"
 for who in "${WHO[@]}"; do
 	for name in idx small; do
 		k=$who.$name

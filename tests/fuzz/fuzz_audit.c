@@ -126,7 +126,8 @@ run_verify(const struct out *o)
 {
 	/* no checkpoint: that file is fuzz_audit_checkpoint's */
 	struct audit_checkpoint cp = {0};
-	struct audit_verify_opts opts = {NULL, &cp, NULL, 0, 0};
+	/* one search, as the answers are written for: no probes, no slices */
+	struct audit_verify_opts opts = {.cp = &cp, .jobs = 1};
 	LDAP *ld = NULL;
 	int sv[2], rc, sndbuf = 4 << 20;
 	size_t off = 0;
@@ -149,7 +150,7 @@ run_verify(const struct out *o)
 	}
 	if (ldap_init_fd(sv[0], LDAP_PROTO_TCP, NULL, &ld) != LDAP_SUCCESS)
 		fuzz_setup_fail("ldap_init_fd failed");
-	rc = audit_verify(ld, "cn=resetlog", &opts);
+	rc = audit_verify(&ld, "cn=resetlog", &opts);
 	/* libldap owns sv[0] now; the peer stays open until the unbind is written */
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	close(sv[1]);

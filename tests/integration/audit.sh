@@ -198,6 +198,7 @@ numbers_json() { python3 -c 'import json, sys; print(",".join(str(r["number"]) f
 
 cat >"$dir/tamper.py" <<'EOF'
 # tamper.py MODE SRC DST ARGS: delete A B | edit N ATTR VALUE | swap A B | anchor K [HASH] [purge]
+#   | graft N FILE (record N as FILE has it) | dup N (record N twice, the copy under another DN)
 import sys
 mode, src, dst, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 blocks = [b for b in open(src).read().split("\n\n") if b.strip()]
@@ -219,6 +220,15 @@ elif mode == "swap":
     la, lb = recs[a].split("\n"), recs[b].split("\n")
     recs[a] = "\n".join([l for l in la if fixed(l)] + [l for l in lb if not fixed(l)])
     recs[b] = "\n".join([l for l in lb if fixed(l)] + [l for l in la if not fixed(l)])
+elif mode == "graft":
+    other = [b for b in open(args[1]).read().split("\n\n") if b.strip()]
+    n = int(args[0])
+    recs[n] = [b for b in other if b.startswith("dn: rgLogChangeNumber=%d," % n)][0]
+elif mode == "dup":
+    n = int(args[0])
+    kind = value(n, "rgLogKind")
+    recs[n] += "\n\n" + recs[n].replace("dn: rgLogChangeNumber=%d," % n,
+                                        "dn: rgLogChangeNumber=%d+rgLogKind=%s," % (n, kind), 1)
 elif mode == "anchor":
     k = int(args[0])
     h = args[1] if len(args) > 1 and args[1] != "-" else value(k, "rgLogHash")
@@ -502,6 +512,88 @@ check "rg-mklog --first 301 --prev: a purged log's shape, anchored at 300" \
 
 tamper delete "$dir/good.ldif" "$dir/t.ldif" 1 $N && load "$dir/t.ldif"
 check "empty log: verified 0 records" expect_rc 0 "verified 0 records" audit verify
+
+# ---- verify in slices (--jobs) ----
+# With -j 4 the 2000 records are read in four searches at once, cut at 501, 1001 and 1501
+# (-v lists the slices). Each break, at a seam between two slices (the last record of one,
+# the first of the next, or both) and inside one, must give exit status and output exactly
+# as one search does.
+jobs_agree() { # RC TEXT: verify -j 1 and -j 4 exit RC with the same output, TEXT in it
+	local rc=$1 text=$2 one four r1 r4
+	one=$(audit verify -j 1 2>&1)
+	r1=$?
+	four=$(audit -v verify -j 4 2>"$dir/jobs.err")
+	r4=$?
+	printf -- '-j 1, exit %s:\n%s\n-j 4, exit %s:\n%s\n' "$r1" "$one" "$r4" "$four"
+	[ "$r1" = "$rc" ] && [ "$r4" = "$rc" ] || { echo "expected exit $rc"; return 1; }
+	[ "$one" = "$four" ] || { echo "the outputs differ"; return 1; }
+	[[ "$four" == *"$text"* ]] || { echo "the output lacks: $text"; return 1; }
+	grep -q "slice 4 (&(rgLogChangeNumber>=1501)(objectClass=rgLogRecord))" "$dir/jobs.err" ||
+		{ cat "$dir/jobs.err"; echo "not read in the 4 slices expected"; return 1; }
+}
+load "$dir/good.ldif"
+check "verify -j 4: 2000 good records in 4 slices, as one search" \
+	jobs_agree 0 "verified 2000 records (1..2000), head hash $(hash_of 2000)"
+check "  -v lists the slices: the first open below, the last open above" expect_rc 0 \
+	"slice 1 (&(!(rgLogChangeNumber>=501))(objectClass=rgLogRecord))" audit -v verify -j 4
+check "  --jobs 3 and --jobs 16 verify the same" expect_rc 0 \
+	"verified 2000 records (1..2000), head hash $(hash_of 2000)" \
+	sh -c '"$@" --jobs 3 && "$@" --jobs 16' sh "$AUDIT" -H "$URI" -D "$ADMIN" -y "$PWFILE" verify
+check "  as anonymous, each slice read in windows under the size limit of 500" expect_rc 0 \
+	"verified 2000 records (1..2000), head hash $(hash_of 2000)" "$AUDIT" -H "$URI" verify -j 4
+check "  under valgrind: no errors, no leaks" valgrind -q --leak-check=full --error-exitcode=1 \
+	"$AUDIT" -H "$URI" -D "$ADMIN" -y "$PWFILE" verify -j 4
+check "--jobs 0: exit 2" expect_rc 2 "give a number from 1 to 16" audit verify --jobs 0
+check "-j 17: exit 2" expect_rc 2 "give a number from 1 to 16" audit verify -j 17
+tamper edit "$dir/good.ldif" "$dir/t.ldif" 501 rgLogRequester \
+	uid=helpdesk9,ou=staff,dc=example,dc=com && load "$dir/t.ldif"
+check "-j 4, the first record of a slice altered (501)" jobs_agree 1 \
+	"record 501 was altered: its contents do not match its hash (records up to 500 are intact; the next record is 502)"
+tamper edit "$dir/good.ldif" "$dir/t.ldif" 500 rgLogReason tampered && load "$dir/t.ldif"
+check "-j 4, the last record of a slice altered (500)" jobs_agree 1 \
+	"record 500 was altered: its contents do not match its hash (records up to 499 are intact; the next record is 501)"
+tamper edit "$dir/good.ldif" "$dir/t.ldif" 750 rgLogReason tampered && load "$dir/t.ldif"
+check "-j 4, a record inside a slice altered (750)" jobs_agree 1 "record 750 was altered"
+tamper delete "$dir/good.ldif" "$dir/t.ldif" 1000 1001 && load "$dir/t.ldif"
+check "-j 4, the records either side of a seam deleted (1000, 1001)" jobs_agree 1 \
+	"records 1000..1001 are missing (deleted) between 999 and 1002"
+tamper delete "$dir/good.ldif" "$dir/t.ldif" 1501 1501 && load "$dir/t.ldif"
+check "-j 4, the first record of the last slice deleted (1501)" jobs_agree 1 \
+	"record 1501 is missing (deleted) between 1500 and 1502"
+tamper delete "$dir/good.ldif" "$dir/t.ldif" 1250 1250 && load "$dir/t.ldif"
+check "-j 4, a record inside a slice deleted (1250)" jobs_agree 1 \
+	"record 1250 is missing (deleted) between 1249 and 1251"
+tamper swap "$dir/good.ldif" "$dir/t.ldif" 1500 1501 && load "$dir/t.ldif"
+check "-j 4, two records swapped across a seam (1500, 1501)" jobs_agree 1 \
+	"record 1500 was altered: its contents do not match its hash (records up to 1499 are intact; the next record is 1501)"
+# Another log's record 1001 has a hash of its own that holds, and another prev.
+"$MKLOG" --count 1001 --start $START --span-days 20 --targets 51 --requesters $REQUESTERS \
+	>"$dir/other.ldif" || { echo "Bail out! rg-mklog failed"; exit 1; }
+tamper graft "$dir/good.ldif" "$dir/t.ldif" 1001 "$dir/other.ldif" && load "$dir/t.ldif"
+check "-j 4, the first record of a slice replaced by a well-hashed one (1001)" jobs_agree 1 \
+	"record 1001 does not follow record 1000: its prev hash does not match (reordered or replaced; the next record is 1002)"
+tamper graft "$dir/good.ldif" "$dir/t.ldif" 700 "$dir/other.ldif" && load "$dir/t.ldif"
+check "-j 4, a record inside a slice replaced by a well-hashed one (700)" jobs_agree 1 \
+	"record 700 does not follow record 699"
+tamper dup "$dir/good.ldif" "$dir/t.ldif" 1001 && load "$dir/t.ldif"
+check "-j 4, a second record 1001 inserted under another DN, at a seam" jobs_agree 1 \
+	"record 1001 appears twice"
+{ cat "$dir/good.ldif"; sed -n '/^dn: rgLogChangeNumber=2000,/,/^$/p' "$dir/good.ldif" |
+	sed 's/rgLogChangeNumber=2000,/rgLogChangeNumber=2003,/; s/^rgLogChangeNumber: 2000$/rgLogChangeNumber: 2003/'; } \
+	>"$dir/t.ldif" && load "$dir/t.ldif"
+check "-j 4, a record inserted past the head (2003), in the open last slice" jobs_agree 1 \
+	"records 2001..2002 are missing (deleted) between 2000 and 2003"
+# Two chains: serverID 1's starts at 2^48 + 1 from the genesis hash; its range is probed too.
+"$MKLOG" --count 2000 --first 281474976710657 --prev "$(printf '0%.0s' $(seq 64))" |
+	awk 'BEGIN { RS = ""; ORS = "\n\n" } NR > 1' >"$dir/chain1.ldif" &&
+	cat "$dir/good.ldif" "$dir/chain1.ldif" >"$dir/t.ldif" && load "$dir/t.ldif"
+check "-j 4, two chains: the same verdict on each" expect_rc 0 \
+	"chain of serverID 1: verified 2000 records (281474976710657..281474976712656)" \
+	sh -c 'a=$("$@" -j 1) && b=$("$@" -j 4) && [ "$a" = "$b" ] && echo "$b"' sh \
+	"$AUDIT" -H "$URI" -D "$ADMIN" -y "$PWFILE" verify
+check "  slices cut where chain 1 starts and inside it" expect_rc 0 \
+	"slice 3 (&(rgLogChangeNumber>=281474976710657)(!(rgLogChangeNumber>=281474976711657))" \
+	audit -v verify -j 4
 
 # ---- report --format html ----
 # The good log and two records with hostile values (no valid hash: verify is not the point):

@@ -211,6 +211,8 @@ if offline rechain 3; then
 		expect 0 "verified 10 records" audit verify
 	check "with the checkpoint verify fails naming the re-chaining" \
 		expect 1 "re-chained or edited: record 10 has hash" audit verify --checkpoint "$CP"
+	check "  and read in 4 slices at once (--jobs 4) too" \
+		expect 1 "re-chained or edited: record 10 has hash" audit verify -j 4 --checkpoint "$CP"
 	check "  and the checkpoint is not moved" cmp "$CP" "$WORK/cp10"
 	REHASH=$(python3 "$WORK/edit.py" hash 10 "$WORK/t1.ldif" /dev/null)
 	# The attacker writes the new hash into the checkpoint as well.

@@ -104,6 +104,16 @@ check "alice's password converged" waitfor 10 same_pw "$RG_USER_DN"
 audit() { "$RG_TOP/resetguard-audit" -H "$P1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" "$@"; }
 cp_files() { audit verify --checkpoint "$W/cp" && test -s "$W/cp" && test -s "$W/cp.sid1" && test -s "$W/cp.sid2"; }
 check "verify --checkpoint keeps each chain's head in a file of its own" cp_files
+# 18 records in 4 slices: cut at the 5th and 9th of chain 1 and at the 4th of chain 2
+jobs_cp() {
+	local out
+	out=$(audit -v verify -j 4 --checkpoint "$W/cp" 2>&1) &&
+		grep -q "slice 4 (&(rgLogChangeNumber>=$((CHAIN2 + 4)))" <<<"$out" &&
+		grep -q "^chain of serverID 1: verified 9 records" <<<"$out" &&
+		grep -q "^chain of serverID 2: verified 9 records" <<<"$out" &&
+		[ "$(grep -c 'is still in the chain with its hash' <<<"$out")" -ge 2 ] || { echo "$out"; return 1; }
+}
+check "  read in 4 slices (-j 4) cut in both chains: both verified, the checkpoints confirmed" jobs_cp
 cp "$W/cp.sid2" "$W/cp.sid3"
 out=$(audit verify --checkpoint "$W/cp" 2>&1)
 check_eq "a chain whose checkpoint is there but whose records are all gone is reported" \

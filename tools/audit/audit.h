@@ -4,6 +4,8 @@
  *   conn.c    connect and bind, paged searches with a per-entry callback, and the decoding
  *             of a log entry into a struct rg_log_record
  *   verify.c  the hash chain check
+ *   slices.c  where a parallel verify cuts the log into ranges of change numbers
+ *   jobs.c    the slices read at once, a thread and a connection each
  *   checkpoint.c  verify's checkpoint file: the head kept outside the directory
  *   report.c  filters, collecting the records, and the table, CSV and JSON outputs
  *   html.c    the HTML output: one self-contained page with charts */
@@ -28,6 +30,7 @@ enum {
 };
 
 #define AUDIT_PAGE_SIZE 1000
+#define AUDIT_JOBS_MAX 16       /* verify --jobs: connections, searches and threads at once */
 #define AUDIT_PW_MAX 4096
 
 struct audit_conn_opts {
@@ -38,9 +41,9 @@ struct audit_conn_opts {
 	int starttls;           /* -Z */
 };
 
-/* Connects and binds; on failure prints why and what to do, returns AUDIT_ERROR. Always
- * cleanses o->password. */
-int audit_connect(struct audit_conn_opts *o, LDAP **ldp);
+/* Makes n connections (ldp[0..n-1]), each bound as o says; on failure prints why and what
+ * to do, returns AUDIT_ERROR with none left open. Always cleanses o->password. */
+int audit_connect(struct audit_conn_opts *o, LDAP **ldp, int n);
 
 /* Prints "PROG: WHAT: <LDAP error text> (code)[: diagnostic]" and a hint for rc. */
 void audit_ldap_error(LDAP *ld, int rc, const char *what);
@@ -57,6 +60,23 @@ typedef int (*audit_entry_cb)(LDAP *ld, LDAPMessage *entry, void *arg);
  * records were read. */
 int audit_scan(LDAP *ld, const char *base, const char *filter, char **attrs, int unpaged_first,
 	int verbose, audit_entry_cb cb, void *arg);
+
+/* audit_scan on lds[i] with filters[i], handing entries to cb with args[i], for i < n at
+ * once, each in a thread of its own (the last in the caller's). cb must touch nothing but
+ * its own argument. Returns AUDIT_OK or the code of the first scan that failed, the others
+ * stopped at their next record. */
+int audit_scan_jobs(LDAP **lds, int n, const char *base, char **filters, char **attrs,
+	int unpaged_first, int verbose, audit_entry_cb cb, void **args);
+
+/* Up to jobs filters that split the records of the log under base between them, each
+ * record into exactly one, by ranges of change numbers placed to give each about as many
+ * records (see slices.c); fewer when a slice would hold fewer than min_each records (0: no
+ * such floor); one, (objectClass=rgLogRecord), when jobs is 1. first0 is the first number
+ * chain 0 can have (after the anchor). AUDIT_OK with *filters (free with
+ * audit_slices_free) and *n set, or AUDIT_ERROR when out of memory. */
+int audit_slices(LDAP *ld, const char *base, unsigned long long first0, int jobs, int min_each,
+	char ***filters, int *n);
+void audit_slices_free(char **filters, int n);
 
 /* Returned by an unpaged audit_search that a size limit cut short; nothing is printed. */
 #define AUDIT_LIMITED 100
@@ -87,8 +107,8 @@ struct audit_entry {
 	size_t noff, offcap;
 	const char **mptr;
 	size_t mcap;
-	signed char order[32];          /* the field of each attribute position last time,
-	                                   -1 for none (zeroed: field 0, checked first) */
+signed char next[32];           /* per field (and one for the start), the field after
+	                                   it last time, plus 1 (0: none yet) */
 };
 
 /* The attributes a record is read with: every rgLog* attribute of rgLogRecord, never "*";
@@ -140,9 +160,12 @@ struct audit_verify_opts {
 	struct audit_checkpoint *cp;    /* loaded from it (cp->present 0: none yet) */
 	const unsigned char *key;       /* --checkpoint-key, or NULL */
 	size_t keylen;
+	int jobs;                       /* --jobs: slices read at once, 1..AUDIT_JOBS_MAX */
+	int jobs_given;                 /* set on the command line: no floor on a slice's size */
 	int verbose;
 };
-int audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o);
+/* lds: o->jobs connections. */
+int audit_verify(LDAP **lds, const char *base, const struct audit_verify_opts *o);
 
 enum audit_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_HTML };
 

@@ -3,6 +3,7 @@
 #include <config.h>
 #endif
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,9 @@ read_ahead(LDAP *ld)
 			&size);
 }
 
-int
-audit_connect(struct audit_conn_opts *o, LDAP **ldp)
+/* One connection, bound; the password is left for the next. */
+static int
+connect_one(struct audit_conn_opts *o, LDAP **ldp)
 {
 	LDAP *ld = NULL;
 	int rc, version = LDAP_VERSION3, ret = AUDIT_ERROR;
@@ -148,9 +150,8 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 		audit_ldap_error(ld, rc, what);
 		goto out;
 	}
-	free(bound_identity);
-	bound_identity = NULL;
-	if (o->sasl_external) {
+	/* Asked once: every further connection is the same identity's. */
+	if (bound_identity == NULL && o->sasl_external) {
 		struct berval *authzid = NULL;
 
 		/* the server derives it: ask, so that hints name it */
@@ -158,7 +159,7 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 		    authzid->bv_len > 3 && strncmp(authzid->bv_val, "dn:", 3) == 0)
 			bound_identity = strndup(authzid->bv_val + 3, authzid->bv_len - 3);
 		ber_bvfree(authzid);
-	} else if (o->binddn != NULL) {
+	} else if (bound_identity == NULL && o->binddn != NULL) {
 		bound_identity = strdup(o->binddn);
 	}
 	read_ahead(ld);
@@ -166,10 +167,25 @@ audit_connect(struct audit_conn_opts *o, LDAP **ldp)
 	ld = NULL;
 	ret = AUDIT_OK;
 out:
-	if (o->password != NULL)
-		OPENSSL_cleanse(o->password, AUDIT_PW_MAX);
 	if (ld != NULL)
 		ldap_unbind_ext_s(ld, NULL, NULL);
+	return ret;
+}
+
+int
+audit_connect(struct audit_conn_opts *o, LDAP **ldp, int n)
+{
+	int i, ret = AUDIT_OK;
+
+	for (i = 0; i < n && ret == AUDIT_OK; i++)
+		ret = connect_one(o, &ldp[i]);
+	if (ret != AUDIT_OK)
+		for (int k = 0; k < i - 1; k++) {
+			ldap_unbind_ext_s(ldp[k], NULL, NULL);
+			ldp[k] = NULL;
+		}
+	if (o->password != NULL)
+		OPENSSL_cleanse(o->password, AUDIT_PW_MAX);
 	return ret;
 }
 
@@ -318,6 +334,8 @@ enum {
 	F_NFIELDS
 };
 #define F_METHOD F_NFIELDS
+_Static_assert(F_NFIELDS + 2 <= sizeof(((struct audit_entry *)0)->next),
+	"audit_entry.next holds a slot per field, rgLogMethod's and the start's");
 #define NONE ((size_t)-1)
 
 /* In F_* order, then rgLogMethod: every attribute a record is read with, never "*". */
@@ -341,34 +359,42 @@ char *audit_hash_attrs[] = {
 	"rgLogMethod", NULL
 };
 
+/* The length of each name of audit_record_attrs, set once (verify decodes in threads). */
+static size_t field_len[F_NFIELDS + 1];
+static pthread_once_t field_len_once = PTHREAD_ONCE_INIT;
+
+static void
+field_len_init(void)
+{
+	for (int i = 0; i <= F_NFIELDS; i++)
+		field_len[i] = strlen(audit_record_attrs[i]);
+}
+
 static int
 is_field(int i, const struct berval *name)
 {
-	static size_t len[F_NFIELDS + 1];
-
-	if (len[i] == 0)
-		len[i] = strlen(audit_record_attrs[i]);
 	/* Exact names only: a subtype with options (rgLogReason;lang-de) is not the hashed
 	 * value and is ignored. */
-	return len[i] == name->bv_len &&
+	return field_len[i] == name->bv_len &&
 		(memcmp(audit_record_attrs[i], name->bv_val, name->bv_len) == 0 ||
 		strncasecmp(audit_record_attrs[i], name->bv_val, name->bv_len) == 0);
 }
 
-/* The field of the pos'th attribute of an entry. The server sends every record's attributes
- * in the same order, so the field found at pos in the entry before is tried first. */
+/* The field of an attribute named name that follows one of field prev (F_NFIELDS + 1 for
+ * none: the first). The server sends every record's attributes in the order they were
+ * added, the same for all, though not every record has every one: the field that followed
+ * prev last time is tried first. */
 static int
-field_of(struct audit_entry *a, size_t pos, const struct berval *name)
+field_of(struct audit_entry *a, int prev, const struct berval *name)
 {
-	int f = pos < sizeof(a->order) ? a->order[pos] : -1;
+	int f = a->next[prev] - 1;
 
 	if (f < 0 || !is_field(f, name)) {
 		for (f = 0; f <= F_NFIELDS && !is_field(f, name); f++)
 			;
 		if (f > F_NFIELDS)
 			f = -1;
-		if (pos < sizeof(a->order))
-			a->order[pos] = (signed char)f;
+		a->next[prev] = (signed char)(f + 1);
 	}
 	return f;
 }
@@ -447,9 +473,10 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	BerElement *ber = NULL;
 	struct berval name, *vals = NULL;
 	const char *s[F_NFIELDS];
-	size_t nm, pos = 0;
-	int rc;
+	size_t nm;
+	int rc, prev = F_NFIELDS + 1;
 
+	pthread_once(&field_len_once, field_len_init);
 	a->len = 0;
 	a->noff = 0;
 	a->malformed = 0;
@@ -461,8 +488,11 @@ audit_decode(LDAP *ld, LDAPMessage *entry, struct audit_entry *a)
 	for (rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals);
 	     rc == LDAP_SUCCESS && name.bv_val != NULL;
 	     rc = ldap_get_attribute_ber(ld, entry, ber, &name, &vals)) {
-		int f = field_of(a, pos++, &name);
+		int f = field_of(a, prev, &name);
 		size_t off;
+
+		if (f >= 0)
+			prev = f;
 
 		for (size_t i = 0; f >= 0 && vals != NULL && vals[i].bv_val != NULL; i++) {
 			if (f != F_METHOD && a->off[f] != NONE)

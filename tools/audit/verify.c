@@ -41,29 +41,25 @@ struct vstate {
 	unsigned long long ignored;
 };
 
+/* Each hex digit's value plus 1; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16
+};
+
 /* 64 lower-case hex digits into 32 bytes; -1 for anything else. */
 static int
 unhex(const char *s, unsigned char out[32])
 {
-	static signed char val[256];
-	static int init;
-
-	if (!init) {
-		memset(val, -1, sizeof(val));
-		for (int i = 0; i < 10; i++)
-			val['0' + i] = (signed char)i;
-		for (int i = 0; i < 6; i++)
-			val['a' + i] = (signed char)(10 + i);
-		init = 1;
-	}
 	if (s == NULL)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		int hi = val[(unsigned char)s[2 * i]], lo;
+		int hi = hexval[(unsigned char)s[2 * i]], lo = hexval[(unsigned char)s[2 * i + 1]];
 
-		if (hi < 0 || (lo = val[(unsigned char)s[2 * i + 1]]) < 0)
+		if (hi == 0 || lo == 0)
 			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
+		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
 	return s[64] == '\0' ? 0 : -1;
 }
@@ -455,26 +451,95 @@ verify_chains(const struct vstate *st, const struct audit_verify_opts *o)
 	return missing_chains(st, o);
 }
 
+/* The records of every slice into st, in slice order: ascending when each slice came
+ * ascending, which the sort then finds in one pass. */
+static int
+merge(struct vstate *st, struct vstate *part, int n)
+{
+	size_t total = 0, at = 0;
+
+	for (int i = 0; i < n; i++)
+		total += part[i].n;
+	if (total > 0 && (st->v = malloc(total * sizeof(*st->v))) == NULL) {
+		fprintf(stderr, PROG ": out of memory after %zu records\n", total);
+		return AUDIT_ERROR;
+	}
+	for (int i = 0; i < n; i++) {
+		if (part[i].n > 0)
+			memcpy(st->v + at, part[i].v, part[i].n * sizeof(*st->v));
+		at += part[i].n;
+		st->ignored += part[i].ignored;
+	}
+	st->n = st->cap = total;
+	return AUDIT_OK;
+}
+
+static int
+sorted(const struct vstate *st)
+{
+	for (size_t i = 1; i < st->n; i++)
+		if (st->v[i - 1].number > st->v[i].number)
+			return 0;
+	return 1;
+}
+
+/* Every record into st: one search, or o->jobs slices read at once, each into a vstate of
+ * its own, then merged. */
+static int
+read_records(LDAP **lds, const char *base, const struct audit_verify_opts *o,
+	struct vstate *st)
+{
+	struct vstate part[AUDIT_JOBS_MAX];
+	void *args[AUDIT_JOBS_MAX];
+	char **filters = NULL;
+	int n = 0, ret;
+
+	/* A slice per 20,000 records at most, unless --jobs was given: fewer records are not
+	 * worth the connections (the tests give it, to put seams in small logs). */
+	ret = audit_slices(lds[0], base, st->has_anchor ? st->anchor + 1 : 1, o->jobs,
+		o->jobs_given ? 0 : 20000, &filters, &n);
+	if (ret != AUDIT_OK)
+		return ret;
+	if (o->verbose && n > 1) {
+		fprintf(stderr, PROG ": reading the log in %d slices at once:\n", n);
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, PROG ":   slice %d %s\n", i + 1, filters[i]);
+	}
+	memset(part, 0, sizeof(part));
+	for (int i = 0; i < n; i++) {
+		part[i].has_anchor = st->has_anchor;
+		part[i].anchor = st->anchor;
+		args[i] = &part[i];
+	}
+	ret = audit_scan_jobs(lds, n, base, filters, audit_hash_attrs, 1, o->verbose, record_cb,
+		args);
+	if (ret == AUDIT_OK)
+		ret = merge(st, part, n);
+	for (int i = 0; i < n; i++) {
+		audit_entry_free(&part[i].a);
+		free(part[i].v);
+	}
+	audit_slices_free(filters, n);
+	return ret;
+}
+
 int
-audit_verify(LDAP *ld, const char *base, const struct audit_verify_opts *o)
+audit_verify(LDAP **lds, const char *base, const struct audit_verify_opts *o)
 {
 	struct vstate st;
-	char filter[] = "(objectClass=rgLogRecord)";
 	char *root_attrs[] = { "rgLogAnchorNumber", "rgLogAnchorHash", NULL };
 	struct timespec t0, t1;
 	int ret;
 
 	memset(&st, 0, sizeof(st));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = audit_search(ld, base, LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0,
+	ret = audit_search(lds[0], base, LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0,
 		anchor_cb, &st);
 	if (ret == AUDIT_OK)
-		ret = audit_scan(ld, base, filter, audit_hash_attrs, 0, o->verbose, record_cb,
-			&st);
-	audit_entry_free(&st.a);
+		ret = read_records(lds, base, o, &st);
 	if (ret != AUDIT_OK)
 		goto out;
-	if (st.n > 0)   /* qsort's pointer must not be NULL, even for no element */
+	if (!sorted(&st))
 		qsort(st.v, st.n, sizeof(*st.v), by_number);
 	ret = verify_chains(&st, o);
 	if (o->verbose) {

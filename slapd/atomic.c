@@ -243,7 +243,7 @@ rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 	}
 	rg_log_unlock(ri);
 answer:
-	rg_hold_replay(op, rs, aj.h.err, &aj.h.text);
+	rg_hold_replay(op, rs, &aj.h);
 	/* syncprov reads the record's entry from the Add. */
 	if (aj.sent)
 		rg_held_finish(&aj.opr, &aj.r.held, committed);

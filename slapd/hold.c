@@ -23,6 +23,9 @@ hold_response(Operation *op, SlapReply *rs)
 	h->err = rs->sr_err;
 	if (rs->sr_text != NULL && BER_BVISNULL(&h->text))
 		ber_str2bv_x(rs->sr_text, 0, 1, &h->text, op->o_tmpmemctx);
+	/* The backend frees its response controls (pre- and post-read) once this returns. */
+	if (rs->sr_ctrls != NULL && h->ctrls == NULL)
+		h->ctrls = ldap_controls_dup(rs->sr_ctrls);
 	/* Whatever is above learns of this write once it has committed, and not before: the
 	 * cleanup that follows this answer must not reach them either. */
 	h->cb.sc_next = NULL;
@@ -68,16 +71,19 @@ rg_hold_set_error(Operation *op, struct rg_hold *h, int err, const char *text)
 }
 
 void
-rg_hold_replay(Operation *op, SlapReply *rs, int err, struct berval *text)
+rg_hold_replay(Operation *op, SlapReply *rs, struct rg_hold *h)
 {
 	rs->sr_type = REP_RESULT;
-	rs->sr_err = err;
-	rs->sr_text = BER_BVISNULL(text) ? NULL : text->bv_val;
+	rs->sr_err = h->err;
+	rs->sr_text = BER_BVISNULL(&h->text) ? NULL : h->text.bv_val;
 	rs->sr_matched = NULL;
 	rs->sr_ref = NULL;
-	rs->sr_ctrls = NULL;
+	rs->sr_ctrls = h->err == LDAP_SUCCESS ? h->ctrls : NULL;
 	rs->sr_flags = 0;
 	send_ldap_result(op, rs);
+	rs->sr_ctrls = NULL;
+	ldap_controls_free(h->ctrls);
+	h->ctrls = NULL;
 	slap_graduate_commit_csn(op);
 }
 
@@ -152,5 +158,7 @@ rg_held_finish(Operation *op, struct rg_held *w, int committed)
 		return;
 	}
 	op->o_callback = w->above;
-	rg_hold_replay(op, &rs, committed ? w->hold.err : LDAP_OTHER, &w->hold.text);
+	if (!committed)
+		w->hold.err = LDAP_OTHER;
+	rg_hold_replay(op, &rs, &w->hold);
 }

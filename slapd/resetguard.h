@@ -23,6 +23,7 @@ struct rg_hold {
 	int answered;
 	int err;
 	struct berval text;                 /* o_tmpalloc'd: the backend's text may be its own */
+	LDAPControl **ctrls;                /* its response controls, a copy */
 };
 /* Marks a write (its first callback) as one to hold; next: the callbacks after it. */
 struct rg_held {
@@ -34,8 +35,8 @@ struct rg_held {
 /* op down the rest of the stack below on, its answer kept in h. */
 void rg_hold_walk_below(Operation *op, slap_overinst *on, struct rg_hold *h);
 void rg_hold_set_error(Operation *op, struct rg_hold *h, int err, const char *text);
-/* Sends the answer up through op's callbacks and retires op's CSN. */
-void rg_hold_replay(Operation *op, SlapReply *rs, int err, struct berval *text);
+/* Sends h's answer up through op's callbacks and retires op's CSN. */
+void rg_hold_replay(Operation *op, SlapReply *rs, struct rg_hold *h);
 void rg_held_init(struct rg_held *w, slap_callback *next);
 int rg_held_below_syncprov(slap_overinfo *oi, const char *type);
 /* The marker of a write to hold that overlay on may hold, or NULL. */

@@ -5,8 +5,10 @@
 # per reset and none pending or failed, the hash chain intact, syncd delivering every last
 # password, and fewer log transactions (cn=Log Commits) than log writes; a per-requester
 # velocity limit under concurrent resets of different accounts (which can share a
-# transaction) allows exactly its number; and a ppolicy refusal in atomic mode fails alone,
-# with its record committed as failed beside the others.
+# transaction) allows exactly its number; kill -9 of slapd during such resets leaves every
+# binding password with its applied record, delivered, nothing pending and the chain intact;
+# and a change the backend refuses in atomic mode fails alone, with its record committed as
+# failed beside the others.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 work_dir rg-gc
@@ -163,11 +165,67 @@ requester_limit() { # PREFIX
 	check "  the log verifies" verify
 }
 
+# ---- kill -9 of slapd while resets of many accounts share transactions ----
+# Each account's new password is written down before it is sent; afterwards the one that
+# binds must have its change's record applied, no applied record after it, and syncd must
+# deliver it; nothing is left pending and the chain verifies.
+field() { logsearch "(rgLogChangeNumber=$1)" "$2" | sed -n "s/^$2::\{0,1\} //p"; }
+hammer() { # DN FILE: resets until killed
+	while :; do
+		local pw
+		pw=$(newpw)
+		echo "$pw" >>"$2"
+		ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" \
+			-e "$(ctl "$(token --sub "$1" --ial 2 --amr hwk)")" -s "$pw" "$1" >/dev/null 2>&1
+	done
+}
+current_pw() { # DN FILE: the written-down password that binds now (last first)
+	local pw
+	while read -r pw; do
+		binds "$1" "$pw" >/dev/null 2>&1 && { echo "$pw"; return 0; }
+	done < <(tac "$2")
+	return 1
+}
+no_pending() { [ "$(nrec '(rgLogOutcome=pending)')" = 0 ]; }
+delivered() { [[ "$(field "$1" rgLogTargetStatus)" == *"legacy1 delivered"* ]]; }
+kill_trial() { # PREFIX
+	local p=$1 i dn pids=() pw n later bound=0 applied=0 last=0 delivered_n=0
+	for i in $(seq 1 "$ACCOUNTS"); do
+		: >"$WORK/k$p$i"
+		hammer "uid=$p$i,ou=people,$RG_BASE" "$WORK/k$p$i" &
+		pids+=($!)
+	done
+	sleep 2
+	kill -9 "$(cat "$RG_PID_FILE")"
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	check "kill -9 during resets of $ACCOUNTS accounts ($RG_LOG_MODE): slapd starts again" \
+		bash "$RG_TOP/scripts/sandbox" restart "$RG_DIR"
+	check "  no record is left pending" wait_for 10 no_pending
+	for i in $(seq 1 "$ACCOUNTS"); do
+		dn="uid=$p$i,ou=people,$RG_BASE"
+		pw=$(current_pw "$dn" "$WORK/k$p$i") && bound=$((bound + 1))
+		n=$(opattr "$dn" rgLastResetChange)
+		[ -n "$n" ] && [ "$(field "$n" rgLogOutcome)" = applied ] && applied=$((applied + 1))
+		later=$(logsearch "(rgLogTarget=$dn)(rgLogOutcome=applied)" rgLogChangeNumber |
+			sed -n 's/^rgLogChangeNumber: //p' | awk -v n="$n" '$1 > n')
+		[ -z "$later" ] && last=$((last + 1))
+		[ -n "$pw" ] && wait_for 60 delivered "$n" && legacy_binds "$dn" "$pw" >/dev/null 2>&1 &&
+			delivered_n=$((delivered_n + 1))
+	done
+	check_eq "  every account binds with one of the passwords sent" "$ACCOUNTS" "$bound"
+	check_eq "  each one's last change has its record, applied" "$ACCOUNTS" "$applied"
+	check_eq "  and no applied record after it" "$ACCOUNTS" "$last"
+	check_eq "  syncd delivered each binding password to legacy1" "$ACCOUNTS" "$delivered_n"
+	check "  the log verifies" verify
+}
+
 # ---- separate-database mode ----
 sandbox_up --syncd
 check "the velocity limit is lifted for the burst" lift_velocity
 burst sep
 requester_limit seplim
+kill_trial sep
 sandbox_down
 
 # ---- atomic mode ----
@@ -175,6 +233,7 @@ sandbox_up --atomic --syncd
 check "the velocity limit is lifted for the burst" lift_velocity
 burst atm
 requester_limit atmlim
+kill_trial atm
 
 # A change the backend refuses (the portal may write passwords, not descriptions, which the
 # backend's access check finds before it writes anything), among resets of other accounts:

@@ -11,11 +11,12 @@
 #   (c) ppolicy + resetguard in atomic mode, the recommended deployment: resetguard's own
 #       reset log (cn=resetlog,dc=example,dc=com, inside the people database) as the
 #       password audit trail instead of accesslog; each change, its record and the token's
-#       use commit in one transaction. Same users, policy and tokens as (b) (each slapd
+#       use commit in one transaction, shared with the resets in flight at the same time
+#       (group commit). Same users, policy and tokens as (b) (each slapd
 #       keeps its own record of used tokens, so request i carries token i on each).
 #   (s) ppolicy + resetguard in separate-database mode: the same with the reset log in a
 #       database of its own (cn=resetlog), a pending record before each change and its
-#       outcome after.
+#       outcome after (records and outcomes of resets in flight together share commits).
 #   Bind of a user and a base-scope search of a user entry are measured on all four, in
 #   short rounds that rotate the order of the configurations; the overlay hooks neither.
 #   Then, untimed, strace counts the fsync/fdatasync calls of each slapd over
@@ -658,7 +659,8 @@ for mode in pwmod bind search; do
 done
 echo "  per reset, mdb write transactions (one fdatasync each): (a) 2 = entry + accesslog record;" \
 	"(b) 4 = entry + accesslog record + reset-log record + its outcome; (c) 1 = entry and reset-log record together;" \
-	"(s) 3 = entry + reset-log record + its outcome"
+	"(s) 3 = entry + reset-log record + its outcome; resetguard's writes of resets in flight together" \
+	"share transactions (group commit), so (b), (c) and (s) flush less than that under concurrency"
 if [ "$STRACE_N" -gt 0 ]; then
 	echo "  (flush/op: fsync + fdatasync calls of slapd per reset, counted by strace over $STRACE_N untimed resets;" \
 		"by database: (a) ${FLUSH_BY[a]:-n/a}; (b) ${FLUSH_BY[b]:-n/a}; (c) ${FLUSH_BY[c]:-n/a}; (s) ${FLUSH_BY[s]:-n/a})"

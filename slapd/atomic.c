@@ -7,136 +7,15 @@
  *
  * The transaction is back-mdb's bi_op_txn (the one RFC 5805 transactions use): begun here,
  * it is found by every write of this operation through o_extra, and the backend then leaves
- * the commit to us. The backend still answers each write as if it had committed, and the
- * overlays above this one (syncprov above all) act on that answer: so each write goes down
- * the stack under a holding callback that keeps its answer, with the callbacks above it
- * detached, and the answer is sent on through them only after the commit. The writes go down
- * as a copy of their operation, so that the backend does not retire their CSN: syncprov then
- * finds it pending, advances contextCSN to it after the commit, and it is retired here. */
+ * the commit to us. Both writes have their answers held until the commit (hold.c). */
 #include "resetguard.h"
 
-/* One write's answer, kept until the transaction ends. */
-struct rg_hold {
-	slap_callback cb;
-	int answered;
-	int err;
-	struct berval text;                 /* o_tmpalloc'd: the backend's text may be its own */
-};
-
-/* Carried by the record's Add through the whole stack, so that this overlay knows it when
- * it passes (rg_atomic_record_below). */
+/* The record's Add: held below syncprov like any write of the transaction (hold.c), on a
+ * connection of its own until its answer is replayed. */
 struct rg_record_op {
-	slap_callback cb;
-	int reached;                        /* the Add came down to this overlay */
-	slap_callback *above;               /* the callbacks of the overlays above */
-	struct rg_hold hold;
-	Connection conn;                    /* an internal one, until the answer is replayed */
+	struct rg_held held;
+	Connection conn;
 };
-
-static int
-hold_response(Operation *op, SlapReply *rs)
-{
-	struct rg_hold *h = op->o_callback->sc_private;
-
-	if (rs->sr_type != REP_RESULT)
-		return SLAP_CB_CONTINUE;
-	h->answered = 1;
-	h->err = rs->sr_err;
-	if (rs->sr_text != NULL && BER_BVISNULL(&h->text))
-		ber_str2bv_x(rs->sr_text, 0, 1, &h->text, op->o_tmpmemctx);
-	/* Whatever is above learns of this write once it has committed, and not before: the
-	 * cleanup that follows this answer must not reach them either. */
-	h->cb.sc_next = NULL;
-	return LDAP_SUCCESS;
-}
-
-static int
-record_marker(Operation *op, SlapReply *rs)
-{
-	return SLAP_CB_CONTINUE;
-}
-
-/* Sends op down the rest of the stack under h; what the backend made of the request (a
- * reordered modlist, a consumed entry) is the operation's. */
-static void
-walk_below(Operation *op, slap_overinst *on, struct rg_hold *h)
-{
-	Operation opb = *op;
-	SlapReply rsb = { REP_RESULT };
-	slap_operation_t which = op->o_tag == LDAP_REQ_ADD ? op_add :
-		op->o_tag == LDAP_REQ_MODRDN ? op_modrdn : op_modify;
-
-	h->cb.sc_response = hold_response;
-	h->cb.sc_private = h;
-	/* Kept linked while going down: ppolicy finds the Password Modify request there. */
-	h->cb.sc_next = op->o_callback;
-	opb.o_callback = &h->cb;
-	overlay_op_walk(&opb, &rsb, which, on->on_info, on->on_next);
-	op->o_bd->bd_info = (BackendInfo *)on;
-	op->o_request = opb.o_request;
-	if (!h->answered) {
-		h->err = LDAP_OTHER;
-		ber_str2bv_x("the backend did not answer", 0, 1, &h->text, op->o_tmpmemctx);
-	}
-}
-
-int
-rg_atomic_is_record(Operation *op)
-{
-	for (slap_callback *sc = op->o_callback; sc != NULL; sc = sc->sc_next)
-		if (sc->sc_response == record_marker)
-			return 1;
-	return 0;
-}
-
-int
-rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on)
-{
-	struct rg_record_op *r = NULL;
-
-	for (slap_callback *sc = op->o_callback; sc != NULL; sc = sc->sc_next)
-		if (sc->sc_response == record_marker)
-			r = sc->sc_private;
-	r->reached = 1;
-	walk_below(op, on, &r->hold);
-	/* overlay_op_walk runs the cleanup of every callback above an overlay that stops an
-	 * operation: syncprov's would go before it has seen the commit. They are kept out of
-	 * its reach for the replay, less the overlay framework's own (its private data is the
-	 * stack), which it frees itself. */
-	r->above = op->o_callback;
-	for (slap_callback **scp = &r->above; *scp != &r->cb;)
-		if ((*scp)->sc_private == on->on_info)
-			*scp = (*scp)->sc_next;
-		else
-			scp = &(*scp)->sc_next;
-	op->o_callback = &r->cb;
-	/* Not SLAP_CB_CONTINUE: the answer goes up after the commit (replay). */
-	return LDAP_SUCCESS;
-}
-
-/* The answer sent on to the callbacks above, then the write's CSN retired. */
-static void
-replay(Operation *op, SlapReply *rs, int err, struct berval *text)
-{
-	rs->sr_type = REP_RESULT;
-	rs->sr_err = err;
-	rs->sr_text = BER_BVISNULL(text) ? NULL : text->bv_val;
-	rs->sr_matched = NULL;
-	rs->sr_ref = NULL;
-	rs->sr_ctrls = NULL;
-	rs->sr_flags = 0;
-	send_ldap_result(op, rs);
-	slap_graduate_commit_csn(op);
-}
-
-static void
-set_error(Operation *op, struct rg_hold *h, int err, const char *text)
-{
-	if (!BER_BVISNULL(&h->text))
-		op->o_tmpfree(h->text.bv_val, op->o_tmpmemctx);
-	h->err = err;
-	ber_str2bv_x(text, 0, 1, &h->text, op->o_tmpmemctx);
-}
 
 /* The record's Add, from the top of the stack so that syncprov sees it, inside op's
  * transaction (the copy shares o_extra) and as resetguard's own write (rglog's marker).
@@ -167,18 +46,14 @@ add_record(Operation *op, Operation *opr, Opheader *hdr, struct rg_record_op *r,
 	opr->ora_modlist = NULL;
 	opr->o_controls = cids;
 	BER_BVZERO(&opr->o_csn);
-	r->cb.sc_response = record_marker;
-	r->cb.sc_private = r;
-	r->cb.sc_next = &rg_internal_cb;
-	opr->o_callback = &r->cb;
+	rg_held_init(&r->held, &rg_internal_cb);
+	opr->o_callback = &r->held.cb;
 	if (slap_add_opattrs(opr, &text, textbuf, sizeof(textbuf), 1) != LDAP_SUCCESS) {
 		slap_graduate_commit_csn(opr);
 		return -1;
 	}
 	be->be_add(opr, &rs);
-	if (r->reached)
-		opr->o_callback = r->above;
-	return r->reached && r->hold.err == LDAP_SUCCESS ? 0 : -1;
+	return r->held.reached && r->held.hold.err == LDAP_SUCCESS ? 0 : -1;
 }
 
 /* A reader record of this database left on the operation would be taken for the
@@ -228,80 +103,152 @@ rg_atomic_unfit(slap_overinfo *oi)
 	return NULL;
 }
 
-int
-rg_atomic_mode(Operation *op, rg_info *ri)
+/* Codes with which back-mdb (or an overlay below resetguard: ppolicy) refuses a change
+ * before it writes anything: the transaction it shares with other resets stays good. */
+static int
+wrote_nothing(int err)
 {
-	BackendDB *log_be = select_backend(&ri->ri_log_nbase, 0);
-
-	/* op->o_bd is the overlay's copy of its database: the suffix array is shared. */
-	return log_be != NULL && log_be->be_nsuffix == op->o_bd->be_nsuffix;
+	switch (err) {
+	case LDAP_NO_SUCH_ATTRIBUTE:
+	case LDAP_UNDEFINED_TYPE:
+	case LDAP_INAPPROPRIATE_MATCHING:
+	case LDAP_CONSTRAINT_VIOLATION:
+	case LDAP_TYPE_OR_VALUE_EXISTS:
+	case LDAP_INVALID_SYNTAX:
+	case LDAP_NO_SUCH_OBJECT:
+	case LDAP_INVALID_DN_SYNTAX:
+	case LDAP_INAPPROPRIATE_AUTH:
+	case LDAP_INVALID_CREDENTIALS:
+	case LDAP_INSUFFICIENT_ACCESS:
+	case LDAP_UNWILLING_TO_PERFORM:
+	case LDAP_NAMING_VIOLATION:
+	case LDAP_OBJECT_CLASS_VIOLATION:
+	case LDAP_NOT_ALLOWED_ON_NONLEAF:
+	case LDAP_NOT_ALLOWED_ON_RDN:
+	case LDAP_ALREADY_EXISTS:
+	case LDAP_NO_OBJECT_CLASS_MODS:
+	case LDAP_ASSERTION_FAILED:
+		return 1;
+	}
+	return 0;
 }
 
-int
-rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
-	struct rg_atomic *a)
-{
-	void *cids[SLAP_MAX_CIDS] = { NULL };
-	BackendInfo *orig = on->on_info->oi_orig;
-	OpExtra *oex = NULL;
+/* One judged change as a group-commit job: the change and its record, in the transaction
+ * it shares with the changes queued with it. */
+struct atomic_job {
+	struct rg_group_job job;
+	slap_overinst *on;
+	Entry *entry;                       /* the record, numbered, outcome "applied" */
+	struct rg_hold h;                   /* the change's answer */
+	struct rg_record_op r;              /* the record's Add */
 	Operation opr;
 	Opheader hdr;
-	SlapReply rsr = { REP_RESULT };
-	struct rg_hold h = { 0 };
-	struct rg_record_op r = { 0 };
+	void *cids[SLAP_MAX_CIDS];
 	char csnbuf[LDAP_PVT_CSNSTR_BUFSIZE];
-	struct berval csn = { sizeof(csnbuf), csnbuf };
-	Entry *e = a->entry;
-	const char *unfit = rg_atomic_unfit(on->on_info);
-	int sent = 0, committed = 0;
+	int sent;                           /* the record's Add went down */
+};
 
-	a->entry = NULL;
-	if (unfit != NULL || has_txn_record(op) || orig->bi_op_txn(op, SLAP_TXN_BEGIN, &oex) != 0) {
-		set_error(op, &h, unfit != NULL ? LDAP_UNWILLING_TO_PERFORM : LDAP_OTHER,
-			unfit != NULL ? unfit : "resetguard could not begin the change's transaction");
-		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, h.text.bv_val);
-		record_failure(op, ri, a, &h.text);
-		rg_log_unlock(ri);
-		goto answer;
+static int
+atomic_write(Operation *op, struct rg_group_job *j)
+{
+	struct atomic_job *aj = (struct atomic_job *)j;
+	struct berval csn = { sizeof(aj->csnbuf), aj->csnbuf };
+	struct rg_log_state failed = { "failed", NULL, NULL };
+	int rc = RG_JOB_OK;
+
+	if (j->oex == NULL) {
+		rg_hold_set_error(op, &aj->h, LDAP_OTHER, "resetguard could not begin the change's "
+			"transaction");
+		return RG_JOB_TAINTED;
 	}
+	LDAP_SLIST_INSERT_HEAD(&op->o_extra, j->oex, oe_next);
 	/* back-mdb makes a write's CSN itself, for the operation it is given (the copy), and
 	 * retires it before the commit: made here, it is this operation's, and stays pending
 	 * until syncprov has seen the committed change. Made under the transaction, as
 	 * back-mdb makes it, so that CSNs follow the order of commits. */
 	if (BER_BVISEMPTY(&op->o_csn))
 		slap_get_csn(op, &csn, 1);
-	walk_below(op, on, &h);
-	if (h.err == LDAP_SUCCESS) {
-		sent = 1;
-		if (add_record(op, &opr, &hdr, &r, e, cids) != 0)
-			set_error(op, &h, LDAP_OTHER, "the change was not made because its reset "
-				"log record could not be written (resetguard rule log-failed)");
+	rg_hold_walk_below(op, aj->on, &aj->h);
+	if (aj->h.err != LDAP_SUCCESS) {
+		if (!wrote_nothing(aj->h.err)) {
+			rc = RG_JOB_TAINTED;
+			goto out;
+		}
+		/* Nothing was changed; the record, numbered and chained to already, says so in
+		 * the same commit. */
+		failed.outcome_text = aj->h.text.bv_val;
+		rg_log_entry_restate(op, aj->entry, &failed);
 	}
-	/* COMMIT and ABORT free the transaction's record without unlinking it. */
-	LDAP_SLIST_REMOVE(&op->o_extra, oex, OpExtra, oe_next);
-	if (sent)
-		opr.o_extra = op->o_extra;
-	if (h.err == LDAP_SUCCESS) {
-		committed = orig->bi_op_txn(op, SLAP_TXN_COMMIT, &oex) == 0;
-		if (!committed)
-			set_error(op, &h, LDAP_OTHER, "commit failed");
-	} else {
-		orig->bi_op_txn(op, SLAP_TXN_ABORT, &oex);
+	aj->sent = 1;
+	if (add_record(op, &aj->opr, &aj->hdr, &aj->r, aj->entry, aj->cids) != 0) {
+		if (aj->h.err == LDAP_SUCCESS)
+			rg_hold_set_error(op, &aj->h, LDAP_OTHER, "the change was not made because "
+				"its reset log record could not be written (resetguard rule "
+				"log-failed)");
+		rc = RG_JOB_TAINTED;
 	}
-	if (committed)
-		rg_log_advance(ri, &a->record, a->hash);
-	else
-		record_failure(op, ri, a, &h.text);
+out:
+	LDAP_SLIST_REMOVE(&op->o_extra, j->oex, OpExtra, oe_next);
+	if (aj->sent)
+		aj->opr.o_extra = op->o_extra;
+	return rc;
+}
+
+int
+rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
+	struct rg_atomic *a)
+{
+	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
+	struct atomic_job aj;
+	struct rg_inflight f;
+	const char *unfit = rg_atomic_unfit(on->on_info);
+	struct timeval t0, t1;
+	int committed = 0;
+
+	memset(&aj, 0, sizeof(aj));
+	aj.entry = a->entry;
+	a->entry = NULL;
+	if (unfit != NULL || has_txn_record(op)) {
+		rg_hold_set_error(op, &aj.h, unfit != NULL ? LDAP_UNWILLING_TO_PERFORM : LDAP_OTHER,
+			unfit != NULL ? unfit : "resetguard could not begin the change's transaction");
+		Debug(LDAP_DEBUG_ANY, "%s resetguard: %s\n", op->o_log_prefix, aj.h.text.bv_val);
+		record_failure(op, ri, a, &aj.h.text);
+		rg_log_unlock(ri);
+		goto answer;
+	}
+	aj.on = on;
+	aj.job.write = atomic_write;
+	aj.job.dn = &op->o_req_ndn;
+	aj.job.chained = 1;
+	/* The next reset is numbered after this one while it waits for its turn, and its
+	 * velocity count sees this one. */
+	rg_log_advance(ri, &a->record, a->hash);
+	rg_log_inflight_add(ri, &f, &a->record);
+	gettimeofday(&t0, NULL);
+	committed = rg_group_run(op, &ri->ri_group, be, &aj.job, &ri->ri_log_mutex);
+	gettimeofday(&t1, NULL);
+	rg_monitor_log_write(ri, (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec));
+	rg_log_lock(ri);
+	rg_log_inflight_remove(ri, &f);
+	if (!committed) {
+		if (aj.h.err == LDAP_SUCCESS)
+			rg_hold_set_error(op, &aj.h, LDAP_OTHER, "the change was not made: the "
+				"transaction it shared with other changes could not be committed; "
+				"try again");
+		if (rg_group_broken(&ri->ri_group)) {
+			rg_log_lost(ri);
+			rg_group_mend(&ri->ri_group);
+		}
+		record_failure(op, ri, a, &aj.h.text);
+	}
 	rg_log_unlock(ri);
 answer:
-	replay(op, rs, h.err, &h.text);
+	rg_hold_replay(op, rs, &aj.h);
 	/* syncprov reads the record's entry from the Add. */
-	if (r.reached)
-		replay(&opr, &rsr, committed ? LDAP_SUCCESS : LDAP_OTHER, &r.hold.text);
-	else if (sent)
-		slap_graduate_commit_csn(&opr);
-	if (sent && opr.ora_e != NULL && opr.ora_e != e)
-		entry_free(opr.ora_e);
-	entry_free(e);
+	if (aj.sent)
+		rg_held_finish(&aj.opr, &aj.r.held, committed);
+	if (aj.sent && aj.opr.ora_e != NULL && aj.opr.ora_e != aj.entry)
+		entry_free(aj.opr.ora_e);
+	entry_free(aj.entry);
 	return rs->sr_err;
 }

@@ -526,7 +526,7 @@ rg_judge(Operation *op, SlapReply *rs, const struct rg_attempt *at)
 	req->log_name = ri->ri_log_base.bv_val;
 	req->in_transaction = op->o_txnSpec != SLAP_CONTROL_NONE;
 	req->password_in_rdn = at->password_in_rdn;
-	ch.atomic.on = rg_atomic_mode(op, ri);
+	ch.atomic.on = rg_log_in_governed_db(op, ri);
 	req->old_values = at->n_old_values;
 	req->old_password_given = at->old_given;
 	read_identities(op, ri, &ch);

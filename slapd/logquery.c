@@ -52,11 +52,39 @@ escaped(Operation *op, const char *value)
 	return s;
 }
 
+struct count_scan {
+	rg_info *ri;
+	long long n;
+};
+
+/* A record still being written is counted from memory (rg_log_inflight), once. */
 static int
 count_entry(Operation *op, SlapReply *rs)
 {
-	if (rs->sr_type == REP_SEARCH)
-		(*(long long *)op->o_callback->sc_private)++;
+	struct count_scan *cs = op->o_callback->sc_private;
+	Attribute *a;
+
+	if (rs->sr_type != REP_SEARCH || rs->sr_entry == NULL)
+		return 0;
+	if ((a = attr_find(rs->sr_entry->e_attrs, rg_ad.log_number)) != NULL &&
+	    rg_log_inflight(cs->ri, strtoull(a->a_vals[0].bv_val, NULL, 10)))
+		return 0;
+	cs->n++;
+	return 0;
+}
+
+static int
+inflight_matches(const struct rg_log_record *r, const struct rg_velocity_limit *v,
+	const char *who)
+{
+	const char *dn = v->per_requester ? r->requester : r->target;
+
+	if (dn == NULL || strcmp(dn, who) != 0)
+		return 0;
+	for (int k = 0; k < RG_KIND_COUNT; k++)
+		if ((v->kinds & (1u << k)) && r->kind != NULL &&
+		    strcmp(r->kind, rg_kind_name(k)) == 0)
+			return 1;
 	return 0;
 }
 
@@ -64,8 +92,9 @@ long long
 rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
 	struct berval *who_ndn, long long since)
 {
-	long long n = 0;
-	slap_callback cb = { NULL, count_entry, NULL, &n };
+	struct count_scan cs = { ri, 0 };
+	slap_callback cb = { NULL, count_entry, NULL, &cs };
+	AttributeName attrs[2];
 	char timebuf[32], kinds[256] = "", *who, *filter = NULL;
 	size_t klen = 0;
 	int rc;
@@ -84,9 +113,17 @@ rg_log_count(Operation *op, rg_info *ri, const struct rg_velocity_limit *v,
 	ch_free(who);
 	if (rc < 0)
 		return -1;
-	rc = search_log(op, ri, filter, slap_anlist_no_attrs, &cb);
+	memset(attrs, 0, sizeof(attrs));
+	attrs[0].an_desc = rg_ad.log_number;
+	attrs[0].an_name = rg_ad.log_number->ad_cname;
+	rc = search_log(op, ri, filter, attrs, &cb);
 	free(filter);
-	return rc == 0 ? n : -1;
+	if (rc != 0)
+		return -1;
+	for (struct rg_inflight *f = ri->ri_inflight; f != NULL; f = f->next)
+		if (inflight_matches(f->record, v, who_ndn->bv_val))
+			cs.n++;
+	return cs.n;
 }
 
 struct history_scan {

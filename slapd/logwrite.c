@@ -51,6 +51,15 @@ rg_log_chain_filter(unsigned chain, char *buf, size_t len)
 	snprintf(buf, len, "(&(rgLogChangeNumber>=%llu)(rgLogChangeNumber<=%llu))", lo, hi);
 }
 
+int
+rg_log_in_governed_db(Operation *op, rg_info *ri)
+{
+	BackendDB *log_be = select_backend(&ri->ri_log_nbase, 0);
+
+	/* op->o_bd is the overlay's copy of its database: the suffix array is shared. */
+	return log_be != NULL && log_be->be_nsuffix == op->o_bd->be_nsuffix;
+}
+
 void
 rg_log_lock(rg_info *ri)
 {
@@ -208,6 +217,18 @@ record_entry(Operation *op, rg_info *ri, const struct rg_log_record *r, const ch
 	return e;
 }
 
+void
+rg_log_entry_restate(Operation *op, Entry *e, const struct rg_log_state *st)
+{
+	attr_delete(&e->e_attrs, rg_ad.log_outcome);
+	attr_delete(&e->e_attrs, rg_ad.log_outcome_text);
+	attr_delete(&e->e_attrs, rg_ad.log_sealed);
+	put(op, e, rg_ad.log_outcome, st->outcome);
+	put(op, e, rg_ad.log_outcome_text, st->outcome_text);
+	if (st->sealed != NULL)
+		attr_merge_one(e, rg_ad.log_sealed, st->sealed, NULL);
+}
+
 Entry *
 rg_log_entry(Operation *op, rg_info *ri, struct rg_log_record *r,
 	const struct rg_log_state *st, char *timebuf, char *hash, char *err, size_t errlen)
@@ -258,75 +279,222 @@ rg_log_lost(rg_info *ri)
 	ri->ri_log_head_known = 0;
 }
 
+/* A write of the log as a group-commit job: a record's Add or an outcome's Modify, made as
+ * resetguard's own (rg_internal_cb) and held below syncprov until its commit. */
+struct log_job {
+	struct rg_group_job job;
+	BackendDB *be;
+	Entry *entry;                       /* an Add: the record, freed at the end */
+	struct berval ndn;                  /* a Modify: the record, */
+	Modifications *mods, **opattrs;     /* its changes and where the frontend's went */
+	Operation op;
+	void *cids[SLAP_MAX_CIDS];
+	struct rg_held held;
+	int prepared, issued, err;
+	char text[160];
+};
+
+static int
+log_job_write(Operation *op, struct rg_group_job *j)
+{
+	struct log_job *lj = (struct log_job *)j;
+	Operation *op2 = &lj->op;
+	SlapReply rs = { REP_RESULT };
+	const char *text = NULL;
+	char textbuf[SLAP_TEXT_BUFLEN];
+
+	rg_internal_op_init(op2, op, lj->be, lj->cids);
+	rg_held_init(&lj->held, &rg_internal_cb);
+	op2->o_callback = &lj->held.cb;
+	lj->prepared = 1;
+	lj->issued = 0;
+	lj->err = LDAP_SUCCESS;
+	if (j->oex != NULL)
+		LDAP_SLIST_INSERT_HEAD(&op2->o_extra, j->oex, oe_next);
+	if (lj->entry != NULL) {
+		op2->o_tag = LDAP_REQ_ADD;
+		op2->o_req_dn = lj->entry->e_name;
+		op2->o_req_ndn = lj->entry->e_nname;
+		op2->ora_e = lj->entry;
+		/* The CSN is queued (manage_ctxcsn) so that syncprov moves the contextCSN past
+		 * the record: a provider or consumer that reconnects then asks for it. */
+		if (slap_add_opattrs(op2, &text, textbuf, sizeof(textbuf), 1) != LDAP_SUCCESS) {
+			lj->err = LDAP_OTHER;
+			snprintf(lj->text, sizeof(lj->text), "%s", text ? text :
+				"operational attributes");
+			goto out;
+		}
+		lj->be->be_add(op2, &rs);
+	} else {
+		op2->o_tag = LDAP_REQ_MODIFY;
+		op2->o_req_dn = lj->ndn;
+		op2->o_req_ndn = lj->ndn;
+		op2->orm_modlist = lj->mods;
+		/* A new entryCSN, or replication would not carry the outcome to other
+		 * providers; slap_mods_opattrs appends its allocated mods after ours. */
+		for (lj->opattrs = &op2->orm_modlist; *lj->opattrs != NULL;
+		     lj->opattrs = &(*lj->opattrs)->sml_next)
+			;
+		slap_mods_opattrs(op2, &op2->orm_modlist, 1);
+		op2->orm_no_opattrs = 1;
+		lj->be->be_modify(op2, &rs);
+	}
+	lj->issued = 1;
+	lj->err = lj->held.reached ? lj->held.hold.err : rs.sr_err;
+	if (lj->err != LDAP_SUCCESS)
+		snprintf(lj->text, sizeof(lj->text), "%s", lj->held.reached ?
+			(lj->held.hold.text.bv_val ? lj->held.hold.text.bv_val : "") :
+			(rs.sr_text ? rs.sr_text : ""));
+out:
+	if (j->oex != NULL)
+		LDAP_SLIST_REMOVE(&op2->o_extra, j->oex, OpExtra, oe_next);
+	if (lj->err == LDAP_SUCCESS)
+		return RG_JOB_OK;
+	/* A record that is not written breaks the chain of those written after it. */
+	return lj->entry != NULL ? RG_JOB_TAINTED : RG_JOB_FAILED;
+}
+
+static void
+log_job_end(Operation *op, struct rg_group_job *j, int committed)
+{
+	struct log_job *lj = (struct log_job *)j;
+	Operation *op2 = &lj->op;
+
+	if (lj->issued) {
+		rg_held_finish(op2, &lj->held, committed);
+		if (lj->entry == NULL) {
+			slap_mods_free(*lj->opattrs, 1);
+			*lj->opattrs = NULL;
+		}
+	} else if (lj->prepared) {
+		/* a CSN queued and never committed would hold the contextCSN back for good */
+		slap_graduate_commit_csn(op2);
+	}
+	if (lj->prepared && !BER_BVISNULL(&op2->o_csn))
+		op->o_tmpfree(op2->o_csn.bv_val, op->o_tmpmemctx);
+	if (lj->entry != NULL && (!lj->issued || op2->ora_e == lj->entry))
+		entry_free(lj->entry);
+	lj->entry = NULL;
+	lj->prepared = lj->issued = 0;
+	if (lj->err == LDAP_SUCCESS && !committed) {
+		lj->err = LDAP_OTHER;
+		snprintf(lj->text, sizeof(lj->text), "the transaction it shared was not "
+			"committed");
+	}
+}
+
+static void
+log_job_init(struct log_job *lj, BackendDB *be)
+{
+	memset(lj, 0, sizeof(*lj));
+	lj->be = be;
+	lj->job.write = log_job_write;
+	lj->job.end = log_job_end;
+}
+
+void
+rg_log_inflight_add(rg_info *ri, struct rg_inflight *f, const struct rg_log_record *r)
+{
+	f->record = r;
+	f->next = ri->ri_inflight;
+	ri->ri_inflight = f;
+}
+
+void
+rg_log_inflight_remove(rg_info *ri, struct rg_inflight *f)
+{
+	for (struct rg_inflight **fp = &ri->ri_inflight; *fp != NULL; fp = &(*fp)->next)
+		if (*fp == f) {
+			*fp = f->next;
+			return;
+		}
+}
+
+static long long
+elapsed_us(const struct timeval *t0)
+{
+	struct timeval t1;
+
+	gettimeofday(&t1, NULL);
+	return (t1.tv_sec - t0->tv_sec) * 1000000LL + (t1.tv_usec - t0->tv_usec);
+}
+
+/* Called and returns with the log lock held, which it lets go while the record is written
+ * where writes share commits: the next record can be numbered meanwhile and share this
+ * one's commit. It counts for velocity limits all the same (rg_log_inflight). */
 int
 rg_log_append(Operation *op, rg_info *ri, struct rg_log_record *r,
 	const struct rg_log_state *st, struct berval *ndn, char *err, size_t errlen)
 {
-	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
-	Operation op2;
-	SlapReply rs2 = { REP_RESULT };
-	const char *text = NULL;
-	char textbuf[SLAP_TEXT_BUFLEN], hash[RG_LOG_HASH_HEX], timebuf[32];
-	struct timeval t0, t1;
-	Entry *e;
-	int rc = -1;
+	struct log_job lj;
+	struct rg_inflight f;
+	char hash[RG_LOG_HASH_HEX], timebuf[32];
+	struct timeval t0;
+	int batched, counted, rc = -1;
 
 	BER_BVZERO(ndn);
-	if ((e = rg_log_entry(op, ri, r, st, timebuf, hash, err, errlen)) == NULL)
+	log_job_init(&lj, be);
+	if ((lj.entry = rg_log_entry(op, ri, r, st, timebuf, hash, err, errlen)) == NULL)
 		goto out;
-	rg_internal_op_init(&op2, op, be, cids);
-	op2.o_tag = LDAP_REQ_ADD;
-	op2.o_req_dn = e->e_name;
-	op2.o_req_ndn = e->e_nname;
-	op2.ora_e = e;
-	/* The CSN is queued (manage_ctxcsn) so that syncprov moves the contextCSN past the
-	 * record: a provider or consumer that reconnects then asks for it. */
-	if (slap_add_opattrs(&op2, &text, textbuf, sizeof(textbuf), 1) != LDAP_SUCCESS) {
-		rg_seterr(err, errlen, "cannot write the reset log record: %s",
-			text ? text : "operational attributes");
-		/* a CSN queued and never committed would hold the contextCSN back for good */
-		slap_graduate_commit_csn(&op2);
-		if (!BER_BVISNULL(&op2.o_csn))
-			op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
-		entry_free(e);
-		goto out;
-	}
-	ber_dupbv_x(ndn, &e->e_nname, op->o_tmpmemctx);
+	lj.job.dn = &lj.entry->e_nname;
+	lj.job.chained = 1;
+	ber_dupbv_x(ndn, &lj.entry->e_nname, op->o_tmpmemctx);
+	batched = rg_group_batchable(be);
+	counted = batched && strcmp(r->decision, "allowed") == 0;
+	/* Chained to at once: should it fail, the group fails every record after it until
+	 * the head is found again. */
+	if (batched)
+		rg_log_advance(ri, r, hash);
+	if (counted)
+		rg_log_inflight_add(ri, &f, r);
 	gettimeofday(&t0, NULL);
-	be->be_add(&op2, &rs2);
-	gettimeofday(&t1, NULL);
-	rg_monitor_log_write(ri, (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec));
-	if (!BER_BVISNULL(&op2.o_csn))
-		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
-	if (e == op2.ora_e)
-		entry_free(e);
-	if (rs2.sr_err != LDAP_SUCCESS) {
-		/* Someone else wrote this number (a restored backup, a second writer): find the
-		 * head again before the next record. */
-		rg_log_lost(ri);
-		rg_seterr(err, errlen, "cannot write reset log record %llu under %s (LDAP error %d%s%s)",
-			r->number, ri->ri_log_base.bv_val, rs2.sr_err, rs2.sr_text ? ": " : "",
-			rs2.sr_text ? rs2.sr_text : "");
+	/* Where each write commits alone, the lock is kept: the next record waits for it. */
+	rg_group_run(op, &ri->ri_group, be, &lj.job, batched ? &ri->ri_log_mutex : NULL);
+	rg_monitor_log_write(ri, elapsed_us(&t0));
+	if (batched)
+		rg_log_lock(ri);
+	if (counted)
+		rg_log_inflight_remove(ri, &f);
+	if (!lj.job.committed || lj.err != LDAP_SUCCESS) {
+		/* Someone else wrote this number (a restored backup, a second writer), or the
+		 * write failed: the head is found again before the next record, by the first
+		 * to come back (the lock is held). */
+		if (!batched || rg_group_broken(&ri->ri_group)) {
+			rg_log_lost(ri);
+			rg_group_mend(&ri->ri_group);
+		}
+		rg_seterr(err, errlen, "cannot write reset log record %llu under %s (LDAP error "
+			"%d%s%s)", r->number, ri->ri_log_base.bv_val,
+			lj.err != LDAP_SUCCESS ? lj.err : LDAP_OTHER, lj.text[0] ? ": " : "",
+			lj.text);
 		op->o_tmpfree(ndn->bv_val, op->o_tmpmemctx);
 		BER_BVZERO(ndn);
 		goto out;
 	}
-	rg_log_advance(ri, r, hash);
+	if (!batched)
+		rg_log_advance(ri, r, hash);
 	rc = 0;
 out:
 	r->time = NULL;
 	return rc;
 }
 
+int
+rg_log_inflight(rg_info *ri, unsigned long long number)
+{
+	for (struct rg_inflight *f = ri->ri_inflight; f != NULL; f = f->next)
+		if (f->record->number == number)
+			return 1;
+	return 0;
+}
+
 void
 rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, const char *text)
 {
-	void *cids[SLAP_MAX_CIDS] = { NULL };
 	BackendDB *be = select_backend(&ri->ri_log_nbase, 0);
-	Operation op2;
-	SlapReply rs2 = { REP_RESULT };
-	Modifications mod[3], **tail = &mod[0].sml_next, **end;
+	struct log_job lj;
+	Modifications mod[3], **tail = &mod[0].sml_next;
 	struct berval vals[2][2];
 
 	if (be == NULL)
@@ -359,24 +527,14 @@ rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied, cons
 			(struct berval)BER_BVNULL;
 		mod[i].sml_flags = SLAP_MOD_INTERNAL;
 	}
-	rg_internal_op_init(&op2, op, be, cids);
-	op2.o_tag = LDAP_REQ_MODIFY;
-	op2.o_req_dn = *ndn;
-	op2.o_req_ndn = *ndn;
-	op2.orm_modlist = mod;
-	/* A new entryCSN, or replication would not carry the outcome to other providers;
-	 * slap_mods_opattrs appends its allocated mods after ours, at *end. */
-	for (end = &op2.orm_modlist; *end != NULL; end = &(*end)->sml_next)
-		;
-	slap_mods_opattrs(&op2, &op2.orm_modlist, 1);
-	op2.orm_no_opattrs = 1;
-	be->be_modify(&op2, &rs2);
-	slap_mods_free(*end, 1);
-	*end = NULL;
-	if (!BER_BVISNULL(&op2.o_csn))
-		op->o_tmpfree(op2.o_csn.bv_val, op->o_tmpmemctx);
-	if (rs2.sr_err != LDAP_SUCCESS)
+	log_job_init(&lj, be);
+	lj.ndn = *ndn;
+	lj.mods = mod;
+	lj.job.dn = &lj.ndn;
+	lj.job.may_retry = 1;
+	if (!rg_group_run(op, &ri->ri_group, be, &lj.job, NULL) || lj.err != LDAP_SUCCESS)
 		Debug(LDAP_DEBUG_ANY, "%s resetguard: cannot record the outcome (%s) on reset log "
-			"record %s (LDAP error %d); it is settled when slapd next starts\n",
-			op->o_log_prefix, applied ? "applied" : "failed", ndn->bv_val, rs2.sr_err);
+			"record %s (LDAP error %d%s%s); it is settled when slapd next starts\n",
+			op->o_log_prefix, applied ? "applied" : "failed", ndn->bv_val, lj.err,
+			lj.text[0] ? ": " : "", lj.text);
 }

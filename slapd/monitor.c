@@ -10,6 +10,7 @@
  *     cn=Rules                               cn=RULE below: changes decided by that rule
  *     cn=Alerts                              cn=volume, cn=target-denials, cn=requester-denials
  *     cn=Log Writes, cn=Log Write Microseconds   records appended; the time their writes took
+ *     cn=Log Commits                         transactions that wrote the log (groupcommit.c)
  *
  * The counters are updated with atomic additions by the threads that judge; back-monitor
  * reads them through each entry's update callback when the entry is searched. Without
@@ -240,7 +241,9 @@ register_tree(monitor_extra_t *mbe, BackendDB *be, rg_info *ri)
 		RG_ALERT_COUNT) == 0 &&
 	    add_entry(mbe, ri, &dn, &ndn, "Log Writes", &m->log_writes, NULL, NULL, NULL) == 0 &&
 	    add_entry(mbe, ri, &dn, &ndn, "Log Write Microseconds", &m->log_write_usec, NULL,
-		NULL, NULL) == 0)
+		NULL, NULL) == 0 &&
+	    add_entry(mbe, ri, &dn, &ndn, "Log Commits", &ri->ri_group.commits, NULL, NULL,
+		NULL) == 0)
 		rc = 0;
 out:
 	ch_free(dn.bv_val);

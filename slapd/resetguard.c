@@ -117,8 +117,10 @@ rg_op_add(Operation *op, SlapReply *rs)
 	struct rg_attempt at = { "add" };
 	int touches = 0;
 
-	if (rg_atomic_is_record(op))
-		return rg_atomic_record_below(op, rs, (slap_overinst *)op->o_bd->bd_info);
+	struct rg_held *held;
+
+	if ((held = rg_held_pending(op, (slap_overinst *)op->o_bd->bd_info)) != NULL)
+		return rg_held_below(op, rs, (slap_overinst *)op->o_bd->bd_info, held);
 	if (is_replication(op))
 		return SLAP_CB_CONTINUE;
 	for (Attribute *a = op->ora_e->e_attrs; a != NULL; a = a->a_next) {
@@ -186,6 +188,7 @@ rg_db_init(BackendDB *be, ConfigReply *cr)
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_base);
 	ber_str2bv("cn=resetlog", 0, 1, &ri->ri_log_nbase);
 	ldap_pvt_thread_mutex_init(&ri->ri_log_mutex);
+	rg_group_init(&ri->ri_group);
 	rg_monitor_init(ri);
 	rg_alerts_init(ri);
 	on->on_bi.bi_private = ri;
@@ -268,6 +271,7 @@ rg_db_destroy(BackendDB *be, ConfigReply *cr)
 	ch_free(ri->ri_log_base.bv_val);
 	ch_free(ri->ri_log_nbase.bv_val);
 	ldap_pvt_thread_mutex_destroy(&ri->ri_log_mutex);
+	rg_group_destroy(&ri->ri_group);
 	rg_issuers_free(&ri->ri_issuers);
 	X509_free(ri->ri_seal_cert);
 	ch_free(ri->ri_seal_cert_file);

@@ -3,6 +3,8 @@
 #define RESETGUARD_SLAPD_H
 
 #include "portable.h"
+
+#include <stdatomic.h>
 #include "slap.h"
 
 #include "decide.h"
@@ -14,6 +16,68 @@
 
 #define RG_OID_BASE "2.25.30299494411348485370983023088693649332"
 #define RG_PROOFING_CONTROL_OID RG_OID_BASE ".3.1"
+
+/* hold.c: a write's answer held below syncprov until its transaction ends. */
+struct rg_hold {
+	slap_callback cb;
+	int answered;
+	int err;
+	struct berval text;                 /* o_tmpalloc'd: the backend's text may be its own */
+	LDAPControl **ctrls;                /* its response controls, a copy */
+};
+/* Marks a write (its first callback) as one to hold; next: the callbacks after it. */
+struct rg_held {
+	slap_callback cb;
+	int reached;                        /* an overlay below syncprov holds it */
+	slap_callback *above;               /* the callbacks of the overlays above */
+	struct rg_hold hold;
+};
+/* op down the rest of the stack below on, its answer kept in h. */
+void rg_hold_walk_below(Operation *op, slap_overinst *on, struct rg_hold *h);
+void rg_hold_set_error(Operation *op, struct rg_hold *h, int err, const char *text);
+/* Sends h's answer up through op's callbacks and retires op's CSN. */
+void rg_hold_replay(Operation *op, SlapReply *rs, struct rg_hold *h);
+void rg_held_init(struct rg_held *w, slap_callback *next);
+int rg_held_below_syncprov(slap_overinfo *oi, const char *type);
+/* The marker of a write to hold that overlay on may hold, or NULL. */
+struct rg_held *rg_held_pending(Operation *op, slap_overinst *on);
+int rg_held_below(Operation *op, SlapReply *rs, slap_overinst *on, struct rg_held *w);
+/* After the transaction: the held answer (or, committed or not, failure) sent up. */
+void rg_held_finish(Operation *op, struct rg_held *w, int committed);
+
+/* groupcommit.c: writes that arrive together share one transaction and one commit. */
+enum { RG_JOB_OK, RG_JOB_FAILED, RG_JOB_TAINTED };
+struct rg_group_job {
+	/* Makes the write on the job's own thread, with the transaction (oex, NULL when the
+	 * write is alone) linked into its operation's o_extra only meanwhile. RG_JOB_FAILED:
+	 * it failed and the backend wrote nothing; RG_JOB_TAINTED: the transaction must not
+	 * commit. */
+	int (*write)(Operation *op, struct rg_group_job *j);
+	/* After the batch, written or not (a job can end before its turn): answers held for
+	 * the commit go on, what the write allocated is freed. NULL: nothing to do. */
+	void (*end)(Operation *op, struct rg_group_job *j, int committed);
+	struct berval *dn;                  /* the entry it changes */
+	int chained;                        /* a record of this server's chain */
+	int may_retry;                      /* write again once if another's failure ended it */
+	/* the group's */
+	int state, result, committed;
+	OpExtra *oex;
+	ldap_pvt_thread_cond_t cond;
+	struct rg_group_job *next;
+};
+struct rg_group {
+	ldap_pvt_thread_mutex_t mutex;
+	ldap_pvt_thread_cond_t lead_cond;   /* the leader waits for a job's turn to end */
+	struct rg_group_job *head, **tail;
+	int leading;                        /* a batch is being written */
+	int broken;                         /* a record was lost: records fail until mended */
+	atomic_ullong commits;              /* transactions committed (cn=Log Commits) */
+};
+/* A record numbered but not yet committed, which velocity limits count all the same. */
+struct rg_inflight {
+	const struct rg_log_record *record;
+	struct rg_inflight *next;
+};
 
 typedef struct rg_info {
 	struct berval ri_default_policy;    /* normalized DN, or empty */
@@ -28,6 +92,8 @@ typedef struct rg_info {
 	unsigned ri_log_chain;              /* the serverID whose chain ri_log_head is in */
 	unsigned long long ri_log_head;
 	char ri_log_head_hash[RG_LOG_HASH_HEX];
+	struct rg_group ri_group;           /* the log's writes (groupcommit.c) */
+	struct rg_inflight *ri_inflight;    /* under ri_log_mutex */
 	int ri_log_purge_age;               /* seconds; 0: keep records for ever */
 	int ri_log_purge_interval;
 	struct re_s *ri_log_purge_task;
@@ -113,6 +179,8 @@ void rg_outcome_expect(Operation *op, rg_info *ri, struct berval *record_ndn, in
 /* logwrite.c: appends are serialized by ri_log_mutex, held by the caller across the
  * velocity count and the append so that parallel resets cannot pass a limit together. */
 void rg_log_lock(rg_info *ri);
+/* Whether the log is a subtree of op's database (op->o_bd): atomic mode. */
+int rg_log_in_governed_db(Operation *op, rg_info *ri);
 void rg_log_unlock(rg_info *ri);
 void rg_log_record_ndn(Operation *op, rg_info *ri, unsigned long long n, struct berval *ndn);
 /* This server's chain: slapd's serverID (olcServerID), 0 when none is set. */
@@ -138,6 +206,16 @@ Entry *rg_log_entry(Operation *op, rg_info *ri, struct rg_log_record *r,
 	const struct rg_log_state *st, char *timebuf, char *hash, char *err, size_t errlen);
 void rg_log_advance(rg_info *ri, const struct rg_log_record *r, const char *hash);
 void rg_log_lost(rg_info *ri);
+/* Whether record number is an allowed change's, written but not yet committed; with the
+ * log lock held. */
+int rg_log_inflight(rg_info *ri, unsigned long long number);
+/* r (an allowed change's record, numbered) is being written: f, the caller's, lists it until
+ * removed; both with the log lock held. */
+void rg_log_inflight_add(rg_info *ri, struct rg_inflight *f, const struct rg_log_record *r);
+void rg_log_inflight_remove(rg_info *ri, struct rg_inflight *f);
+/* The state attributes of a record entry made by rg_log_entry, changed to st's (the hash
+ * does not cover them). */
+void rg_log_entry_restate(Operation *op, Entry *e, const struct rg_log_state *st);
 /* applied, or failed with text (the sealed password then goes). */
 void rg_log_outcome(Operation *op, rg_info *ri, struct berval *ndn, int applied,
 	const char *text);
@@ -157,16 +235,26 @@ struct rg_atomic {
 	char time[32];
 	char hash[RG_LOG_HASH_HEX];
 };
-int rg_atomic_mode(Operation *op, rg_info *ri);
 /* Why atomic mode cannot govern the database of oi, or NULL. */
 const char *rg_atomic_unfit(slap_overinfo *oi);
 /* Makes the change (op, its effects on it already) and a->entry in one transaction, releases
  * the log lock, then answers; returns the answer's code. */
 int rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 	struct rg_atomic *a);
-/* The record's Add passing this overlay, on its way to the transaction. */
-int rg_atomic_is_record(Operation *op);
-int rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on);
+
+
+/* groupcommit.c */
+void rg_group_init(struct rg_group *g);
+void rg_group_destroy(struct rg_group *g);
+/* Queues j, lets go of release (if not NULL) once it is queued, and returns whether it
+ * committed, once j->end has run. */
+int rg_group_run(Operation *op, struct rg_group *g, BackendDB *be, struct rg_group_job *j,
+	ldap_pvt_thread_mutex_t *release);
+/* Writes to be can share a commit: back-mdb, and an rglog (or resetguard, for an Add)
+ * below every syncprov to hold them. */
+int rg_group_batchable(BackendDB *be);
+int rg_group_broken(struct rg_group *g);
+void rg_group_mend(struct rg_group *g);
 
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);

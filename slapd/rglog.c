@@ -70,9 +70,21 @@ proxied(Operation *op)
 	return op->o_conn != NULL && !dn_match(&op->o_conn->c_ndn, &op->o_ndn);
 }
 
+/* resetguard's group-committed writes (groupcommit.c) wait here for their commit. */
+static int
+held(Operation *op, SlapReply *rs)
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	struct rg_held *w = rg_held_pending(op, on);
+
+	return w == NULL ? SLAP_CB_CONTINUE : rg_held_below(op, rs, on, w);
+}
+
 static int
 rglog_op_add(Operation *op, SlapReply *rs)
 {
+	if (rg_is_internal(op))
+		return held(op, rs);
 	if (!in_log(op, &op->o_req_ndn))
 		return SLAP_CB_CONTINUE;
 	if (trusted(op)) {
@@ -237,6 +249,8 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	int verdicts = 0, status = 0, other = 0;
 
+	if (rg_is_internal(op))
+		return held(op, rs);
 	if (trusted(op) || !in_log(op, &op->o_req_ndn))
 		return SLAP_CB_CONTINUE;
 	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {

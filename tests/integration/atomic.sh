@@ -5,7 +5,8 @@
 # only it; kill -9 of slapd during reset bursts (both modes) leaves every password with its
 # applied record, delivered by syncd, and no applied record without its change; a syncrepl
 # consumer never sees a rolled-back change, gets the committed ones and the same contextCSN;
-# slapd refuses to start with syncprov below resetguard.
+# slapd refuses to start with syncprov below resetguard; pre- and post-read controls come with
+# the answer.
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 WORK=$(mktemp -d)
@@ -194,6 +195,22 @@ check "  the token was not used: it still allows the change" \
 check_result "  once" 50 evidence-replayed \
 	ldappasswd -x -H "$RG_URI" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -e "$(ctl "$TOK")" -s "$(newpw)" "$RG_USER_DN"
 check "  the denial has its record" test -n "$(numbers '(rgLogRule=evidence-replayed)')"
+
+# Response controls of the backend come with the answer, after the commit (RFC 4527).
+postread_reset() {
+	printf 'dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n' \
+		"$RG_USER_DN" "$(newpw)" | ldapmodify -x -H "$RG_URI" -D "$RG_AGENT_DN" \
+		-w "$RG_AGENT_PW" -e "$(ctl "$(token --sub "$RG_USER_DN" --ial 2 --amr hwk)")" \
+		-e preread=rgLastResetChange -e postread=rgLastResetChange >"$WORK/postread" 2>&1
+}
+BEFORE=$(opattr "$RG_USER_DN" rgLastResetChange)
+check "a reset with the pre-read and post-read controls" postread_reset
+AFTER=$(opattr "$RG_USER_DN" rgLastResetChange)
+check_eq "  the pre-read control shows the change before" "$BEFORE" \
+	"$(sed -n '/# ==> preread/,/# <== preread/s/^rgLastResetChange: //p' "$WORK/postread")"
+check_eq "  the post-read control shows the change committed" "$AFTER" \
+	"$(sed -n '/# ==> postread/,/# <== postread/s/^rgLastResetChange: //p' "$WORK/postread")"
+check "  which is a new one" test "$AFTER" != "$BEFORE"
 
 # rglog keeps the log's subtree, even from the rootdn, and leaves the accounts alone.
 check_result "the rootdn cannot add an entry under the log" 53 - as_admin <<LDIF

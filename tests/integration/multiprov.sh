@@ -51,7 +51,7 @@ converged() { # the two logs hold the same records with the same outcomes
 }
 verifies() { # URI: resetguard-audit verify succeeds and reports both chains
 	local out
-	out=$("$RG_TOP/resetguard-audit" -H "$1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify 2>&1) ||
+	out=$("$RG_TOP/resetguard-audit" -H "$1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -b "$RG_LOG_BASE" verify 2>&1) ||
 		{ echo "$out"; return 1; }
 	grep -q "^chain of serverID 1: verified" <<<"$out" && grep -q "^chain of serverID 2: verified" <<<"$out" ||
 		{ echo "$out"; return 1; }
@@ -92,7 +92,7 @@ for i in 1 2 3; do
 done
 wait
 check "18 concurrent resets on two providers all succeed" \
-	bash -c "! grep -l 'Result\|error' $W/a* $W/b1* $W/b2*"
+	bash -c "! grep 'Result\|error' $W/a* $W/b1* $W/b2*"
 check "the logs converge: 18 records on each" waitfor 20 converged
 check_eq "provider 1 wrote 9 records to its chain" 9 "$(count "$P1" "(rgLogChangeNumber>=$CHAIN1)(rgLogChangeNumber<=$CHAIN2)")"
 check_eq "provider 2 wrote 9 records to its chain" 9 "$(count "$P1" "(rgLogChangeNumber>=$CHAIN2)")"
@@ -101,7 +101,7 @@ check "no record of a log collision (log-failed) on either" \
 check "provider 1 verifies both chains" verifies "$P1"
 check "provider 2 verifies both chains" verifies "$P2"
 check "alice's password converged" waitfor 10 same_pw "$RG_USER_DN"
-audit() { "$RG_TOP/resetguard-audit" -H "$P1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" "$@"; }
+audit() { "$RG_TOP/resetguard-audit" -H "$P1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -b "$RG_LOG_BASE" "$@"; }
 cp_files() { audit verify --checkpoint "$W/cp" && test -s "$W/cp" && test -s "$W/cp.sid1" && test -s "$W/cp.sid2"; }
 check "verify --checkpoint keeps each chain's head in a file of its own" cp_files
 cp "$W/cp.sid2" "$W/cp.sid3"
@@ -152,7 +152,7 @@ flagged() { # URI: both providers' review records of the double use
 check "each provider wrote a record for review with an alert, on both" waitfor 10 flagged "$P2"
 check "provider 1's slapd.log has the alert" grep -q "ALERT: token .* used twice within the replication lag" "$RG_DIR/slapd.log"
 check "provider 2's slapd.log has the alert" grep -q "ALERT: token .* used twice within the replication lag" "$RG_DIR2/slapd.log"
-check "pending-review lists them" bash -c "'$RG_TOP/resetguard-audit' -H '$P1' -D '$RG_AUDITOR_DN' -w '$RG_AUDITOR_PW' pending-review | grep -c token-used-on-two-providers | grep -qx 2"
+check "pending-review lists them" bash -c "'$RG_TOP/resetguard-audit' -H '$P1' -D '$RG_AUDITOR_DN' -w '$RG_AUDITOR_PW' -b '$RG_LOG_BASE' pending-review | grep -c token-used-on-two-providers | grep -qx 2"
 check "mp11's password converged" waitfor 10 same_pw "$ACC"
 check "both verify" verifies "$P1"
 
@@ -254,7 +254,7 @@ LDIF
 slapd -n rg-mp2 -h "$P2/" -F "$RG_DIR2/slapd.d" -d 0 >>"$RG_DIR2/slapd.log" 2>&1 &
 MP2=$!
 waitfor 10 ldapsearch -x -H "$P2" -b '' -s base 1.1 >/dev/null
-V2=$("$RG_TOP/resetguard-audit" -H "$P2" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" verify 2>&1)
+V2=$("$RG_TOP/resetguard-audit" -H "$P2" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -b "$RG_LOG_BASE" verify 2>&1)
 check_eq "verify finds it" "chain of serverID 1: chain broken: record $MID is missing (deleted) between $((MID - 1)) and $((MID + 1))" \
 	"$(grep -m1 'chain broken' <<<"$V2")"
 kill "$MP2"

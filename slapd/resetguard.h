@@ -168,6 +168,10 @@ int rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri
 int rg_atomic_is_record(Operation *op);
 int rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on);
 
+/* replorder.c: a replicated Modify of an account, in atomic mode, applied under the log
+ * lock unless the entry here is newer; SLAP_CB_CONTINUE when it is not for it to order. */
+int rg_repl_modify(Operation *op, SlapReply *rs, slap_overinst *on);
+
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);
 /* With the log lock held. */

@@ -36,13 +36,13 @@ reset_on() { # URI TARGET [TOKEN]
 	local t=${3:-$(token --sub "$2" --ial 2 --amr hwk)}
 	ldappasswd -x -H "$1" -D "$RG_AGENT_DN" -w "$RG_AGENT_PW" -e "$(ctl "$t")" -s "$(newpw)" "$2"
 }
-records() { # URI [FILTER]: "NUMBER OUTCOME" of every record, sorted
+records() { # URI [FILTER]: "NUMBER OUTCOME ENTRYCSN" of every record, sorted
 	ldapsearch -x -H "$1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -LLL -o ldif-wrap=no \
 		-b "$RG_LOG_BASE" -s one "(&(objectClass=rgLogRecord)${2:-})" rgLogChangeNumber \
-		rgLogOutcome 2>/dev/null |
-		awk '/^rgLogChangeNumber:/ { n = $2 } /^rgLogOutcome:/ { o = $2 }
-			/^$/ { if (n != "") print n, o; n = ""; o = "" }
-			END { if (n != "") print n, o }' | sort
+		rgLogOutcome entryCSN 2>/dev/null |
+		awk '/^rgLogChangeNumber:/ { n = $2 } /^rgLogOutcome:/ { o = $2 } /^entryCSN:/ { c = $2 }
+			/^$/ { if (n != "") print n, o, c; n = ""; o = ""; c = "" }
+			END { if (n != "") print n, o, c }' | sort
 }
 count() { records "$@" | wc -l; }
 converged() { # the two logs hold the same records with the same outcomes
@@ -101,6 +101,21 @@ check "no record of a log collision (log-failed) on either" \
 check "provider 1 verifies both chains" verifies "$P1"
 check "provider 2 verifies both chains" verifies "$P2"
 check "alice's password converged" waitfor 10 same_pw "$RG_USER_DN"
+# The contextCSN of each database that holds accounts or records: one value per provider,
+# the same on both once they have converged (in atomic mode the log has no database of its
+# own).
+ctxcsn() { # URI
+	ldapsearch -x -H "$1" -D "$RG_ADMIN_DN" -w "$RG_ADMIN_PW" -LLL -b "$RG_BASE" -s base contextCSN
+	[ "$RG_LOG_MODE" = atomic ] ||
+		ldapsearch -x -H "$1" -D "$RG_LOG_ADMIN_DN" -w "$RG_ADMIN_PW" -LLL -b cn=resetlog -s base contextCSN
+}
+same_ctxcsn() {
+	local a b
+	a=$(ctxcsn "$P1") && b=$(ctxcsn "$P2") && [ "$a" = "$b" ] &&
+		[ "$(grep -c '^contextCSN: .*#00[12]#' <<<"$a")" = "$([ "$RG_LOG_MODE" = atomic ] && echo 2 || echo 4)" ] ||
+		{ printf '%s\n--\n%s\n' "$a" "$b"; return 1; }
+}
+check "the contextCSNs agree, one per provider" waitfor 20 same_ctxcsn
 # Concurrent resets of one account on both providers are where a replicated change can
 # overwrite a newer local one (slapd/replorder.c); one round rarely shows it (about one in
 # sixteen did in atomic mode without replorder), so sixteen rounds, one account each.
@@ -219,6 +234,7 @@ check "both providers start again" bash "$RG_TOP/scripts/sandbox" restart "$RG_D
 no_pending() { [ "$(count "$P1" "(rgLogOutcome=pending)")" = 0 ]; }
 check "no record is left pending (settled at the start)" waitfor 20 no_pending
 check "the logs converge" waitfor 30 converged
+check "the contextCSNs agree after the crash" waitfor 20 same_ctxcsn
 check "provider 1 verifies" verifies "$P1"
 check "provider 2 verifies" verifies "$P2"
 # Each account has the password of its last acknowledged reset, or of the one in flight

@@ -236,6 +236,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 	}
 	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_chain_register(ri);
+		rg_repl_resend(be, on);
 		rg_log_purge_start(be, ri);
 		if (!ri->ri_settled)
 			rg_log_settle_start(ri);

@@ -172,6 +172,10 @@ int rg_atomic_record_below(Operation *op, SlapReply *rs, slap_overinst *on);
  * lock unless the entry here is newer; SLAP_CB_CONTINUE when it is not for it to order. */
 int rg_repl_modify(Operation *op, SlapReply *rs, slap_overinst *on);
 
+/* replresend.c: at db_open, with syncprov on the database, this server's changes newer than
+ * its stored contextCSN (a crash) are made to reach consumers. */
+void rg_repl_resend(BackendDB *be, slap_overinst *on);
+
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);
 /* With the log lock held. */

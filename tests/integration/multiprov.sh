@@ -141,7 +141,16 @@ for i in $(seq 1 16); do
 done
 check "16 rounds of 6 resets of one account, 3 on each provider at once, all succeed" \
 	bash -c "! grep 'Result\|error' $W/c*"
-check "each of the 16 has one password and entryCSN on both providers" waitfor 20 all_same 16 mc
+# In separate-database mode a local change commits after the log lock is released, so
+# replorder cannot order it against a replicated one: plain syncrepl's window stays open
+# there (slapo-resetguard(5), REPLICATION), and it is reported, not checked.
+if [ "$RG_LOG_MODE" = atomic ]; then
+	check "each of the 16 has one password and entryCSN on both providers" waitfor 20 all_same 16 mc
+else
+	sleep 3
+	printf '# separate mode: %d of 16 accounts differ between the providers\n' \
+		"$(all_same 16 mc | grep -c differs)"
+fi
 audit() { "$RG_TOP/resetguard-audit" -H "$P1" -D "$RG_AUDITOR_DN" -w "$RG_AUDITOR_PW" -b "$RG_LOG_BASE" "$@"; }
 cp_files() { audit verify --checkpoint "$W/cp" && test -s "$W/cp" && test -s "$W/cp.sid1" && test -s "$W/cp.sid2"; }
 check "verify --checkpoint keeps each chain's head in a file of its own" cp_files

@@ -103,10 +103,8 @@ rg_atomic_unfit(slap_overinfo *oi)
 	return NULL;
 }
 
-/* Codes with which back-mdb (or an overlay below resetguard: ppolicy) refuses a change
- * before it writes anything: the transaction it shares with other resets stays good. */
-static int
-wrote_nothing(int err)
+int
+rg_atomic_wrote_nothing(int err)
 {
 	switch (err) {
 	case LDAP_NO_SUCH_ATTRIBUTE:
@@ -170,7 +168,7 @@ atomic_write(Operation *op, struct rg_group_job *j)
 		slap_get_csn(op, &csn, 1);
 	rg_hold_walk_below(op, aj->on, &aj->h);
 	if (aj->h.err != LDAP_SUCCESS) {
-		if (!wrote_nothing(aj->h.err)) {
+		if (!rg_atomic_wrote_nothing(aj->h.err)) {
 			rc = RG_JOB_TAINTED;
 			goto out;
 		}

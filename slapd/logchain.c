@@ -82,31 +82,39 @@ found_number(Operation *op, SlapReply *rs)
 	return 0;
 }
 
-/* The number of an applied or pending allowed record of this server's chain that used the
- * token (iss, jti); 0 when none. */
-static unsigned long long
-own_use(Operation *op, BackendDB *be, rg_info *ri, const char *iss, const char *jti)
+/* Into *found, the number of an applied or pending allowed record of this server's chain
+ * that used the token (iss, jti), 0 when none. -1 when that could not be searched, with
+ * why: the caller must not take it for "none". */
+static int
+own_use(Operation *op, BackendDB *be, rg_info *ri, const char *iss, const char *jti,
+	unsigned long long *found, char *why, size_t whylen)
 {
 	void *cids[SLAP_MAX_CIDS] = { NULL };
-	unsigned long long found = 0;
-	slap_callback cb = { NULL, found_number, NULL, &found };
+	slap_callback cb = { NULL, found_number, NULL, found };
 	AttributeName attrs[2];
 	struct berval in, ej = BER_BVNULL, ei = BER_BVNULL;
 	char range[128], *filter = NULL;
 	Operation op2;
 	SlapReply rs2 = { REP_RESULT };
+	int rc = -1;
 
+	*found = 0;
 	ber_str2bv(jti, 0, 0, &in);
-	if (ldap_bv2escaped_filter_value_x(&in, &ej, 0, op->o_tmpmemctx) != 0)
+	if (ldap_bv2escaped_filter_value_x(&in, &ej, 0, op->o_tmpmemctx) != 0) {
+		rg_seterr(why, whylen, "the token's jti could not be put in a search filter");
 		goto out;
+	}
 	ber_str2bv(iss, 0, 0, &in);
-	if (ldap_bv2escaped_filter_value_x(&in, &ei, 0, op->o_tmpmemctx) != 0)
+	if (ldap_bv2escaped_filter_value_x(&in, &ei, 0, op->o_tmpmemctx) != 0) {
+		rg_seterr(why, whylen, "the token's issuer could not be put in a search filter");
 		goto out;
+	}
 	rg_log_chain_filter(rg_log_own_chain(), range, sizeof(range));
 	if (asprintf(&filter, "(&(objectClass=rgLogRecord)(rgLogDecision=allowed)"
 	    "(!(rgLogOutcome=failed))(rgLogJti=%s)(rgLogIssuer=%s)%s)", ej.bv_val, ei.bv_val,
 	    range) < 0) {
 		filter = NULL;
+		rg_seterr(why, whylen, "out of memory for the search filter");
 		goto out;
 	}
 	memset(attrs, 0, sizeof(attrs));
@@ -124,15 +132,24 @@ own_use(Operation *op, BackendDB *be, rg_info *ri, const char *iss, const char *
 	op2.ors_limit = NULL;
 	op2.ors_attrs = attrs;
 	ber_str2bv(filter, 0, 0, &op2.ors_filterstr);
-	if ((op2.ors_filter = str2filter_x(&op2, filter)) == NULL)
+	if ((op2.ors_filter = str2filter_x(&op2, filter)) == NULL) {
+		rg_seterr(why, whylen, "slapd could not parse the search filter %s", filter);
 		goto out;
+	}
 	be->be_search(&op2, &rs2);
 	filter_free_x(&op2, op2.ors_filter, 1);
+	if (rs2.sr_err != LDAP_SUCCESS) {
+		rg_seterr(why, whylen, "the search of %s failed (LDAP error %d%s%s)",
+			ri->ri_log_nbase.bv_val, rs2.sr_err, rs2.sr_text ? ": " : "",
+			rs2.sr_text ? rs2.sr_text : "");
+		goto out;
+	}
+	rc = 0;
 out:
 	free(filter);
 	op->o_tmpfree(ej.bv_val, op->o_tmpmemctx);
 	op->o_tmpfree(ei.bv_val, op->o_tmpmemctx);
-	return found;
+	return rc;
 }
 
 /* Whether the record is already here: a record replicated again is not a second use. */
@@ -149,8 +166,13 @@ present(Operation *op, BackendDB *be, struct berval *ndn)
 	return e != NULL;
 }
 
+/* The finding: a record of this server's chain about the replicated record e, for review
+ * and with an alert. mine is this chain's record that used the token too, or 0 when
+ * whether one did could not be checked (unchecked says why): fail closed, that too is for
+ * an auditor to look at, never silently passed. */
 static void
-flag(Operation *op, rg_info *ri, Entry *e, unsigned long long mine, const char *theirs)
+flag(Operation *op, rg_info *ri, Entry *e, unsigned long long mine, const char *theirs,
+	const char *unchecked)
 {
 	struct rg_log_record r;
 	struct rg_log_state st = { NULL, NULL, NULL };    /* a finding: no outcome */
@@ -162,16 +184,25 @@ flag(Operation *op, rg_info *ri, Entry *e, unsigned long long mine, const char *
 	r.requester = value(e, rg_ad.log_requester);
 	r.kind = value(e, rg_ad.log_kind);
 	r.decision = "denied";
-	r.rule = "token-used-on-two-providers";
 	r.operation = value(e, rg_ad.log_operation);
 	r.issuer = value(e, rg_ad.log_issuer);
 	r.jti = value(e, rg_ad.log_jti);
 	r.review_required = 1;
 	r.alert = 1;
-	snprintf(text, sizeof(text), "the token was used twice within the replication lag: by "
-		"record %llu of serverID %u and by record %s of serverID %u; both changes were "
-		"applied", mine, rg_log_own_chain(), theirs,
-		rg_log_chain(strtoull(theirs, NULL, 10)));
+	if (unchecked == NULL) {
+		r.rule = "token-used-on-two-providers";
+		snprintf(text, sizeof(text), "the token was used twice within the replication "
+			"lag: by record %llu of serverID %u and by record %s of serverID %u; both "
+			"changes were applied", mine, rg_log_own_chain(), theirs,
+			rg_log_chain(strtoull(theirs, NULL, 10)));
+	} else {
+		r.rule = "token-use-unchecked";
+		snprintf(text, sizeof(text), "record %s of serverID %u used the token; whether "
+			"serverID %u used it too within the replication lag could not be checked: %s",
+			theirs, rg_log_chain(strtoull(theirs, NULL, 10)), rg_log_own_chain(),
+			unchecked);
+		st.outcome_text = unchecked;
+	}
 	r.rule_text = text;
 	Debug(LDAP_DEBUG_ANY, "%s resetguard: ALERT: token \"%s\" of \"%s\" on \"%s\": %s; "
 		"flagged for review\n", op->o_log_prefix, r.jti, r.issuer,
@@ -193,6 +224,8 @@ rg_log_replicated(Operation *op, Entry *e)
 	rg_info *ri;
 	const char *num, *iss, *jti, *decision;
 	unsigned long long mine;
+	char why[256];
+	int rc;
 
 	if (be == NULL || !is_entry_objectclass(e, rg_ad.oc_log_record, 0) ||
 	    (num = value(e, rg_ad.log_number)) == NULL ||
@@ -203,6 +236,15 @@ rg_log_replicated(Operation *op, Entry *e)
 	if (rg_log_chain(strtoull(num, NULL, 10)) == rg_log_own_chain() ||
 	    (ri = writer_of(be)) == NULL || present(op, be, &e->e_nname))
 		return;
-	if ((mine = own_use(op, be, ri, iss, jti)) != 0)
-		flag(op, ri, e, mine, num);
+	/* Under the log lock, a record of ours still being written (group commit) is either in
+	 * the log or still listed in flight, never in neither. */
+	rg_log_lock(ri);
+	rc = own_use(op, be, ri, iss, jti, &mine, why, sizeof(why));
+	if (rc == 0 && mine == 0)
+		mine = rg_log_inflight_token(ri, iss, jti);
+	rg_log_unlock(ri);
+	if (rc != 0)
+		flag(op, ri, e, 0, num, why);
+	else if (mine != 0)
+		flag(op, ri, e, mine, num, NULL);
 }

@@ -480,6 +480,16 @@ out:
 	return rc;
 }
 
+unsigned long long
+rg_log_inflight_token(rg_info *ri, const char *iss, const char *jti)
+{
+	for (struct rg_inflight *f = ri->ri_inflight; f != NULL; f = f->next)
+		if (f->record->jti != NULL && f->record->issuer != NULL &&
+		    strcmp(f->record->jti, jti) == 0 && strcmp(f->record->issuer, iss) == 0)
+			return f->record->number;
+	return 0;
+}
+
 int
 rg_log_inflight(rg_info *ri, unsigned long long number)
 {

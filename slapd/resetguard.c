@@ -73,7 +73,7 @@ rg_op_modify(Operation *op, SlapReply *rs)
 	int touches = 0, adds_value = 0, ndeleted = 0;
 
 	if (is_replication(op))
-		return SLAP_CB_CONTINUE;
+		return rg_repl_modify(op, rs, (slap_overinst *)op->o_bd->bd_info);
 	for (Modifications *m = op->orm_modlist; m != NULL; m = m->sml_next) {
 		if (rg_is_maintained_attr(m->sml_desc) &&
 		    !(m->sml_flags & SLAP_MOD_INTERNAL))
@@ -239,6 +239,7 @@ rg_db_open(BackendDB *be, ConfigReply *cr)
 	}
 	if (slapMode & SLAP_SERVER_MODE) {
 		rg_log_chain_register(ri);
+		rg_repl_resend(be, on);
 		rg_log_purge_start(be, ri);
 		if (!ri->ri_settled)
 			rg_log_settle_start(ri);

@@ -209,6 +209,8 @@ void rg_log_lost(rg_info *ri);
 /* Whether record number is an allowed change's, written but not yet committed; with the
  * log lock held. */
 int rg_log_inflight(rg_info *ri, unsigned long long number);
+/* The number of an allowed record in flight that used the token (iss, jti), or 0. */
+unsigned long long rg_log_inflight_token(rg_info *ri, const char *iss, const char *jti);
 /* r (an allowed change's record, numbered) is being written: f, the caller's, lists it until
  * removed; both with the log lock held. */
 void rg_log_inflight_add(rg_info *ri, struct rg_inflight *f, const struct rg_log_record *r);
@@ -241,6 +243,9 @@ const char *rg_atomic_unfit(slap_overinfo *oi);
  * the log lock, then answers; returns the answer's code. */
 int rg_atomic_apply(Operation *op, SlapReply *rs, slap_overinst *on, rg_info *ri,
 	struct rg_atomic *a);
+/* Whether err is a refusal that back-mdb (or ppolicy below resetguard) gives before it writes
+ * anything: the transaction the change shares with others stays good. */
+int rg_atomic_wrote_nothing(int err);
 
 
 /* groupcommit.c */
@@ -255,6 +260,15 @@ int rg_group_run(Operation *op, struct rg_group *g, BackendDB *be, struct rg_gro
 int rg_group_batchable(BackendDB *be);
 int rg_group_broken(struct rg_group *g);
 void rg_group_mend(struct rg_group *g);
+
+/* replorder.c: a replicated Modify of an account, in atomic mode, applied in its turn among
+ * the local changes unless the entry here is newer; SLAP_CB_CONTINUE when it is not for it
+ * to order. */
+int rg_repl_modify(Operation *op, SlapReply *rs, slap_overinst *on);
+
+/* replresend.c: at db_open, with syncprov on the database, this server's changes newer than
+ * its stored contextCSN (a crash) are made to reach consumers. */
+void rg_repl_resend(BackendDB *be, slap_overinst *on);
 
 /* logsettle.c */
 int rg_log_settle_start(rg_info *ri);

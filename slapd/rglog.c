@@ -279,6 +279,7 @@ rglog_op_modify(Operation *op, SlapReply *rs)
 static int
 rglog_db_open(BackendDB *be, ConfigReply *cr)
 {
+	BackendDB *db;
 	char err[200];
 
 	if (rg_schema_resolve(err, sizeof(err)) != 0) {
@@ -286,6 +287,10 @@ rglog_db_open(BackendDB *be, ConfigReply *cr)
 		Debug(LDAP_DEBUG_ANY, "%s\n", cr->msg);
 		return 1;
 	}
+	/* The log's own database (separate mode); in atomic mode resetguard does it. */
+	db = select_backend(&be->be_nsuffix[0], 0);
+	if (db != NULL && !overlay_is_inst(db, "resetguard"))
+		rg_repl_resend(be, (slap_overinst *)be->bd_info);
 	return 0;
 }
 

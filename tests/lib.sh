@@ -182,6 +182,8 @@ sandbox_up() {
 	[ "$syncd" = 1 ] || opts+=(--no-syncd)
 	# RG_TEST_SERVER=389ds runs a test against 389-DS and resetguard-plugin.so.
 	[ -n "${RG_TEST_SERVER:-}" ] && opts+=(--server "$RG_TEST_SERVER")
+	# RG_TEST_ATOMIC=1 puts the reset log in the accounts' database (atomic mode).
+	[ "${RG_TEST_ATOMIC:-0}" = 1 ] && opts+=(--atomic)
 	if ! T_OUT=$(bash "$RG_TOP/scripts/sandbox" up "$d" "${opts[@]}" 2>&1); then
 		printf 'Bail out! sandbox up %s failed\n%s\n' "$*" "$T_OUT" | sed '2,$s/^/#   /'
 		exit 1

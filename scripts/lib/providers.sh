@@ -10,11 +10,13 @@
 # gen_cnconfig writes it: the serverID, syncprov on the main database, and on both databases
 # a syncrepl from the other provider with multi-provider mode. The log database gets the
 # rootpw its replication binds with (rglog refuses that identity's writes all the same).
+# In atomic mode the log is a subtree of the main database, whose one syncrepl carries it,
+# and gen_cnconfig has already put syncprov there, after resetguard and rglog.
 providers_cnconfig() {
 	local sid=$1 other=$2 logpw mainpw
 	logpw=$(hash_pw "$admin_pw")
 	mainpw=$admin_pw
-	awk -v ov=$((seq_rg + 1)) -v sid="$sid" -v other="$other" -v base="$base" -v pw="$mainpw" -v logpw="$logpw" '
+	awk -v ov=$((seq_rg + 1)) -v sid="$sid" -v other="$other" -v base="$base" -v pw="$mainpw" -v logpw="$logpw" -v atomic="$([ "$log_mode" = atomic ] && echo 1)" '
 	function repl(rid, suffix, binddn) {
 		printf "olcSyncrepl: rid=%03d provider=%s bindmethod=simple binddn=\"%s\" credentials=%s searchbase=\"%s\" type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3\n", rid, other, binddn, pw, suffix
 		print "olcMultiProvider: TRUE"
@@ -27,6 +29,7 @@ providers_cnconfig() {
 	}
 	$0 == "olcSuffix: " base { repl(sid * 10 + 2, base, "cn=admin," base) }
 	END {
+		if (atomic) exit
 		printf "\ndn: olcOverlay={%d}syncprov,olcDatabase={2}mdb,cn=config\n", ov
 		print "objectClass: olcOverlayConfig"
 		print "objectClass: olcSyncProvConfig"
@@ -36,7 +39,7 @@ providers_cnconfig() {
 
 # providers_up: after provider 1's databases are loaded and before it starts.
 providers_up() {
-	local p2=$dir/p2 raw
+	local p2=$dir/p2 raw dbs
 	rm -rf "$p2"
 	mkdir -p "$p2/slapd.d" "$p2/db" "$p2/logdb" "$p2/run"
 	ln -s ../keys "$p2/keys"
@@ -52,10 +55,16 @@ providers_up() {
 			{ cat "$dir/slapadd.log" >&2; die "loading cn=config of $d failed"; }
 	done
 	rm -rf "$dir/db" "$dir/logdb" && mkdir -p "$dir/db" "$dir/logdb"
-	gen_log_data | "$SLAPADD" -F "$dir/slapd.d" -b cn=resetlog -w >>"$dir/slapadd.log" 2>&1 &&
-		gen_data | "$SLAPADD" -F "$dir/slapd.d" -b "$base" -w >>"$dir/slapadd.log" 2>&1 ||
-		{ cat "$dir/slapadd.log" >&2; die "loading provider 1 failed"; }
-	for b in cn=resetlog "$base"; do
+	if [ "$log_mode" = atomic ]; then
+		dbs=("$base")
+		{ gen_data; echo; gen_log_data; } | "$SLAPADD" -F "$dir/slapd.d" -b "$base" -w \
+			>>"$dir/slapadd.log" 2>&1
+	else
+		dbs=(cn=resetlog "$base")
+		gen_log_data | "$SLAPADD" -F "$dir/slapd.d" -b cn=resetlog -w >>"$dir/slapadd.log" 2>&1 &&
+			gen_data | "$SLAPADD" -F "$dir/slapd.d" -b "$base" -w >>"$dir/slapadd.log" 2>&1
+	fi || { cat "$dir/slapadd.log" >&2; die "loading provider 1 failed"; }
+	for b in "${dbs[@]}"; do
 		/usr/sbin/slapcat -F "$dir/slapd.d" -b "$b" |
 			"$SLAPADD" -F "$p2/slapd.d" -b "$b" -w >>"$dir/slapadd.log" 2>&1 ||
 			{ cat "$dir/slapadd.log" >&2; die "copying $b to provider 2 failed"; }

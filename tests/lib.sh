@@ -235,6 +235,16 @@ binds() {
 	ldapwhoami -x -H "$RG_URI" -D "$1" -w "$2"
 }
 
+# current_pw DN FILE: of the passwords written down in FILE before each was sent (a reset
+# whose answer a crash may have lost), the one that binds now, trying the last first.
+current_pw() {
+	local pw
+	while read -r pw; do
+		binds "$1" "$pw" >/dev/null 2>&1 && { echo "$pw"; return 0; }
+	done < <(tac "$2")
+	return 1
+}
+
 # not_binds DN PW: the bind fails with invalidCredentials (49), not some other error.
 not_binds() {
 	local rc

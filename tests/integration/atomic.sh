@@ -65,13 +65,6 @@ burst() { # DN FILE
 		reset_to "$1" "$pw" >/dev/null 2>&1
 	done
 }
-current_pw() { # DN FILE: the written-down password that binds now (last first)
-	local pw
-	while read -r pw; do
-		binds "$1" "$pw" >/dev/null 2>&1 && { echo "$pw"; return 0; }
-	done < <(tac "$2")
-	return 1
-}
 after_crash() { # DN FILE TRIAL: the state slapd left
 	local dn=$1 f=$2 t=$3 pw n later
 	pw=$(current_pw "$dn" "$f")

@@ -179,13 +179,6 @@ hammer() { # DN FILE: resets until killed
 			-e "$(ctl "$(token --sub "$1" --ial 2 --amr hwk)")" -s "$pw" "$1" >/dev/null 2>&1
 	done
 }
-current_pw() { # DN FILE: the written-down password that binds now (last first)
-	local pw
-	while read -r pw; do
-		binds "$1" "$pw" >/dev/null 2>&1 && { echo "$pw"; return 0; }
-	done < <(tac "$2")
-	return 1
-}
 no_pending() { [ "$(nrec '(rgLogOutcome=pending)')" = 0 ]; }
 delivered() { [[ "$(field "$1" rgLogTargetStatus)" == *"legacy1 delivered"* ]]; }
 kill_trial() { # PREFIX

@@ -88,18 +88,12 @@ record_failure(Operation *op, rg_info *ri, struct rg_atomic *a, struct berval *t
 const char *
 rg_atomic_unfit(slap_overinfo *oi)
 {
-	int below = 0;
-
 	if (oi->oi_orig->bi_op_txn == NULL)
 		return "its backend cannot write a change and its record in one transaction "
 			"(back-mdb can)";
-	for (slap_overinst *o = oi->oi_list; o != NULL; o = o->on_next) {
-		if (strcmp(o->on_bi.bi_type, "resetguard") == 0)
-			below = 1;
-		else if (below && strcmp(o->on_bi.bi_type, "syncprov") == 0)
-			return "syncprov is configured before resetguard, so it would tell consumers "
-				"of changes that are not committed yet: configure it after resetguard";
-	}
+	if (!rg_held_below_syncprov(oi, "resetguard"))
+		return "syncprov is configured before resetguard, so it would tell consumers "
+			"of changes that are not committed yet: configure it after resetguard";
 	return NULL;
 }
 
